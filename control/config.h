@@ -1,0 +1,146 @@
+// The node configuration: one JSON file per node (DESIGN.md "Config").
+//
+// load()/parse() turn the JSON into a Config and check every rule of the
+// operator's picture; check_pair() checks two nodes' files against each other.
+// Problems come back as Diagnostics that name the JSON path, so that
+// `hafwctl check` and `config.reload` print the same lines.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/net.h"
+
+namespace hafw::config {
+
+enum class Role { Primary, Secondary };
+
+struct Node {
+  std::string name;
+  Role role = Role::Primary;
+};
+
+struct Dataplane {
+  std::vector<std::string> eal;  // EAL arguments, argv[0] excluded
+  unsigned workers = 1;
+  uint32_t max_states = 1u << 20;
+};
+
+struct Interface {
+  std::string name;         // operator's name: "wan", "lan", "sync"
+  std::string port;         // DPDK port: a port id ("0") or a device name ("net_af_packet0", PCI address)
+  net::Prefix address;      // this node's address and the segment's prefix length
+  std::optional<net::Prefix> address6;
+  std::optional<net::IpAddr> peer;  // the other node's address on this segment
+};
+
+struct Vip {
+  std::string interface;
+  uint8_t vhid = 0;
+  std::vector<net::IpAddr> addresses;
+  std::string password;
+  uint8_t advbase = 1;   // seconds (0 = OpenBSD sub-second mode)
+  uint8_t advskew = 0;   // 1/256 s
+  std::optional<net::IpAddr> peer;  // unicast CARP destination
+  std::string description;
+};
+
+struct Carp {
+  bool preempt = true;  // pfSense enables preemption; so do we by default
+  std::vector<Vip> vips;
+};
+
+struct Sync {
+  std::string interface;
+  net::IpAddr peer;
+  std::string key;  // empty = plain pfsync (cleartext)
+  bool config_sync = false;
+};
+
+struct Route {
+  net::Prefix destination;
+  net::IpAddr gateway;
+};
+
+struct OutboundNat {
+  std::string interface;
+  net::Prefix source;
+  net::IpAddr translation;
+};
+
+struct PortForward {
+  std::string interface;
+  uint8_t protocol = net::kProtoTcp;
+  net::IpAddr destination;
+  uint16_t port = 0;
+  net::IpAddr target;
+  uint16_t target_port = 0;
+};
+
+struct Nat {
+  std::vector<OutboundNat> outbound;
+  std::vector<PortForward> port_forwards;
+};
+
+enum class Action { Pass, Block };
+enum class Direction { In, Out };
+
+struct Rule {
+  Action action = Action::Pass;
+  std::string interface;
+  Direction direction = Direction::In;
+  std::optional<uint8_t> protocol;        // nullopt = any
+  std::optional<net::Prefix> source;      // nullopt = any
+  std::optional<net::Prefix> destination; // nullopt = any
+  std::optional<uint16_t> port;           // destination port
+  bool keep_state = true;
+};
+
+struct Control {
+  std::string socket = "/run/hafw/hafwd.sock";
+  std::string state_dir = "/var/lib/hafw";
+};
+
+struct Config {
+  Node node;
+  Dataplane dataplane;
+  std::vector<Interface> interfaces;
+  Carp carp;
+  std::optional<Sync> sync;
+  std::vector<Route> routes;
+  Nat nat;
+  std::vector<Rule> rules;
+  Control control;
+
+  const Interface* find_interface(std::string_view name) const;
+};
+
+struct Diagnostic {
+  enum class Severity { Error, Warning };
+  Severity severity = Severity::Error;
+  std::string path;     // JSON path, e.g. "carp.vips[0].vhid"
+  std::string message;
+
+  bool is_error() const { return severity == Severity::Error; }
+  // "error: carp.vips[0].vhid: must be 1-255"
+  std::string str() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set only when there is no error
+  std::vector<Diagnostic> diagnostics;
+
+  bool ok() const { return config.has_value(); }
+};
+
+// Parse and validate one node's configuration.
+LoadResult parse(std::string_view json_text);
+LoadResult load(const std::string& path);
+
+// Check two nodes' configurations against each other (the pair rules).
+std::vector<Diagnostic> check_pair(const Config& node, const Config& peer);
+
+}  // namespace hafw::config

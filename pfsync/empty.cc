@@ -1,0 +1,1 @@
+// pfsync arrives with its own issue; this keeps the library non-empty.
