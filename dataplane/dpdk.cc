@@ -1,0 +1,470 @@
+// DPDK glue: EAL start, port and queue setup, the worker lcore loop, the
+// rings to and from the control thread, and view reclamation with RCU.
+//
+// Queues: every worker owns RX queue w and TX queue w on every port, so no
+// queue is shared and no lock is taken. Frames the control thread sends go
+// through one single-producer ring per port that worker 0 drains onto its
+// own TX queue. Punted frames go the other way through one ring per worker.
+#include "dataplane/dpdk.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace hafw::dp {
+namespace {
+
+constexpr uint16_t kBurst = 32;            // DPDK's usual RX/TX burst: amortises the PMD call
+constexpr uint16_t kRxDesc = 1024;
+constexpr uint16_t kTxDesc = 1024;
+constexpr unsigned kPuntRing = 1024;       // per worker; CARP/ARP rates are tiny, bursts are not
+constexpr unsigned kControlTxRing = 512;   // per port
+constexpr unsigned kSpinPolls = 512;       // empty polls before backing off (~tens of µs busy)
+constexpr unsigned kMinSleepUs = 8;
+constexpr unsigned kMaxSleepUs = 500;      // worst added latency when idle; keeps an idle node < 5% CPU
+
+// A relaxed counter only its worker writes: no locked instruction per packet.
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
+  Counter rx, tx, tx_full, to_control, ring_full, unsupported;
+  std::array<Counter, size_t(DropReason::Count)> drops;
+  std::array<Counter, size_t(PuntReason::Count)> punts;
+};
+
+// What a worker records in the mbuf for the control thread.
+struct PuntMeta {
+  uint32_t nexthop;
+  uint8_t iface;
+  uint8_t reason;
+};
+
+struct TxBuffer {
+  uint16_t n = 0;
+  rte_mbuf* pkts[kBurst];
+};
+
+bool parse_port_id(const std::string& s, uint16_t& out) {
+  if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
+  unsigned long v = std::stoul(s);
+  if (v >= RTE_MAX_ETHPORTS) return false;
+  out = uint16_t(v);
+  return true;
+}
+
+class Impl;
+
+int worker_main(void* arg);
+
+struct WorkerArg {
+  Impl* io;
+  unsigned id;
+};
+
+class Impl final : public DpdkIo {
+ public:
+  ~Impl() override;
+  bool init(const config::Config& cfg, std::string& error);
+
+  unsigned iface_count() const override { return unsigned(ports_.size()); }
+  net::Mac mac(unsigned i) const override { return macs_.at(i); }
+  IfaceStatus iface_status(unsigned i) const override;
+  size_t poll(const std::function<void(const Punt&)>& fn) override;
+  bool send(unsigned iface, std::span<const uint8_t> frame) override;
+  void publish(std::unique_ptr<View> view) override;
+  Counters counters() const override;
+
+  void run_worker(unsigned id);
+  void start();
+  void stop();
+
+ private:
+  PuntMeta& meta(rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, meta_offset_, PuntMeta*); }
+  void transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerStats& st);
+
+  std::vector<std::string> eal_args_;
+  std::vector<uint16_t> ports_;
+  std::vector<net::Mac> macs_;
+  std::vector<unsigned> lcores_;
+  std::vector<WorkerArg> args_;
+  std::vector<rte_ring*> punt_rings_;    // worker -> control
+  std::vector<rte_ring*> control_tx_;    // control -> worker 0, per iface
+  std::unique_ptr<WorkerStats[]> stats_;
+  unsigned workers_ = 0;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsv_ = nullptr;
+  int meta_offset_ = -1;
+  std::atomic<View*> view_{nullptr};
+  std::atomic<bool> running_{false};
+  bool eal_up_ = false;
+  bool launched_ = false;
+};
+
+int worker_main(void* arg) {
+  auto* a = static_cast<WorkerArg*>(arg);
+  a->io->run_worker(a->id);
+  return 0;
+}
+
+bool Impl::init(const config::Config& cfg, std::string& error) {
+  eal_args_.push_back("hafwd");
+  for (const auto& a : cfg.dataplane.eal) eal_args_.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : eal_args_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
+    error = std::string("dataplane.eal: EAL initialisation failed: ") + rte_strerror(rte_errno);
+    return false;
+  }
+  eal_up_ = true;
+
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (lcores_.size() < cfg.dataplane.workers) lcores_.push_back(lcore);
+  }
+  workers_ = cfg.dataplane.workers;
+  if (lcores_.size() < workers_) {
+    error = "dataplane.workers: " + std::to_string(workers_) + " workers need " + std::to_string(workers_ + 1) +
+            " lcores (one for the control thread), but the EAL arguments give " +
+            std::to_string(rte_lcore_count()) + "; add e.g. \"-l\", \"0-" + std::to_string(workers_) + "\"";
+    return false;
+  }
+
+  static const rte_mbuf_dynfield desc = {"hafw_punt_meta", sizeof(PuntMeta), alignof(PuntMeta), 0};
+  meta_offset_ = rte_mbuf_dynfield_register(&desc);
+  if (meta_offset_ < 0) {
+    error = std::string("dataplane: cannot register mbuf field: ") + rte_strerror(rte_errno);
+    return false;
+  }
+
+  unsigned n_ports = unsigned(cfg.interfaces.size());
+  unsigned n_mbufs = std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + 4096u) | 1023u;
+  pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+  if (!pool_) {
+    error = std::string("dataplane: cannot create the mbuf pool (") + std::to_string(n_mbufs) +
+            " mbufs): " + rte_strerror(rte_errno) + "; raise -m in dataplane.eal";
+    return false;
+  }
+
+  for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
+    const auto& ifc = cfg.interfaces[i];
+    std::string where = "interfaces[" + std::to_string(i) + "].port";
+    uint16_t port;
+    if (!parse_port_id(ifc.port, port) && rte_eth_dev_get_port_by_name(ifc.port.c_str(), &port) != 0) {
+      error = where + ": no DPDK port '" + ifc.port + "' (" + std::to_string(rte_eth_dev_count_avail()) +
+              " ports available; a vdev needs --vdev in dataplane.eal)";
+      return false;
+    }
+    if (!rte_eth_dev_is_valid_port(port)) {
+      error = where + ": DPDK port " + std::to_string(port) + " does not exist";
+      return false;
+    }
+    rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.max_rx_queues < workers_ || info.max_tx_queues < workers_) {
+      error = where + ": port '" + ifc.port + "' has too few queues for " + std::to_string(workers_) +
+              " workers (af_packet: add qpairs=N to the vdev)";
+      return false;
+    }
+    rte_eth_conf conf{};
+    if (workers_ > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP)) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    }
+    int rc = rte_eth_dev_configure(port, uint16_t(workers_), uint16_t(workers_), &conf);
+    uint16_t nrx = kRxDesc, ntx = kTxDesc;
+    if (rc == 0) rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+    for (unsigned q = 0; rc == 0 && q < workers_; ++q) {
+      rc = rte_eth_rx_queue_setup(port, uint16_t(q), nrx, rte_eth_dev_socket_id(port), nullptr, pool_);
+      if (rc == 0) rc = rte_eth_tx_queue_setup(port, uint16_t(q), ntx, rte_eth_dev_socket_id(port), nullptr);
+    }
+    if (rc == 0) rc = rte_eth_dev_start(port);
+    if (rc != 0) {
+      error = where + ": cannot start port '" + ifc.port + "': " + rte_strerror(-rc);
+      return false;
+    }
+    // Frames for a virtual MAC must reach us whichever node holds it; the
+    // pipeline filters by destination MAC itself.
+    rte_eth_promiscuous_enable(port);
+    rte_eth_allmulticast_enable(port);
+    rte_ether_addr ea;
+    rte_eth_macaddr_get(port, &ea);
+    net::Mac m;
+    std::memcpy(m.b.data(), ea.addr_bytes, 6);
+    ports_.push_back(port);
+    macs_.push_back(m);
+  }
+
+  for (unsigned w = 0; w < workers_; ++w) {
+    std::string name = "hafw_punt" + std::to_string(w);
+    rte_ring* r = rte_ring_create(name.c_str(), kPuntRing, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!r) {
+      error = "dataplane: cannot create ring " + name + ": " + rte_strerror(rte_errno);
+      return false;
+    }
+    punt_rings_.push_back(r);
+  }
+  for (unsigned i = 0; i < ports_.size(); ++i) {
+    std::string name = "hafw_ctx" + std::to_string(i);
+    rte_ring* r = rte_ring_create(name.c_str(), kControlTxRing, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!r) {
+      error = "dataplane: cannot create ring " + name + ": " + rte_strerror(rte_errno);
+      return false;
+    }
+    control_tx_.push_back(r);
+  }
+
+  size_t sz = rte_rcu_qsbr_get_memsize(workers_);
+  qsv_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("hafw_rcu", sz, RTE_CACHE_LINE_SIZE));
+  if (!qsv_ || rte_rcu_qsbr_init(qsv_, workers_) != 0) {
+    error = "dataplane: cannot initialise RCU";
+    return false;
+  }
+  stats_ = std::make_unique<WorkerStats[]>(workers_);
+  return true;
+}
+
+Impl::~Impl() {
+  stop();
+  for (uint16_t p : ports_) {
+    rte_eth_dev_stop(p);
+    rte_eth_dev_close(p);
+  }
+  delete view_.exchange(nullptr);
+  for (auto* r : punt_rings_) rte_ring_free(r);
+  for (auto* r : control_tx_) rte_ring_free(r);
+  rte_free(qsv_);
+  if (pool_) rte_mempool_free(pool_);
+  if (eal_up_) rte_eal_cleanup();
+}
+
+void Impl::start() {
+  if (launched_) return;
+  running_ = true;
+  args_.clear();
+  for (unsigned w = 0; w < workers_; ++w) args_.push_back(WorkerArg{this, w});
+  for (unsigned w = 0; w < workers_; ++w) rte_eal_remote_launch(worker_main, &args_[w], lcores_[w]);
+  launched_ = true;
+}
+
+void Impl::stop() {
+  if (!launched_) return;
+  // Let worker 0 flush what the control thread queued last (the bow-out
+  // advert) before it stops: wait until the rings are empty or 50 ms pass.
+  for (int i = 0; i < 50; ++i) {
+    bool empty = true;
+    for (auto* r : control_tx_) empty = empty && rte_ring_empty(r);
+    if (empty) break;
+    rte_delay_us_sleep(1000);
+  }
+  running_ = false;
+  for (unsigned l : lcores_) rte_eal_wait_lcore(l);
+  launched_ = false;
+}
+
+void Impl::transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerStats& st) {
+  if (b.n == 0) return;
+  uint16_t sent = rte_eth_tx_burst(ports_[iface], queue, b.pkts, b.n);
+  st.tx.add(sent);
+  if (sent < b.n) {
+    st.tx_full.add(b.n - sent);
+    rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
+  }
+  b.n = 0;
+}
+
+void Impl::run_worker(unsigned id) {
+  WorkerStats& st = stats_[id];
+  const unsigned n_if = unsigned(ports_.size());
+  const uint16_t q = uint16_t(id);
+  TxBuffer tx[kMaxIfaces];
+  rte_mbuf* rx[kBurst];
+  rte_mbuf* punt[kBurst];
+  unsigned idle = 0, sleep_us = kMinSleepUs;
+
+  rte_rcu_qsbr_thread_register(qsv_, id);
+  rte_rcu_qsbr_thread_online(qsv_, id);
+  while (running_.load(std::memory_order_relaxed)) {
+    rte_rcu_qsbr_quiescent(qsv_, id);
+    const View* v = view_.load(std::memory_order_acquire);
+    if (v == nullptr) {  // not published yet: leave frames in the RX ring
+      rte_delay_us_sleep(kMaxSleepUs);
+      continue;
+    }
+    unsigned work = 0;
+    for (unsigned in = 0; in < n_if; ++in) {
+      uint16_t n = rte_eth_rx_burst(ports_[in], q, rx, kBurst);
+      if (n == 0) continue;
+      work += n;
+      st.rx.add(n);
+      uint16_t n_punt = 0;
+      for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = rx[i];
+        // The view is published before workers start; chained mbufs only
+        // come with scatter RX, which we do not enable.
+        if (m->nb_segs != 1) {
+          st.unsupported.add();
+          rte_pktmbuf_free(m);
+          continue;
+        }
+        uint16_t len = m->data_len;
+        Result r = process(*v, uint8_t(in), rte_pktmbuf_mtod(m, uint8_t*), len);
+        switch (r.exit) {
+          case Exit::Forward:
+          case Exit::Reply: {
+            unsigned out = r.exit == Exit::Reply ? in : r.out_iface;
+            m->data_len = m->pkt_len = len;
+            TxBuffer& b = tx[out];
+            b.pkts[b.n++] = m;
+            if (b.n == kBurst) transmit(out, q, b, st);
+            break;
+          }
+          case Exit::ToControl:
+            meta(m) = PuntMeta{r.nexthop, uint8_t(in), uint8_t(r.punt)};
+            st.punts[size_t(r.punt)].add();
+            punt[n_punt++] = m;
+            break;
+          case Exit::Drop:
+            st.drops[size_t(r.drop)].add();
+            rte_pktmbuf_free(m);
+            break;
+        }
+      }
+      if (n_punt) {
+        unsigned done = rte_ring_enqueue_burst(punt_rings_[id], reinterpret_cast<void**>(punt), n_punt, nullptr);
+        st.to_control.add(done);
+        if (done < n_punt) {
+          st.ring_full.add(n_punt - done);
+          rte_pktmbuf_free_bulk(punt + done, n_punt - done);
+        }
+      }
+    }
+    for (unsigned out = 0; out < n_if; ++out) transmit(out, q, tx[out], st);
+
+    if (id == 0) {
+      for (unsigned i = 0; i < n_if; ++i) {
+        unsigned n = rte_ring_dequeue_burst(control_tx_[i], reinterpret_cast<void**>(tx[i].pkts), kBurst, nullptr);
+        if (n == 0) continue;
+        work += n;
+        tx[i].n = uint16_t(n);
+        transmit(i, q, tx[i], st);
+      }
+    }
+
+    if (work) {
+      idle = 0;
+      sleep_us = kMinSleepUs;
+    } else if (++idle > kSpinPolls) {
+      // Idle: sleep, doubling up to kMaxSleepUs. Offline while asleep so the
+      // control thread's RCU synchronise does not wait for us.
+      rte_rcu_qsbr_thread_offline(qsv_, id);
+      rte_delay_us_sleep(sleep_us);
+      rte_rcu_qsbr_thread_online(qsv_, id);
+      sleep_us = std::min(sleep_us * 2, kMaxSleepUs);
+    }
+  }
+  rte_rcu_qsbr_thread_offline(qsv_, id);
+  rte_rcu_qsbr_thread_unregister(qsv_, id);
+}
+
+size_t Impl::poll(const std::function<void(const Punt&)>& fn) {
+  size_t total = 0;
+  rte_mbuf* ms[kBurst];
+  for (auto* r : punt_rings_) {
+    unsigned n;
+    while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurst, nullptr)) > 0) {
+      for (unsigned i = 0; i < n; ++i) {
+        const PuntMeta& pm = meta(ms[i]);
+        fn(Punt{pm.iface, PuntReason(pm.reason), pm.nexthop,
+                {rte_pktmbuf_mtod(ms[i], const uint8_t*), ms[i]->data_len}});
+        rte_pktmbuf_free(ms[i]);
+      }
+      total += n;
+    }
+  }
+  return total;
+}
+
+bool Impl::send(unsigned iface, std::span<const uint8_t> frame) {
+  if (iface >= control_tx_.size() || frame.size() > RTE_MBUF_DEFAULT_DATAROOM) return false;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) return false;
+  char* p = rte_pktmbuf_append(m, uint16_t(frame.size()));
+  if (!p) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  std::memcpy(p, frame.data(), frame.size());
+  if (rte_ring_enqueue(control_tx_[iface], m) != 0) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  return true;
+}
+
+void Impl::publish(std::unique_ptr<View> view) {
+  View* old = view_.exchange(view.release(), std::memory_order_acq_rel);
+  // No worker may still read `old` once each has passed a quiescent point.
+  rte_rcu_qsbr_synchronize(qsv_, RTE_QSBR_THRID_INVALID);
+  delete old;
+}
+
+IfaceStatus Impl::iface_status(unsigned i) const {
+  IfaceStatus s;
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(ports_.at(i), &link) == 0) s.link_up = link.link_status == RTE_ETH_LINK_UP;
+  rte_eth_stats es{};
+  if (rte_eth_stats_get(ports_.at(i), &es) == 0) {
+    s.rx_packets = es.ipackets;
+    s.tx_packets = es.opackets;
+    s.rx_missed = es.imissed;
+  }
+  return s;
+}
+
+Counters Impl::counters() const {
+  Counters c;
+  for (unsigned w = 0; w < workers_; ++w) {
+    const WorkerStats& s = stats_[w];
+    c.rx += s.rx.get();
+    c.tx += s.tx.get();
+    c.tx_full += s.tx_full.get();
+    c.to_control += s.to_control.get();
+    c.ring_full += s.ring_full.get();
+    c.unsupported += s.unsupported.get();
+    for (size_t i = 0; i < c.drops.size(); ++i) c.drops[i] += s.drops[i].get();
+    for (size_t i = 0; i < c.punts.size(); ++i) c.punts[i] += s.punts[i].get();
+  }
+  return c;
+}
+
+}  // namespace
+
+std::unique_ptr<DpdkIo> DpdkIo::create(const config::Config& cfg, std::string& error) {
+  auto io = std::make_unique<Impl>();
+  if (!io->init(cfg, error)) return nullptr;
+  return io;
+}
+
+DpdkIo::~DpdkIo() = default;
+
+void DpdkIo::start_workers() { static_cast<Impl*>(this)->start(); }
+void DpdkIo::stop_workers() { static_cast<Impl*>(this)->stop(); }
+
+}  // namespace hafw::dp
