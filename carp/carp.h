@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/net.h"
@@ -20,6 +21,7 @@ namespace hafw::carp {
 
 using Time = std::chrono::nanoseconds;  // monotonic, from the injected clock
 using Frame = std::vector<uint8_t>;     // a whole Ethernet frame
+constexpr Time kNever = Time::max();    // deadline of a VHID with no timer armed
 
 enum class State : uint8_t { Init, Backup, Master };
 const char* state_name(State s);  // "INIT", "BACKUP", "MASTER"
@@ -33,9 +35,9 @@ struct VhidConfig {
   uint8_t advbase = 1;
   uint8_t advskew = 0;
   bool preempt = true;
-  std::optional<net::IpAddr> peer;  // unicast destination instead of 224.0.0.18
-  net::IpAddr src;                  // this node's address on the interface (advert source)
-  net::Mac iface_mac;               // this node's MAC on the interface
+  std::optional<net::IpAddr> peer{};  // unicast destination instead of 224.0.0.18
+  net::IpAddr src{};                // this node's address on the interface (advert source)
+  net::Mac iface_mac{};             // this node's MAC on the interface
 };
 
 // An event for the log and `hafwctl events`.
@@ -46,16 +48,33 @@ struct Transition {
   std::string reason;  // "master down timer expired", "preempting lower-priority master", ...
 };
 
+// A frame to transmit, and the interface (config name, e.g. "wan") to send it on.
+struct OutFrame {
+  std::string interface;
+  Frame bytes;
+};
+
 // What a call into the state machine asks the caller to do.
 struct Output {
-  std::vector<Frame> frames;                 // transmit on the VHID's interface, in order
+  std::vector<OutFrame> frames;              // transmit in order, each on its interface
   std::vector<Transition> transitions;       // state changes, to log and publish to workers
+
+  void append(Output&& o) {
+    for (auto& f : o.frames) frames.push_back(std::move(f));
+    for (auto& t : o.transitions) transitions.push_back(std::move(t));
+  }
+  bool empty() const { return frames.empty() && transitions.empty(); }
 };
 
 // Drop reasons for received CARP packets; each has a counter.
 enum class Drop : uint8_t {
   BadTtl, BadLength, BadVersion, BadType, BadAuthLen, BadChecksum,
   UnknownVhid, BadAuth /* HMAC mismatch: wrong password or VIP set */, OwnAdvert,
-  BadAddressFamily, Count
+  BadAddressFamily /* IPv6 CARP or another ethertype: not in this cut */,
+  BadIpHeader /* truncated/malformed IPv4 header, bad IP checksum, fragment */,
+  NotCarp /* IPv4 but not protocol 112 */,
+  Count
 };
 const char* drop_name(Drop d);
+
+}  // namespace hafw::carp

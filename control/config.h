@@ -63,12 +63,14 @@ struct Sync {
 struct Route {
   net::Prefix destination;
   net::IpAddr gateway;
+  friend bool operator==(const Route&, const Route&) = default;
 };
 
 struct OutboundNat {
   std::string interface;
   net::Prefix source;
   net::IpAddr translation;
+  friend bool operator==(const OutboundNat&, const OutboundNat&) = default;
 };
 
 struct PortForward {
@@ -78,11 +80,13 @@ struct PortForward {
   uint16_t port = 0;
   net::IpAddr target;
   uint16_t target_port = 0;
+  friend bool operator==(const PortForward&, const PortForward&) = default;
 };
 
 struct Nat {
   std::vector<OutboundNat> outbound;
   std::vector<PortForward> port_forwards;
+  friend bool operator==(const Nat&, const Nat&) = default;
 };
 
 enum class Action { Pass, Block };
@@ -97,6 +101,7 @@ struct Rule {
   std::optional<net::Prefix> destination; // nullopt = any
   std::optional<uint16_t> port;           // destination port
   bool keep_state = true;
+  friend bool operator==(const Rule&, const Rule&) = default;
 };
 
 struct Control {
@@ -140,7 +145,11 @@ struct LoadResult {
 LoadResult parse(std::string_view json_text);
 LoadResult load(const std::string& path);
 
-// Check two nodes' configurations against each other (the pair rules).
+// Check two nodes' configurations against each other (the pair rules). Both
+// must have passed parse(). Every diagnostic points into the SECOND file:
+// its path is "peer:" + a JSON path of `peer` ("peer:carp.vips[0].advskew"),
+// and its message calls the first file "the other node".
 std::vector<Diagnostic> check_pair(const Config& node, const Config& peer);
+inline constexpr std::string_view kPeerPathPrefix = "peer:";
 
 }  // namespace hafw::config

@@ -24,7 +24,7 @@ std::string iso8601(int64_t unix_ms) {
   std::time_t t = std::time_t(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(unix_ms % 1000));
   return buf;
@@ -84,7 +84,10 @@ bool Node::step() {
     apply(carp_.poll(now));
     worked = true;
   }
+  uint64_t version = neighbors_.version();
   neighbors_.expire(now);
+  for (auto& [iface, frame] : neighbors_.due_requests(now)) io_.send(iface, frame);
+  if (neighbors_.version() != version) publish_view();
   for (auto& [iface, frame] : neighbors_.take_ready()) {
     io_.send(iface, frame);
     worked = true;
@@ -116,13 +119,19 @@ void Node::on_punt(const dp::Punt& p) {
       }
       net::ArpHdr arp;
       std::memcpy(&arp, p.frame.data() + sizeof(net::EthHdr), sizeof arp);
-      if (neighbors_.learn(p.iface, net::be32(arp.spa), arp.sha, now)) publish_view();
+      // A reply (to our request) creates an entry; anything else only
+      // refreshes one we have (RFC 826 merge rule), so broadcasts from every
+      // host on the segment do not grow the table.
+      bool changed = arp.op == net::be16(net::kArpReply)
+                         ? neighbors_.learn(p.iface, net::be32(arp.spa), arp.sha, now)
+                         : neighbors_.update(p.iface, net::be32(arp.spa), arp.sha, now);
+      if (changed) publish_view();
       return;
     }
     case dp::PuntReason::Resolve:
-      for (auto& frame : neighbors_.resolve(p.iface, p.nexthop,
+      for (auto& frame : neighbors_.resolve(p.out_iface, p.nexthop,
                                             std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))
-        io_.send(p.iface, frame);
+        io_.send(p.out_iface, frame);
       return;
     case dp::PuntReason::Pfsync:  // state sync arrives with its own issue
     case dp::PuntReason::None:

@@ -54,6 +54,7 @@ struct PuntMeta {
   uint32_t nexthop;
   uint8_t iface;
   uint8_t reason;
+  uint8_t out_iface;
 };
 
 struct TxBuffer {
@@ -336,7 +337,7 @@ void Impl::run_worker(unsigned id) {
             break;
           }
           case Exit::ToControl:
-            meta(m) = PuntMeta{r.nexthop, uint8_t(in), uint8_t(r.punt)};
+            meta(m) = PuntMeta{r.nexthop, uint8_t(in), uint8_t(r.punt), r.out_iface};
             st.punts[size_t(r.punt)].add();
             punt[n_punt++] = m;
             break;
@@ -391,7 +392,7 @@ size_t Impl::poll(const std::function<void(const Punt&)>& fn) {
     while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurst, nullptr)) > 0) {
       for (unsigned i = 0; i < n; ++i) {
         const PuntMeta& pm = meta(ms[i]);
-        fn(Punt{pm.iface, PuntReason(pm.reason), pm.nexthop,
+        fn(Punt{pm.iface, PuntReason(pm.reason), pm.out_iface, pm.nexthop,
                 {rte_pktmbuf_mtod(ms[i], const uint8_t*), ms[i]->data_len}});
         rte_pktmbuf_free(ms[i]);
       }

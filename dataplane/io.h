@@ -21,9 +21,10 @@ namespace hafw::dp {
 
 // A frame a worker handed to the control thread.
 struct Punt {
-  uint8_t iface;
+  uint8_t iface;      // where it arrived
   PuntReason reason;
-  uint32_t nexthop;  // PuntReason::Resolve: the next hop to resolve
+  uint8_t out_iface;  // PuntReason::Resolve: where it leaves once resolved
+  uint32_t nexthop;   // PuntReason::Resolve: the next hop to resolve
   std::span<const uint8_t> frame;
 };
 

@@ -1,1 +1,228 @@
-int main() { return 0; }
+// hafwctl: the operator's CLI for a hafw node (DESIGN.md "Programs").
+//
+//   hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
+//
+// Every verb but `check` is one request on the daemon's control socket
+// (docs/control.md). Exit status: 0 success, 1 error (printed to stderr as
+// "hafwctl: <message>"), 2 usage.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/check.h"
+#include "control/client.h"
+#include "control/format.h"
+
+namespace {
+
+using nlohmann::json;
+namespace ctl = hafw::control;
+
+constexpr const char* kDefaultSocket = "/run/hafw/hafwd.sock";
+// config.reload parses and validates a whole config before answering; 10 s
+// covers that on a loaded control thread while a dead daemon is still
+// reported promptly (connect fails at once).
+constexpr int kDefaultTimeoutS = 10;
+
+constexpr const char* kUsage = R"(usage: hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
+
+verbs:
+  check NODE.json [PEER.json]   validate config files offline (no daemon needed)
+  status                        node, interfaces, CARP, demotion, maintenance
+  carp [status]                 one line per VHID, as BSD ifconfig prints it
+  carp maintenance on|off       enter/leave persistent maintenance mode
+  stats                         counters (non-zero drops by reason)
+  events                        recent CARP/sync events
+  states                        state table summary
+  states list [LIMIT]           state table entries (default limit 100)
+  sync                          state sync status
+  config                        the running configuration
+  reload PATH                   load and apply a config file (rejected if invalid)
+  raw CMD [JSON-ARGS]           send any control command, print its result
+  help                          this text
+
+options:
+  --socket PATH     control socket (default $HAFW_SOCKET, else /run/hafw/hafwd.sock)
+  --json            print the daemon's result as JSON, for scripts
+  --timeout SECONDS give up waiting for the daemon after this long (default 10)
+)";
+
+struct Usage {
+  std::string message;
+};
+
+struct Options {
+  std::string socket;
+  bool json = false;
+  int timeout_s = kDefaultTimeoutS;
+  std::vector<std::string> words;  // verb and its arguments
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  const char* env = std::getenv("HAFW_SOCKET");
+  o.socket = env && *env ? env : kDefaultSocket;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    // Options may come before or after the verb (`hafwctl carp --json`), but
+    // not after "--" nor as raw's JSON argument.
+    if (options_done || a.empty() || a[0] != '-' || a == "-") {
+      o.words.push_back(a);
+      continue;
+    }
+    auto value = [&](const std::string& name) -> std::string {
+      if (a.size() > name.size() && a.compare(0, name.size() + 1, name + "=") == 0) return a.substr(name.size() + 1);
+      if (i + 1 >= args.size()) throw Usage{name + " needs a value"};
+      return args[++i];
+    };
+    if (a == "--") {
+      options_done = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "-h" || a == "--help") {
+      o.words.insert(o.words.begin(), "help");
+    } else if (a == "--socket" || a.starts_with("--socket=")) {
+      o.socket = value("--socket");
+      if (o.socket.empty()) throw Usage{"--socket needs a path"};
+    } else if (a == "--timeout" || a.starts_with("--timeout=")) {
+      std::string v = value("--timeout");
+      size_t end = 0;
+      try {
+        o.timeout_s = std::stoi(v, &end);
+      } catch (const std::exception&) {
+        end = 0;
+      }
+      if (end != v.size() || o.timeout_s <= 0) throw Usage{"--timeout needs a positive number of seconds"};
+    } else {
+      throw Usage{"unknown option " + a};
+    }
+  }
+  return o;
+}
+
+void want_args(const std::vector<std::string>& w, size_t min, size_t max, const std::string& form) {
+  if (w.size() - 1 < min || w.size() - 1 > max) throw Usage{"usage: hafwctl " + form};
+}
+
+int run(const Options& o) {
+  const auto& w = o.words;
+  if (w.empty()) throw Usage{"missing verb"};
+  const std::string& verb = w[0];
+
+  if (verb == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (verb == "check") {
+    want_args(w, 1, 2, "check NODE.json [PEER.json]");
+    return hafw::config::check_command({w.begin() + 1, w.end()}, std::cout);
+  }
+
+  // Everything else asks the daemon: pick the command, its args and how to
+  // print the result.
+  std::string cmd;
+  json args = json::object();
+  std::string (*human)(const json&) = nullptr;  // nullptr: pretty JSON
+  std::string done;                             // printed instead when the result is not shown
+  if (verb == "status") {
+    want_args(w, 0, 0, "status");
+    cmd = "status";
+    human = ctl::format_status;
+  } else if (verb == "carp") {
+    if (w.size() == 1 || (w.size() == 2 && w[1] == "status")) {
+      cmd = "carp.status";
+      human = ctl::format_carp;
+    } else if (w[1] == "maintenance") {
+      want_args(w, 2, 2, "carp maintenance on|off");
+      if (w[2] != "on" && w[2] != "off") throw Usage{"usage: hafwctl carp maintenance on|off"};
+      cmd = "carp.maintenance";
+      args["enter"] = w[2] == "on";
+      human = ctl::format_carp;
+    } else {
+      throw Usage{"usage: hafwctl carp [status | maintenance on|off]"};
+    }
+  } else if (verb == "stats") {
+    want_args(w, 0, 0, "stats");
+    cmd = "stats";
+    human = ctl::format_stats;
+  } else if (verb == "events") {
+    want_args(w, 0, 0, "events");
+    cmd = "events";
+    human = ctl::format_events;
+  } else if (verb == "states") {
+    if (w.size() == 1) {
+      cmd = "states.summary";
+      human = ctl::format_kv;
+    } else if (w[1] == "list") {
+      want_args(w, 1, 2, "states list [LIMIT]");
+      cmd = "states.list";
+      uint64_t limit = 100;
+      if (w.size() == 3) {
+        size_t end = 0;
+        try {
+          limit = std::stoull(w[2], &end);
+        } catch (const std::exception&) {
+          end = 0;
+        }
+        if (end != w[2].size() || w[2][0] == '-') throw Usage{"states list: LIMIT must be a number"};
+      }
+      args["limit"] = limit;
+    } else {
+      throw Usage{"usage: hafwctl states [list [LIMIT]]"};
+    }
+  } else if (verb == "sync") {
+    want_args(w, 0, 0, "sync");
+    cmd = "sync.status";
+    human = ctl::format_kv;
+  } else if (verb == "config") {
+    want_args(w, 0, 0, "config");
+    cmd = "config.get";
+  } else if (verb == "reload") {
+    want_args(w, 1, 1, "reload PATH");
+    cmd = "config.reload";
+    // The daemon runs elsewhere (cwd /, maybe another namespace's view): a
+    // relative path means the operator's directory, so send it absolute.
+    args["path"] = std::filesystem::absolute(w[1]).lexically_normal().string();
+    done = "configuration reloaded from " + args["path"].get<std::string>() + "\n";
+  } else if (verb == "raw") {
+    want_args(w, 1, 2, "raw CMD [JSON-ARGS]");
+    cmd = w[1];
+    if (w.size() == 3) {
+      args = json::parse(w[2], nullptr, /*allow_exceptions=*/false);
+      if (args.is_discarded() || !args.is_object()) throw Usage{"raw: JSON-ARGS must be a JSON object"};
+    }
+  } else {
+    throw Usage{"unknown verb '" + verb + "'"};
+  }
+
+  json result = ctl::request(o.socket, cmd, args, std::chrono::seconds(o.timeout_s));
+  if (o.json)
+    std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+  else if (!done.empty())
+    std::cout << done;
+  else if (human)
+    std::cout << human(result);
+  else
+    std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_options(argc, argv));
+  } catch (const Usage& u) {
+    std::cerr << "hafwctl: " << u.message << "\n\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "hafwctl: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,33 @@
+// Client side of the control socket (DESIGN.md "Control socket"): one
+// request, one reply, blocking. Used by hafwctl and by tests.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace hafw::control {
+
+// The daemon answered {"ok": false, "error": ...}; what() is its message.
+// Distinct from a transport failure so that callers can word them differently.
+class RemoteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sends {"cmd": cmd, "args": args} to the daemon at socket_path and returns
+// the reply's "result". `timeout` bounds the whole exchange. Throws
+// RemoteError for an error reply and std::runtime_error for everything else,
+// worded for an operator, e.g.
+//   "cannot connect to /run/hafw/hafwd.sock: No such file or directory (is hafwd running?)"
+nlohmann::json request(const std::string& socket_path, std::string_view cmd, const nlohmann::json& args,
+                       std::chrono::milliseconds timeout);
+
+// Replies bigger than this are refused: states.list with a large limit is the
+// biggest legitimate one, and 256 MiB is far above any sane limit.
+inline constexpr size_t kMaxReply = 256u << 20;
+
+}  // namespace hafw::control

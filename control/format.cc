@@ -1,0 +1,192 @@
+// hafwctl's human output.
+#include "control/format.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hafw::control {
+
+using nlohmann::json;
+
+namespace {
+
+std::string scalar(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "?";
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The field's text, or "?" when the reply lacks it.
+std::string field(const json& j, std::string_view key) {
+  if (!j.is_object()) return "?";
+  auto it = j.find(key);
+  return it == j.end() ? "?" : scalar(*it);
+}
+
+bool flag(const json& j, std::string_view key) {
+  if (!j.is_object()) return false;
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+const json& member(const json& j, std::string_view key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+// Columns separated by two spaces, padded to the widest cell; columns flagged
+// in `right` are right-aligned (counters line up by their last digit).
+std::string table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    if (width.size() < r.size()) width.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (i) line += "  ";
+      std::string pad(width[i] - r[i].size(), ' ');
+      bool last = i + 1 == r.size();
+      if (i < right.size() && right[i])
+        line += pad + r[i];
+      else
+        line += last ? r[i] : r[i] + pad;
+    }
+    out += line + '\n';
+  }
+  return out;
+}
+
+using Rows = std::vector<std::vector<std::string>>;
+
+void flatten(const json& j, const std::string& name, Rows& rows);
+
+void flatten_drops(const json& drops, const std::string& name, Rows& rows) {
+  uint64_t total = 0;
+  Rows reasons;
+  for (const auto& [reason, n] : drops.items()) {
+    const std::string sub = name + "." + reason;
+    if (n.is_number_unsigned() || n.is_number_integer()) {
+      if (n.is_number_integer() && n.get<int64_t>() < 0) {
+        reasons.push_back({sub, scalar(n)});
+        continue;
+      }
+      uint64_t v = n.get<uint64_t>();
+      total += v;
+      if (v != 0) reasons.push_back({sub, std::to_string(v)});
+    } else {
+      flatten(n, sub, reasons);
+    }
+  }
+  rows.push_back({name, std::to_string(total)});
+  rows.insert(rows.end(), reasons.begin(), reasons.end());
+}
+
+void flatten(const json& j, const std::string& name, Rows& rows) {
+  if (j.is_object()) {
+    if (j.empty() && !name.empty()) rows.push_back({name, "-"});
+    for (const auto& [key, value] : j.items()) {
+      std::string sub = name.empty() ? key : name + "." + key;
+      if (key == "drops" && value.is_object())
+        flatten_drops(value, sub, rows);
+      else
+        flatten(value, sub, rows);
+    }
+  } else if (j.is_array()) {
+    if (j.empty()) rows.push_back({name, "-"});
+    for (size_t i = 0; i < j.size(); ++i) flatten(j[i], name + "[" + std::to_string(i) + "]", rows);
+  } else {
+    rows.push_back({name.empty() ? "value" : name, scalar(j)});
+  }
+}
+
+}  // namespace
+
+std::string format_carp_line(const json& v) {
+  return field(v, "interface") + ": carp: " + field(v, "state") + " vhid " + field(v, "vhid") + " advbase " +
+         field(v, "advbase") + " advskew " + field(v, "advskew");
+}
+
+std::string format_carp_vhids(const json& vhids) {
+  if (!vhids.is_array() || vhids.empty()) return "no CARP VHIDs configured\n";
+  std::string out;
+  for (const auto& v : vhids) {
+    out += format_carp_line(v) + '\n';
+    const json& addrs = member(v, "addresses");
+    if (addrs.is_array())
+      for (const auto& a : addrs) out += "        vip " + scalar(a) + '\n';
+  }
+  return out;
+}
+
+std::string format_carp(const json& s) {
+  // Accept the bare VHID array too (status's "carp" member).
+  if (s.is_array()) return format_carp_vhids(s);
+  return format_carp_vhids(member(s, "vhids")) + "demotion " + field(s, "demotion") + ", maintenance " +
+         (flag(s, "maintenance") ? "on" : "off") + '\n';
+}
+
+std::string format_uptime(uint64_t s) {
+  const uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+  std::string out;
+  if (d) out += std::to_string(d) + "d ";
+  if (d || h) out += std::to_string(h) + "h ";
+  if (d || h || m) out += std::to_string(m) + "m ";
+  return out + std::to_string(sec) + "s";
+}
+
+std::string format_status(const json& st) {
+  const json& node = member(st, "node");
+  const json& up = member(st, "uptime_s");
+  std::string out = "node " + field(node, "name") + " (" + field(node, "role") + "), up " +
+                    (up.is_number_unsigned() ? format_uptime(up.get<uint64_t>()) : scalar(up)) + '\n';
+  out += "maintenance " + std::string(flag(st, "maintenance") ? "on" : "off") + ", demotion " +
+         field(st, "demotion") + '\n';
+
+  const json& ifs = member(st, "interfaces");
+  if (ifs.is_array() && !ifs.empty()) {
+    Rows rows{{"interface", "port", "mac", "address", "link", "rx_packets", "tx_packets"}};
+    for (const auto& i : ifs)
+      rows.push_back({field(i, "name"), field(i, "port"), field(i, "mac"), field(i, "address"), field(i, "link"),
+                      field(i, "rx_packets"), field(i, "tx_packets")});
+    out += '\n' + table(rows, {false, false, false, false, false, true, true});
+  }
+  out += '\n' + format_carp_vhids(member(st, "carp"));
+  return out;
+}
+
+std::string format_stats(const json& stats) {
+  if (!stats.is_object()) return scalar(stats) + '\n';
+  // The packet path first, then the protocols, then the socket itself; any
+  // section a newer daemon adds follows in name order.
+  static constexpr std::string_view kOrder[] = {"dataplane", "carp", "pfsync", "sync", "control"};
+  Rows rows;
+  for (auto key : kOrder)
+    if (auto it = stats.find(key); it != stats.end()) flatten(json{{std::string(key), *it}}, "", rows);
+  for (const auto& [key, value] : stats.items())
+    if (std::find(std::begin(kOrder), std::end(kOrder), key) == std::end(kOrder))
+      flatten(json{{key, value}}, "", rows);
+  return table(rows, {false, true});
+}
+
+std::string format_kv(const json& result) {
+  Rows rows;
+  flatten(result, "", rows);
+  return table(rows, {false, false});
+}
+
+std::string format_events(const json& ev) {
+  const json& list = ev.is_array() ? ev : member(ev, "events");
+  if (!list.is_array() || list.empty()) return "no events\n";
+  std::string out;
+  for (const auto& e : list) out += field(e, "time") + "  " + field(e, "message") + '\n';
+  return out;
+}
+
+}  // namespace hafw::control

@@ -1,0 +1,43 @@
+// Human output of hafwctl: the daemon's reply objects (docs/control.md) as
+// the lines an operator reads. Pure functions of the JSON so that the exact
+// text — above all the BSD ifconfig CARP line — is unit-tested.
+//
+// A reply missing a field prints "?" in its place rather than failing: the
+// operator still sees everything else when daemon and CLI versions differ.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace hafw::control {
+
+// One VHID exactly as BSD ifconfig(8) shows it, no newline:
+//   "wan: carp: MASTER vhid 200 advbase 1 advskew 0"
+std::string format_carp_line(const nlohmann::json& vhid);
+
+// The VHIDs, each its BSD line then one "        vip ADDRESS" line per address.
+std::string format_carp_vhids(const nlohmann::json& vhids);
+
+// carp.status: the VHIDs, then "demotion N, maintenance on|off".
+std::string format_carp(const nlohmann::json& carp_status);
+
+// status: node, uptime, maintenance/demotion, an interface table, the VHIDs.
+std::string format_status(const nlohmann::json& status);
+
+// stats: one aligned "name  value" line per counter, names dotted by section
+// ("dataplane.rx"). A "drops" object prints its total, then only its non-zero
+// reasons: the operator looks for what is dropping, not for forty zeros.
+std::string format_stats(const nlohmann::json& stats);
+
+// events: "TIME  MESSAGE" per event, oldest first as the daemon sends them.
+std::string format_events(const nlohmann::json& events);
+
+// Any other object (sync.status, states.summary): the same aligned lines as stats.
+std::string format_kv(const nlohmann::json& result);
+
+// 93784 -> "1d 2h 3m 4s"; 0 -> "0s".
+std::string format_uptime(uint64_t seconds);
+
+}  // namespace hafw::control

@@ -1,0 +1,354 @@
+// The control socket: protocol (handle_line) and transport (ControlServer).
+#include "control/socket.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+namespace hafw::control {
+
+namespace asio = boost::asio;
+using local_stream = asio::local::stream_protocol;
+using nlohmann::json;
+
+// ---------------------------------------------------------------- protocol
+
+nlohmann::json ControlStats::to_json() const {
+  return json{
+      {"requests", requests},
+      {"errors", errors},
+      {"bad_json", bad_json},
+      {"bad_request", bad_request},
+      {"command_errors", command_errors},
+      {"internal_errors", internal_errors},
+      {"too_long", too_long},
+      {"truncated", truncated},
+      {"connections", connections},
+      {"refused_busy", refused_busy},
+      {"active", active},
+  };
+}
+
+namespace {
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; an
+// operator wants the part after it ("parse error at line 1, column 9: ...").
+std::string json_message(const nlohmann::json::exception& e) {
+  std::string_view w = e.what();
+  if (w.starts_with("[json.exception.")) {
+    if (auto end = w.find("] "); end != std::string_view::npos) w.remove_prefix(end + 2);
+  }
+  return std::string(w);
+}
+
+}  // namespace
+
+nlohmann::json handle_line(std::string_view line, const Handler& handler) {
+  ControlStats scratch;
+  return handle_line(line, handler, scratch);
+}
+
+nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats) {
+  ++stats.requests;
+  auto fail = [&stats](uint64_t& reason, std::string message) {
+    ++reason;
+    ++stats.errors;
+    return json{{"ok", false}, {"error", std::move(message)}};
+  };
+
+  // Nesting is capped while parsing: serializing and comparing JSON recurse
+  // per level, so a reply built from a client's deep args could exhaust the
+  // control thread's stack.
+  struct TooDeep {};
+  auto depth_guard = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxDepth) throw TooDeep{};
+    return true;
+  };
+  json request;
+  try {
+    request = json::parse(line, depth_guard);
+  } catch (const json::parse_error& e) {
+    return fail(stats.bad_json, "invalid JSON: " + json_message(e));
+  } catch (const TooDeep&) {
+    return fail(stats.bad_request, "request nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+  if (!request.is_object())
+    return fail(stats.bad_request, std::string("request must be a JSON object, got ") + request.type_name());
+  // Unknown keys are refused for the same reason the config refuses them: a
+  // typo ("arg") must not silently run the command without its arguments.
+  for (const auto& [key, value] : request.items()) {
+    if (key != "cmd" && key != "args")
+      return fail(stats.bad_request, "unknown request key '" + key + "' (a request has \"cmd\" and \"args\")");
+  }
+  auto cmd_it = request.find("cmd");
+  if (cmd_it == request.end()) return fail(stats.bad_request, "missing \"cmd\"");
+  if (!cmd_it->is_string() || cmd_it->get_ref<const std::string&>().empty())
+    return fail(stats.bad_request, "\"cmd\" must be a non-empty string");
+  const std::string& cmd = cmd_it->get_ref<const std::string&>();
+
+  static const json kNoArgs = json::object();
+  const json* args = &kNoArgs;
+  if (auto it = request.find("args"); it != request.end()) {
+    if (!it->is_object())
+      return fail(stats.bad_request, std::string("\"args\" must be a JSON object, got ") + it->type_name());
+    args = &*it;
+  }
+
+  try {
+    return json{{"ok", true}, {"result", handler(cmd, *args)}};
+  } catch (const CommandError& e) {
+    return fail(stats.command_errors, e.what());
+  } catch (const json::exception& e) {
+    // A handler reading args["enter"].get<bool>() from a string lands here:
+    // the user's mistake, worded as such.
+    return fail(stats.command_errors, "invalid arguments for '" + cmd + "': " + json_message(e));
+  } catch (const std::exception& e) {
+    return fail(stats.internal_errors, "internal error in '" + cmd + "': " + e.what());
+  } catch (...) {
+    return fail(stats.internal_errors, "internal error in '" + cmd + "'");
+  }
+}
+
+std::string reply_line(const nlohmann::json& reply) {
+  std::string out = reply.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.push_back('\n');
+  return out;
+}
+
+// ---------------------------------------------------------------- transport
+
+namespace {
+struct Session;
+}  // namespace
+
+// Everything an in-flight handler touches. Sessions and the accept loop hold
+// it by shared_ptr, so a handler that runs after ~ControlServer finds `closed`
+// set instead of freed memory.
+struct ControlServer::Core : std::enable_shared_from_this<ControlServer::Core> {
+  Core(asio::io_context& io, Handler h) : acceptor(io), retry(io), handler(std::move(h)) {}
+
+  void accept();
+  void refuse_busy(local_stream::socket& s);
+
+  local_stream::acceptor acceptor;
+  asio::steady_timer retry;
+  Handler handler;
+  ControlStats stats;
+  std::set<Session*> sessions;
+  bool closed = false;
+};
+
+namespace {
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+// One client: read a line, answer it, read the next. Reading waits for the
+// write, so a client that sends without reading is held back by its own
+// socket buffer rather than by our memory.
+struct Session : std::enable_shared_from_this<Session> {
+  Session(std::shared_ptr<ControlServer::Core> core, local_stream::socket s)
+      : core(std::move(core)), socket(std::move(s)), in(kMaxLine + 1) {}
+
+  ~Session() {
+    core->sessions.erase(this);
+    --core->stats.active;
+  }
+
+  void start() {
+    core->sessions.insert(this);
+    ++core->stats.active;
+    read();
+  }
+
+  void read() {
+    asio::async_read_until(socket, in, '\n',
+                           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                             self->on_read(ec, n);
+                           });
+  }
+
+  void on_read(boost::system::error_code ec, size_t n) {
+    if (core->closed) return;
+    if (ec == asio::error::not_found) {
+      // The buffer filled without a newline: answer, then hang up, since the
+      // rest of that line cannot be told apart from the next request.
+      ++core->stats.requests;
+      ++core->stats.errors;
+      ++core->stats.too_long;
+      write(reply_line({{"ok", false},
+                        {"error", "request line longer than " + std::to_string(kMaxLine) + " bytes"}}),
+            /*then_close=*/true);
+      return;
+    }
+    if (ec) {
+      // EOF or reset. A request without its newline is not a request: the
+      // client left before finishing it, so there is nobody to answer.
+      auto data = in.data();
+      if (!blank(std::string_view(static_cast<const char*>(data.data()), data.size())))
+        ++core->stats.truncated;
+      return;
+    }
+    auto data = in.data();
+    std::string line(asio::buffers_begin(data), asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n - 1));
+    in.consume(n);
+    if (blank(line)) {  // an operator pressing Enter in socat is not a request
+      read();
+      return;
+    }
+    write(reply_line(handle_line(line, core->handler, core->stats)), false);
+  }
+
+  void write(std::string reply, bool then_close) {
+    out = std::move(reply);
+    asio::async_write(socket, asio::buffer(out),
+                      [self = shared_from_this(), then_close](boost::system::error_code ec, size_t) {
+                        if (self->core->closed || ec) return;
+                        if (then_close) {
+                          boost::system::error_code ignored;
+                          self->socket.shutdown(local_stream::socket::shutdown_both, ignored);
+                          self->socket.close(ignored);
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  }
+
+  std::shared_ptr<ControlServer::Core> core;
+  local_stream::socket socket;
+  asio::streambuf in;
+  std::string out;
+};
+
+}  // namespace
+
+void ControlServer::Core::refuse_busy(local_stream::socket& s) {
+  ++stats.refused_busy;
+  // One small write into an empty socket buffer cannot block; the client
+  // learns why instead of seeing a bare hang-up.
+  boost::system::error_code ignored;
+  s.non_blocking(true, ignored);
+  std::string msg = reply_line({{"ok", false},
+                                {"error", "too many control clients (" + std::to_string(kMaxClients) + ")"}});
+  s.write_some(asio::buffer(msg), ignored);
+  s.close(ignored);
+}
+
+void ControlServer::Core::accept() {
+  acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, local_stream::socket s) {
+    if (self->closed) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      // EMFILE and friends: the pending connection stays queued, so accepting
+      // again at once would spin the control thread. Back off briefly.
+      self->retry.expires_after(std::chrono::milliseconds(100));
+      self->retry.async_wait([self](boost::system::error_code wec) {
+        if (!wec && !self->closed) self->accept();
+      });
+      return;
+    }
+    if (self->sessions.size() >= kMaxClients) {
+      self->refuse_busy(s);
+    } else {
+      ++self->stats.connections;
+      std::make_shared<Session>(self, std::move(s))->start();
+    }
+    self->accept();
+  });
+}
+
+namespace {
+
+[[noreturn]] void fail_errno(const std::string& what, int err) {
+  throw std::runtime_error(what + ": " + std::strerror(err));
+}
+
+// A socket file that exists may belong to a live daemon (a second hafwd
+// started by mistake) or be left over from one that died. Only the live one
+// accepts a connection; removing its file would silently cut operators off it.
+void clear_stale_socket(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    fail_errno("cannot check control socket " + path, errno);
+  }
+  if (!S_ISSOCK(st.st_mode))
+    throw std::runtime_error("control socket path " + path + " exists and is not a socket; refusing to replace it");
+
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) fail_errno("socket", errno);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+  int err = errno;
+  ::close(fd);
+  // EAGAIN: listening with a full backlog — alive all the same.
+  if (rc == 0 || err == EAGAIN || err == EINPROGRESS)
+    throw std::runtime_error("control socket " + path +
+                             " is in use: another hafwd is running (stop it, or give this one another control.socket)");
+  if (err != ECONNREFUSED && err != ENOENT) fail_errno("cannot check control socket " + path, err);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail_errno("cannot remove stale control socket " + path, errno);
+}
+
+}  // namespace
+
+ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Handler handler)
+    : path_(std::move(path)), core_(std::make_shared<Core>(io, std::move(handler))) {
+  if (path_.empty()) throw std::runtime_error("control socket path is empty");
+  if (path_.size() >= sizeof(sockaddr_un{}.sun_path))
+    throw std::runtime_error("control socket path " + path_ + " is too long (at most " +
+                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes)");
+
+  std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
+  }
+  clear_stale_socket(path_);
+
+  boost::system::error_code ec;
+  core_->acceptor.open(local_stream(), ec);
+  if (ec) throw std::runtime_error("cannot open control socket: " + ec.message());
+  // The socket file must never be reachable by others, not even between
+  // bind and chmod: bind under a umask that leaves only the owner's bits.
+  // The daemon binds once at startup, before it starts other threads.
+  mode_t old_mask = ::umask(0177);
+  core_->acceptor.bind(local_stream::endpoint(path_), ec);
+  ::umask(old_mask);
+  if (ec) throw std::runtime_error("cannot bind control socket " + path_ + ": " + ec.message());
+  if (::chmod(path_.c_str(), 0600) != 0) fail_errno("cannot chmod control socket " + path_, errno);
+  core_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on control socket " + path_ + ": " + ec.message());
+
+  struct stat st{};
+  if (::stat(path_.c_str(), &st) == 0) inode_ = st.st_ino;
+  core_->accept();
+}
+
+ControlServer::~ControlServer() {
+  core_->closed = true;
+  boost::system::error_code ignored;
+  core_->acceptor.close(ignored);
+  core_->retry.cancel();
+  for (Session* s : core_->sessions) s->close();
+  // Only our own file: if a successor already replaced it, leave theirs be.
+  struct stat st{};
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == inode_) ::unlink(path_.c_str());
+}
+
+const ControlStats& ControlServer::stats() const { return core_->stats; }
+
+}  // namespace hafw::control

@@ -1,0 +1,97 @@
+// The daemon's JSON control socket (DESIGN.md "Control socket").
+//
+// A Unix stream socket, mode 0600, carrying newline-delimited JSON:
+//   request  {"cmd": "status", "args": {...}}           args optional, an object
+//   reply    {"ok": true, "result": ...}  or  {"ok": false, "error": "..."}
+// one reply line per request line, in order. handle_line() is the whole
+// protocol (parse, validate, dispatch, wrap errors) as a pure function, so it
+// is tested without sockets; ControlServer only moves lines in and out on the
+// control thread's io_context. Nothing a client sends can stop the server: a
+// bad line gets an error reply, an over-long line an error reply and a close.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+namespace hafw::control {
+
+// Thrown by a command handler for a mistake of the user's (unknown command,
+// bad argument, rejected config): its message is the error reply as is.
+class CommandError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Runs one command. Throws CommandError("unknown command 'x'") for a command
+// it does not know. Runs on the control thread; must not block for long.
+using Handler = std::function<nlohmann::json(std::string_view cmd, const nlohmann::json& args)>;
+
+// Operators debug from counters: every request and every refused one, by reason.
+struct ControlStats {
+  uint64_t requests = 0;         // lines answered (good or bad)
+  uint64_t errors = 0;           // of which answered with ok:false (sum of the reasons below)
+  uint64_t bad_json = 0;         // line is not JSON
+  uint64_t bad_request = 0;      // JSON but not {"cmd": string, "args"?: object}
+  uint64_t command_errors = 0;   // handler threw CommandError (incl. unknown command)
+  uint64_t internal_errors = 0;  // handler threw anything else
+  uint64_t too_long = 0;         // line over kMaxLine: error reply, connection closed
+  uint64_t truncated = 0;        // client left with an unterminated line (dropped unanswered)
+  uint64_t connections = 0;      // accepted
+  uint64_t refused_busy = 0;     // turned away at kMaxClients
+  uint64_t active = 0;           // connected now
+
+  nlohmann::json to_json() const;
+};
+
+// A request line longer than this is refused. The biggest legitimate request
+// (config.reload carries a path, not a config) is a few hundred bytes; 1 MiB
+// leaves room for future commands and bounds what one client can make us hold.
+inline constexpr size_t kMaxLine = 1u << 20;
+// Deepest JSON nesting accepted in a request. Real requests are 2 levels deep
+// ({"args": {...}}); 32 leaves room and bounds recursion in the JSON library.
+inline constexpr int kMaxDepth = 32;
+// Enough for every operator and script at once; bounds the file descriptors
+// a misbehaving client loop can take from the daemon.
+inline constexpr size_t kMaxClients = 64;
+
+// The protocol for one line (without its '\n'): the reply object. Never throws.
+nlohmann::json handle_line(std::string_view line, const Handler& handler);
+nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats);
+
+// The reply as sent: one line of JSON, '\n'-terminated. Never throws (bytes that
+// are not UTF-8, e.g. echoed from a bad request, are replaced).
+std::string reply_line(const nlohmann::json& reply);
+
+class ControlServer {
+ public:
+  // Creates the parent directory if missing, removes a stale socket file left
+  // by a dead daemon, binds, chmod 0600 and starts accepting on `io`. Throws
+  // std::runtime_error with the reason if another daemon answers on `path`, if
+  // `path` exists and is not a socket, or if bind fails.
+  ControlServer(boost::asio::io_context& io, std::string path, Handler handler);
+  // Stops accepting, closes every client and removes the socket file. Pending
+  // handlers on the io_context stay safe to run afterwards.
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& path() const { return path_; }
+  const ControlStats& stats() const;
+
+  struct Core;  // shared with in-flight sessions (socket.cc)
+
+ private:
+  std::string path_;
+  std::shared_ptr<Core> core_;
+  uint64_t inode_ = 0;  // our socket file, so the destructor never unlinks a successor's
+};
+
+}  // namespace hafw::control

@@ -1,0 +1,127 @@
+// The control thread's ARP neighbour manager (RFC 826), pure: frames in,
+// frames out, time injected.
+//
+// Workers only read a NeighborTable snapshot. When a worker misses it punts
+// the packet (PuntReason::Resolve); resolve() queues it and returns the ARP
+// request to send. When the answer comes back (PuntReason::Arp) learn()
+// records it, the control thread publishes a new View with entries(), and
+// take_ready() hands back the held packets rewritten for transmission.
+// The rules follow the kernels: at most 3 packets held per unresolved next
+// hop (Linux's historical unres_qlen), one request per second per next hop,
+// give up after 3 s (3 probes), entries live 20 minutes (OpenBSD arpt_keep)
+// and are re-probed shortly before that.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "dataplane/net.h"
+#include "dataplane/view.h"
+
+namespace hafw::dp {
+
+using Time = std::chrono::nanoseconds;
+using Frame = std::vector<uint8_t>;
+
+struct NeighborConfig {
+  Time reachable = std::chrono::minutes(20);  // lifetime of a confirmed entry
+  Time refresh = std::chrono::seconds(30);    // re-probe this long before expiry
+  Time retry = std::chrono::seconds(1);       // at most one request per next hop per retry
+  Time give_up = std::chrono::seconds(3);     // an unanswered next hop is forgotten, its packets dropped
+  size_t max_queued = 3;                      // packets held per unresolved next hop
+  size_t max_entries = 4096;                  // bounds memory under an ARP flood
+};
+
+class NeighborManager {
+ public:
+  struct Stats {
+    uint64_t learned = 0;        // new entries
+    uint64_t changed = 0;        // existing entry got a different MAC
+    uint64_t refreshed = 0;      // same MAC confirmed again
+    uint64_t ignored = 0;        // learn() refused: unknown iface, sender outside the subnet, bogus MAC, table full
+    uint64_t requests_sent = 0;  // ARP requests built (resolve, due_requests)
+    uint64_t queued = 0;         // packets held for resolution
+    uint64_t queue_drops = 0;    // held packets pushed out by newer ones (oldest dropped, as Linux does)
+    uint64_t unresolved_drops = 0;  // held packets dropped when the next hop never answered
+    uint64_t bad_resolve = 0;    // resolve() for a next hop on no connected subnet, or a runt packet
+    uint64_t expired = 0;        // confirmed entries that aged out
+  };
+
+  explicit NeighborManager(const View& base, NeighborConfig cfg = {});
+
+  // Interfaces changed (config reload): entries on an interface whose MAC,
+  // address or prefix changed are forgotten.
+  void set_ifaces(const View& base);
+
+  // Record that `ip` on `iface` is at `mac`. Only senders inside the
+  // interface's subnet are learned (a neighbour is on-link by definition).
+  // Returns true when the resolved table changed (publish a new View).
+  // Packets held for `ip` become ready (take_ready()).
+  bool learn(uint8_t iface, uint32_t ip, net::Mac mac, Time now);
+
+  // Like learn(), but only updates an entry we already have or are resolving:
+  // RFC 826's merge rule, and Linux's default for unsolicited ARP
+  // (arp_accept=0), so a host's broadcast request does not grow the table.
+  bool update(uint8_t iface, uint32_t ip, net::Mac mac, Time now);
+
+  // Hold `packet` (a frame from a Resolve punt: TTL already decremented) until
+  // `nexthop` resolves, and return the ARP request(s) to send on `iface`.
+  // If `nexthop` is not on `iface`'s subnet, the interface whose subnet holds
+  // it is used instead (a caller may pass the receiving interface).
+  std::vector<Frame> resolve(uint8_t iface, uint32_t nexthop, std::vector<uint8_t> packet, Time now);
+
+  // Held packets whose neighbour is now known, with eth src/dst rewritten,
+  // paired with the interface to send them on.
+  std::vector<std::pair<uint8_t, Frame>> take_ready();
+
+  // Requests due now: retries for unresolved next hops and refresh probes
+  // for entries about to expire (still rate limited per next hop).
+  std::vector<std::pair<uint8_t, Frame>> due_requests(Time now);
+
+  // Drop unresolved next hops older than give_up (and their packets) and
+  // confirmed entries not refreshed within `reachable`.
+  void expire(Time now);
+
+  // Confirmed entries, sorted by (iface, ip): the input of NeighborTable::build.
+  std::vector<std::tuple<uint8_t, uint32_t, net::Mac>> entries() const;
+
+  // Bumped whenever entries() changes (learn, expiry, set_ifaces); the
+  // control thread republishes when it moves.
+  uint64_t version() const { return version_; }
+  const Stats& stats() const { return stats_; }
+
+  // The ARP request for `target` from interface `iface` (60 bytes, padded to
+  // the Ethernet minimum). Empty if the interface has no address.
+  Frame arp_request(uint8_t iface, uint32_t target) const;
+
+ private:
+  struct Entry {
+    bool resolved = false;
+    net::Mac mac{};
+    Time confirmed{};     // resolved: last time the neighbour was heard from
+    Time first_asked{};   // unresolved: when resolution started
+    Time last_asked{};    // last request sent
+    bool asked = false;   // a request has been sent since the last confirmation
+    std::vector<Frame> held;
+  };
+  using Key = std::pair<uint8_t, uint32_t>;
+
+  bool on_link(uint8_t iface, uint32_t ip) const;
+  bool set(uint8_t iface, uint32_t ip, net::Mac mac, Time now, bool create);
+  void release(uint8_t iface, Entry& e);
+
+  NeighborConfig cfg_;
+  std::vector<IfaceView> ifaces_;
+  std::map<Key, Entry> table_;
+  std::vector<std::pair<uint8_t, Frame>> ready_;
+  uint64_t version_ = 0;
+  Stats stats_;
+};
+
+}  // namespace hafw::dp

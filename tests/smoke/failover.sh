@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# End-to-end CARP failover in the netns lab (tools/lab, docs/lab.md).
+#
+# Asserts what an operator watching the pair would see: traffic from the LAN
+# client reaches the WAN server through the VIPs; the backup never answers
+# ARP for a VIP; after a crash (SIGKILL) of the primary the secondary is
+# MASTER within the CARP master-down interval, 3*advbase + advskew/256 s
+# (OpenBSD's carp_setrun), plus 1 s of slack, and traffic resumes; with
+# preempt the restarted primary takes MASTER back and traffic goes on; and
+# the lab leaves nothing behind.
+#
+# Needs root, iproute2, iputils-ping, iputils-arping and tcpdump, and
+# hafwd/hafwctl under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
+# per step, gap_ms=<n> for the failover and the failback, and ends with
+# "failover: N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail  # no -e: every step is checked and reported
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB=$REPO/tools/lab/lab
+BUILD=${HAFW_BUILD:-$REPO/build}
+export HAFW_BUILD=$BUILD
+# A prefix of our own, so that this test never touches another lab.
+P=${HAFW_SMOKE_PREFIX:-hsm$$}
+export HAFW_LAB_PREFIX=$P
+RUN=/tmp/hafw-lab-$P
+
+# The lab's plan (tools/lab/lab): advbase 1, secondary advskew 100.
+ADVBASE=1 SKEW2=100
+LAN_VIP=192.168.1.1 WAN_VIP=198.51.100.200 SERVER=198.51.100.10
+LAN_VMAC=00:00:5e:00:01:01 WAN_VMAC=00:00:5e:00:01:c8  # 00:00:5e:00:01:VHID
+# Master-down interval of the backup, plus 1 s for polling and scheduling.
+LIMIT_MS=$((3 * ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1000))
+# The restarted primary preempts on the backup's next advert, at the latest
+# after its own master-down interval (3*advbase); 2 s more for its start-up.
+FAILBACK_MS=$((3 * ADVBASE * 1000 + 2000))
+
+passed=0 failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() {  # check "step" command...
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+now_ms() { local t=${EPOCHREALTIME/./}; echo "$((t / 1000))"; }
+lab() { "$LAB" "$@"; }
+inns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+
+WORK=$(mktemp -d /tmp/hafw-smoke.XXXXXX)
+BG_PIDS=()
+
+teardown() {
+  local rc=$? pid left
+  trap - EXIT INT TERM
+  for pid in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$pid" 2>/dev/null; done
+  ((rc == 0 || rc == 77 || failed)) || fail "test aborted (exit $rc)"
+  if ((failed)) || ((rc != 0 && rc != 77)); then
+    # lab down removes the run dir: keep the daemons' logs for the post-mortem.
+    cp "$RUN"/*.log "$RUN"/*.json "$WORK"/ 2>/dev/null
+    for f in "$WORK"/n1.log "$WORK"/n2.log; do
+      [[ -f $f ]] && { echo "--- last lines of $(basename "$f")"; tail -n 15 "$f"; }
+    done
+  fi
+  lab down >/dev/null
+  left=$(ip netns list | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')
+  if [[ -z $left && ! -e $RUN ]] && ! ls -d /var/run/dpdk/hafw-"$P"-* >/dev/null 2>&1; then
+    pass "teardown leaves no namespace, run dir or DPDK runtime dir of '$P'"
+  else
+    fail "teardown left behind: ${left//$'\n'/ } $(ls -d "$RUN" /var/run/dpdk/hafw-"$P"-* 2>/dev/null | tr '\n' ' ')"
+  fi
+  if ((failed)); then
+    echo "captures and logs kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  echo "failover: $passed passed, $failed failed"
+  ((failed == 0 && rc == 0)) && exit 0
+  ((rc == 77)) && exit 77
+  exit 1
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+
+# Starts tcpdump in the switch namespace on PORT, keeping only ARP frames the
+# node behind that port sent (-Q in: into the switch), and waits until it
+# listens. Leaves its pid in CAP_PID (no subshell: we must wait for it).
+capture_start() {
+  local port=$1 file=$2 i
+  # ip netns exec, not a shell function: $! must be tcpdump itself.
+  ip netns exec "$P-sw" tcpdump -i "$port" -Q in -n -U -w "$file" arp 2>"$file.err" &
+  CAP_PID=$!
+  BG_PIDS+=("$CAP_PID")
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$file.err" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+capture_stop() {
+  kill -TERM "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 0
+}
+# ARP frames in a capture whose sender protocol address is VIP: replies for
+# it, and requests or gratuitous ARPs claiming it.
+arp_claims() {
+  local file=$1 vip=${2//./\\.}
+  tcpdump -r "$file" -n -e 2>/dev/null | grep -E "(Reply $vip is-at|tell $vip,)"
+}
+
+# arping the VIP from NS with broadcast probes only, so that every node on
+# the segment sees each probe. Exactly one reply per probe, from the virtual
+# MAC, is what a correct pair gives; a backup that answered too would double
+# the count.
+arp_probe_ok() {
+  local ns=$1 vip=$2 vmac=$3 out sent replies macs
+  # -c 3 -w 4: probe once a second until 3 replies or 4 s; a second
+  # answerer makes it stop early with more replies than probes.
+  out=$(inns "$ns" arping -b -c 3 -w 4 -I eth0 "$vip" 2>&1)
+  sent=$(sed -n 's/^Sent \([0-9]*\) probe.*/\1/p' <<<"$out")
+  replies=$(grep -ci "reply from $vip " <<<"$out")
+  macs=$(grep -i "reply from $vip " <<<"$out" | grep -oE '\[[0-9A-Fa-f:]+\]' | tr -d '[]' |
+    tr 'A-F' 'a-f' | sort -u | tr '\n' ' ')
+  if ((${sent:-0} >= 1 && replies == ${sent:-0})) && [[ $macs == "$vmac " ]]; then return 0; fi
+  echo "  arping $vip from $ns: ${sent:-0} probes, $replies replies from ${macs:-nobody }(want one per probe from $vmac)"
+  return 1
+}
+
+# One ARP-silence check of the backup n2: capture what n2 and n1 send into
+# the switch while the client and the server probe both VIPs.
+backup_arp_silent() {
+  local tag=$1 ok=0 c1 c2 c3 c4
+  capture_start n2-lan "$WORK/$tag-n2-lan.pcap" || ok=1; c1=$CAP_PID
+  capture_start n2-wan "$WORK/$tag-n2-wan.pcap" || ok=1; c2=$CAP_PID
+  capture_start n1-lan "$WORK/$tag-n1-lan.pcap" || ok=1; c3=$CAP_PID
+  capture_start n1-wan "$WORK/$tag-n1-wan.pcap" || ok=1; c4=$CAP_PID
+  ((ok == 0)) || fail "tcpdump in the switch namespace did not start ($tag)"
+  inns cli ip neigh flush dev eth0
+  inns srv ip neigh flush dev eth0
+  check "client's ARP for the LAN VIP gets exactly one answer per probe, from $LAN_VMAC ($tag)" \
+    arp_probe_ok cli "$LAN_VIP" "$LAN_VMAC"
+  check "server's ARP for the WAN VIP gets exactly one answer per probe, from $WAN_VMAC ($tag)" \
+    arp_probe_ok srv "$WAN_VIP" "$WAN_VMAC"
+  sleep 0.2
+  capture_stop "$c1"; capture_stop "$c2"; capture_stop "$c3"; capture_stop "$c4"
+  # The capture must be able to see a VIP's ARP at all: the master's port
+  # shows its answers. Only then does silence on the backup's port mean
+  # something.
+  check "capture sees the master n1 answer ARP for both VIPs ($tag)" \
+    eval '[[ -n $(arp_claims "$WORK/$tag-n1-lan.pcap" "$LAN_VIP") && -n $(arp_claims "$WORK/$tag-n1-wan.pcap" "$WAN_VIP") ]]'
+  local leak
+  leak=$(arp_claims "$WORK/$tag-n2-lan.pcap" "$LAN_VIP"; arp_claims "$WORK/$tag-n2-wan.pcap" "$WAN_VIP")
+  if [[ -z $leak ]]; then
+    pass "backup n2 sends no ARP for a VIP ($tag)"
+  else
+    fail "backup n2 sends ARP for a VIP ($tag):"
+    sed 's/^/  /' <<<"$leak"
+  fi
+}
+
+# Replies in a 'ping -D' log received after time T_MS (epoch ms).
+replies_after() {
+  awk -v t="$2" '/^\[[0-9]+\.[0-9]+\].*bytes from/ {
+    if (substr($1, 2, length($1) - 2) * 1000 > t) n++ } END { print n + 0 }' "$1"
+}
+
+# Polls NODE's CARP lines (hafwctl's BSD form "wan: carp: MASTER vhid 200
+# ...") every 100 ms, in this process so that the measured time is the
+# daemon's and not our tooling's, until every VIP is in STATE. Prints
+# nothing; fails after TIMEOUT_MS.
+poll_state() {
+  local n=$1 want=$2 timeout_ms=$3 t0 states
+  t0=$(now_ms)
+  while :; do
+    states=$("$BUILD/hafwctl" --socket "$RUN/$n.sock" carp 2>/dev/null | awk '$2 == "carp:" { print $3 }' | sort -u)
+    [[ $states == "$want" ]] && return 0
+    (($(now_ms) - t0 > timeout_ms)) && return 1
+    sleep 0.1
+  done
+}
+
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
+
+# ---------------------------------------------------------------- checks
+
+if [[ $EUID -ne 0 ]]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
+missing=
+for tool in ip ping arping tcpdump awk; do command -v "$tool" >/dev/null || missing+=" $tool"; done
+for bin in hafwd hafwctl; do [[ -x $BUILD/$bin ]] || missing+=" $BUILD/$bin"; done
+if [[ -n $missing ]]; then
+  fail "prerequisites: missing$missing (apt-get install iproute2 iputils-ping iputils-arping tcpdump; ninja -C build)"
+  exit 1
+fi
+
+echo "lab prefix $P, failover limit ${LIMIT_MS} ms (3*$ADVBASE + $SKEW2/256 + 1 s)"
+
+# Step 1: both daemons up; n1 (advskew 0) MASTER, n2 (advskew 100) BACKUP.
+if lab up; then
+  pass "lab up: hafwd answers on n1 and n2"
+else
+  fail "lab up"
+  exit 1
+fi
+check "n1 MASTER on wan and lan" poll_state n1 MASTER 10000
+check "n2 BACKUP on wan and lan" poll_state n2 BACKUP 5000
+lab status
+
+# Step 2: traffic through the VIPs, and the client learns the LAN VIP's
+# virtual MAC (the gateway address must not point at a node's own MAC, or
+# failover would break the client).
+inns cli ip neigh flush dev eth0
+inns cli ping -c 5 -i 0.2 -W 1 "$SERVER" >"$WORK/ping.log" 2>&1
+received=$(awk '/packets transmitted/ { print $4 }' "$WORK/ping.log")
+check "client pings server through the VIPs (${received:-0}/5 replies)" eval '((${received:-0} >= 4))'
+gw_mac=$(inns cli ip neigh show "$LAN_VIP" dev eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')
+check "client resolves the LAN VIP to the virtual MAC $LAN_VMAC (got ${gw_mac:-none})" \
+  eval '[[ $gw_mac == "$LAN_VMAC" ]]'
+
+# Step 3: the backup never answers ARP for a VIP.
+backup_arp_silent before-failover
+
+# Step 4: crash the primary; the secondary must take over and traffic resume.
+ip netns exec "$P-cli" ping -D -i 0.05 -W 1 -w 30 "$SERVER" >"$WORK/failover-ping.log" 2>&1 &
+ping_pid=$!
+BG_PIDS+=("$ping_pid")
+sleep 1.5
+n1_pid=$(<"$RUN/n1.pid")
+kill -KILL "$n1_pid"
+t0=$(now_ms)
+if poll_state n2 MASTER 10000; then
+  t_master=$(now_ms)
+  took=$((t_master - t0))
+  check "n2 MASTER ${took} ms after SIGKILL of n1 (limit ${LIMIT_MS} ms)" eval '((took <= LIMIT_MS))'
+else
+  t_master=$(now_ms)
+  fail "n2 MASTER after SIGKILL of n1 (not within 10 s)"
+fi
+sleep 3
+kill -INT "$ping_pid" 2>/dev/null
+wait "$ping_pid" 2>/dev/null
+summary=$(lab pinggap "$WORK/failover-ping.log")
+gap=$(field gap_ms "$summary")
+echo "failover traffic: $summary"
+echo "gap_ms=${gap:-0}"
+after=$(replies_after "$WORK/failover-ping.log" "$t_master")
+check "traffic resumes through n2 ($after replies after it became MASTER)" eval '((after >= 10))'
+check "failover traffic gap ${gap} ms within ${LIMIT_MS} ms" eval '((${gap:-999999} <= LIMIT_MS))'
+lab status
+
+# Step 5: restart the primary; with preempt it takes MASTER back.
+ip netns exec "$P-cli" ping -D -i 0.05 -W 1 -w 40 "$SERVER" >"$WORK/failback-ping.log" 2>&1 &
+ping_pid=$!
+BG_PIDS+=("$ping_pid")
+sleep 1
+if lab start n1; then
+  pass "n1 restarts and answers on its socket"
+  t0=$(now_ms)
+  if poll_state n1 MASTER 10000; then
+    t_master=$(now_ms)
+    took=$((t_master - t0))
+    check "n1 MASTER again ${took} ms after restart (preempt; limit ${FAILBACK_MS} ms)" \
+      eval '((took <= FAILBACK_MS))'
+  else
+    t_master=$(now_ms)
+    fail "n1 MASTER again after restart (not within 10 s)"
+  fi
+  check "n2 back to BACKUP" poll_state n2 BACKUP 3000
+else
+  fail "n1 restarts and answers on its socket"
+  t_master=$(now_ms)
+fi
+sleep 3
+kill -INT "$ping_pid" 2>/dev/null
+wait "$ping_pid" 2>/dev/null
+summary=$(lab pinggap "$WORK/failback-ping.log")
+gap=$(field gap_ms "$summary")
+echo "failback traffic: $summary"
+echo "gap_ms=${gap:-0}"
+after=$(replies_after "$WORK/failback-ping.log" "$t_master")
+check "traffic goes on through n1 ($after replies after it took MASTER back)" eval '((after >= 10))'
+check "failback traffic gap ${gap} ms within ${LIMIT_MS} ms" eval '((${gap:-999999} <= LIMIT_MS))'
+lab status
+
+# The backup is silent again after the failback.
+backup_arp_silent after-failback
+
+# Step 6 (teardown and its check) runs in the EXIT trap, also after a failure.

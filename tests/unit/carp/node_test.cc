@@ -1,0 +1,266 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <variant>
+
+#include "carp/node.h"
+#include "carp/wire.h"
+
+using namespace hafw;
+using namespace hafw::carp;
+using namespace std::chrono_literals;
+
+namespace {
+
+net::IpAddr ip(const char* s) { return *net::IpAddr::parse(s); }
+
+constexpr Time t0 = 1000s;
+constexpr Time kSkew = 3'906'250ns;
+
+// The DESIGN.md example plan: WAN VIP .200 vhid 200, LAN VIP .1 vhid 1.
+std::vector<VhidConfig> plan(const char* wan_src, const char* lan_src, uint8_t skew, bool preempt = true) {
+  return {
+      VhidConfig{.interface = "wan", .vhid = 200, .addresses = {ip("198.51.100.200")}, .password = "wanpass",
+                 .advbase = 1, .advskew = skew, .preempt = preempt, .src = ip(wan_src)},
+      VhidConfig{.interface = "lan", .vhid = 1, .addresses = {ip("192.168.1.1")}, .password = "lanpass",
+                 .advbase = 1, .advskew = skew, .preempt = preempt, .src = ip(lan_src)},
+  };
+}
+Carp primary(bool preempt = true) { return Carp(plan("198.51.100.201", "192.168.1.2", 0, preempt)); }
+Carp secondary(bool preempt = true) { return Carp(plan("198.51.100.202", "192.168.1.3", 100, preempt)); }
+
+uint64_t drops(const Carp& c, Drop d) { return c.stats().drops[size_t(d)]; }
+
+std::vector<State> states(const Carp& c) {
+  std::vector<State> s;
+  for (const auto& v : c.status()) s.push_back(v.state);
+  return s;
+}
+
+// A frame the secondary would send for wan/200, with its own password.
+Frame peer_advert(const char* password, uint8_t advskew, uint8_t ttl = 255) {
+  const net::IpAddr vip = ip("198.51.100.200");
+  Frame f = encode_advert({.vhid = 200, .advbase = 1, .advskew = advskew, .demote = 0, .counter = 5},
+                          Auth(password, 200, {&vip, 1}),
+                          {.src = ip("198.51.100.202"), .dst = ip("224.0.0.18"), .eth_dst = kCarpGroupMac});
+  if (ttl != 255) {  // rewrite TTL and the IP checksum
+    f[14 + 8] = ttl;
+    f[14 + 10] = f[14 + 11] = 0;
+    uint16_t c = net::inet_checksum({&f[14], 20});
+    std::memcpy(&f[14 + 10], &c, 2);
+  }
+  return f;
+}
+
+// Two nodes with their wan and lan ports on two fake segments, manual clock.
+struct Pair {
+  Carp a, b;
+  bool a_up = true, b_up = true;
+  Time now = t0;
+  uint64_t delivered = 0;
+
+  Carp& other(const Carp& n) { return &n == &a ? b : a; }
+  bool up(const Carp& n) const { return &n == &a ? a_up : b_up; }
+
+  void deliver(Carp& from, const Output& o) {
+    Carp& to = other(from);
+    if (!up(to)) return;
+    for (const auto& f : o.frames) {
+      if (f.bytes.size() > 13 && f.bytes[12] == 0x08 && f.bytes[13] == 0x06) continue;  // ARP
+      ++delivered;
+      deliver(to, to.receive(f.bytes, f.interface, now));
+    }
+  }
+  void start() {
+    deliver(a, a.start(now));
+    deliver(b, b.start(now + 200ms));
+  }
+  void run_until(Time until) {
+    for (;;) {
+      Time next = std::min(a_up ? a.next_deadline() : kNever, b_up ? b.next_deadline() : kNever);
+      if (next > until) break;
+      now = next;
+      if (a_up) deliver(a, a.poll(now));
+      if (b_up) deliver(b, b.poll(now));
+    }
+    now = until;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("node: start puts every VHID in BACKUP with its master-down timer", "[carp][node]") {
+  Carp n = secondary();
+  CHECK(n.next_deadline() == kNever);
+  Output o = n.start(t0);
+  CHECK(o.transitions.size() == 2);
+  CHECK(o.frames.empty());
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Backup});
+  CHECK(n.next_deadline() == t0 + 3s + 100 * kSkew);
+  CHECK(n.poll(n.next_deadline() - 1ns).empty());
+}
+
+TEST_CASE("node: timers fire per VHID and frames name their interface", "[carp][node]") {
+  Carp n = primary();
+  (void)n.start(t0);
+  Output o = n.poll(t0 + 3s);
+  CHECK(states(n) == std::vector<State>{State::Master, State::Master});
+  REQUIRE(o.frames.size() == 4);  // advert + ARP per VHID
+  CHECK(o.frames[0].interface == "wan");
+  CHECK(o.frames[2].interface == "lan");
+  CHECK(n.stats().adverts_sent == 2);
+  auto st = n.status();
+  REQUIRE(st.size() == 2);
+  CHECK(st[0].interface == "wan");
+  CHECK(st[0].vhid == 200);
+  CHECK(st[0].advbase == 1);
+  CHECK(st[0].advskew == 0);
+  CHECK(st[0].addresses == std::vector<net::IpAddr>{ip("198.51.100.200")});
+  CHECK(st[0].last_transition_reason == "master down timer expired");
+  CHECK(st[0].adverts_sent == 1);
+  CHECK(n.next_deadline() == t0 + 4s);
+  (void)n.poll(t0 + 4s);
+  CHECK(n.stats().adverts_sent == 4);
+}
+
+TEST_CASE("node: wrong password is counted as BadAuth and changes nothing", "[carp][node]") {
+  Carp n = primary(false);
+  (void)n.start(t0);
+  const Time md = n.next_deadline();
+  // A more preferred master, but with the wrong password.
+  CHECK(n.receive(peer_advert("wrong", 0), "wan", t0 + 1s).empty());
+  CHECK(drops(n, Drop::BadAuth) == 1);
+  CHECK(n.status()[0].bad_auth == 1);
+  CHECK(n.status()[0].adverts_received == 0);
+  CHECK(n.next_deadline() == md);  // master-down not re-armed by a forgery
+  (void)n.poll(md);
+  CHECK(n.status()[0].state == State::Master);
+}
+
+TEST_CASE("node: every malformed advert is counted by reason", "[carp][node]") {
+  Carp n = primary(false);
+  (void)n.start(t0);
+  Frame good = peer_advert("wanpass", 100);
+  (void)n.receive(peer_advert("wanpass", 100, 64), "wan", t0);
+  CHECK(drops(n, Drop::BadTtl) == 1);
+  Frame bad_sum = good;
+  bad_sum[14 + 20 + 10] ^= 0xff;
+  (void)n.receive(bad_sum, "wan", t0);
+  CHECK(drops(n, Drop::BadChecksum) == 1);
+  Frame bad_ver = good;
+  bad_ver[14 + 20] = 0x11;
+  bad_ver[14 + 20 + 6] = bad_ver[14 + 20 + 7] = 0;
+  uint16_t c = net::inet_checksum({&bad_ver[34], 36});
+  std::memcpy(&bad_ver[34 + 6], &c, 2);
+  (void)n.receive(bad_ver, "wan", t0);
+  CHECK(drops(n, Drop::BadVersion) == 1);
+  (void)n.receive(good, "lan", t0);  // vhid 200 lives on wan only
+  CHECK(drops(n, Drop::UnknownVhid) == 1);
+  (void)n.receive(good, "wan", t0);
+  CHECK(n.stats().adverts_received == 1);
+  CHECK(n.status()[0].adverts_received == 1);
+  CHECK(n.stats().packets_received == 5);
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Backup});
+}
+
+TEST_CASE("node: our own advert coming back is dropped as OwnAdvert", "[carp][node]") {
+  Carp n = primary();
+  (void)n.start(t0);
+  Output o = n.poll(t0 + 3s);
+  REQUIRE(!o.frames.empty());
+  (void)n.receive(o.frames[0].bytes, o.frames[0].interface, t0 + 3s);
+  CHECK(drops(n, Drop::OwnAdvert) == 1);
+  CHECK(n.stats().adverts_received == 0);
+  CHECK(n.status()[0].state == State::Master);
+}
+
+TEST_CASE("node pair: primary MASTER, secondary BACKUP; secondary takes over when primary dies",
+          "[carp][node]") {
+  Pair p{primary(), secondary()};
+  p.start();
+  p.run_until(t0 + 20s);
+  CHECK(states(p.a) == std::vector<State>{State::Master, State::Master});
+  CHECK(states(p.b) == std::vector<State>{State::Backup, State::Backup});
+  CHECK(p.b.stats().drops == std::array<uint64_t, size_t(Drop::Count)>{});
+
+  p.a_up = false;  // killed: no bow-out
+  p.run_until(p.now + 3s + 100 * kSkew);
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+}
+
+TEST_CASE("node pair: maintenance hands over at once and preempt takes it back", "[carp][node]") {
+  Pair p{primary(), secondary()};
+  p.start();
+  p.run_until(t0 + 20s);
+  REQUIRE(states(p.a) == std::vector<State>{State::Master, State::Master});
+
+  // The bow-out, the secondary's takeover advert and our step-down all happen
+  // at the same instant: no interval with nobody forwarding.
+  p.deliver(p.a, p.a.set_maintenance(true, p.now));
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+  CHECK(states(p.a) == std::vector<State>{State::Backup, State::Backup});
+  CHECK(p.a.status()[0].advskew == kMaintenanceSkew);
+  p.run_until(p.now + 30s);  // stays put
+  CHECK(states(p.a) == std::vector<State>{State::Backup, State::Backup});
+
+  p.deliver(p.a, p.a.set_maintenance(false, p.now));
+  p.run_until(p.now + 2s);  // the secondary's next advert triggers preemption
+  CHECK(states(p.a) == std::vector<State>{State::Master, State::Master});
+  CHECK(states(p.b) == std::vector<State>{State::Backup, State::Backup});
+}
+
+TEST_CASE("node pair: shutdown bows out and the backup takes over immediately", "[carp][node]") {
+  Pair p{primary(false), secondary(false)};
+  p.start();
+  p.run_until(t0 + 20s);
+  REQUIRE(states(p.a) == std::vector<State>{State::Master, State::Master});
+  p.deliver(p.a, p.a.shutdown(p.now));
+  p.a_up = false;
+  CHECK(states(p.a) == std::vector<State>{State::Init, State::Init});
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+  CHECK(p.b.status()[1].last_transition_reason == "master bowed out");
+}
+
+TEST_CASE("node pair: demoting the master moves the VIPs without preempt", "[carp][node]") {
+  Pair p{primary(false), secondary(false)};
+  p.start();
+  p.run_until(t0 + 20s);
+  p.deliver(p.a, p.a.set_demotion(1, p.now));
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+  CHECK(states(p.a) == std::vector<State>{State::Backup, State::Backup});
+  // Healthy again: without preempt the secondary keeps the VIPs.
+  p.deliver(p.a, p.a.set_demotion(0, p.now));
+  p.run_until(p.now + 20s);
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+}
+
+TEST_CASE("node: unicast adverts go to the peer's MAC once known, broadcast before", "[carp][node]") {
+  auto cfg = plan("198.51.100.201", "192.168.1.2", 0);
+  cfg[0].peer = ip("198.51.100.202");
+  Carp n(cfg);
+  (void)n.start(t0);
+  Output o = n.poll(t0 + 3s);
+  REQUIRE(o.frames[0].interface == "wan");
+  CHECK(std::memcmp(o.frames[0].bytes.data(), net::Mac::broadcast().b.data(), 6) == 0);
+  auto d = decode_advert(o.frames[0].bytes);
+  REQUIRE(std::holds_alternative<Advert>(d));
+  CHECK(std::get<Advert>(d).dst == ip("198.51.100.202"));
+
+  const net::Mac peer_mac = *net::Mac::parse("02:00:00:00:02:02");
+  n.set_peer_mac(ip("198.51.100.202"), peer_mac);
+  Output o2 = n.poll(n.next_deadline());
+  REQUIRE(!o2.frames.empty());
+  CHECK(std::memcmp(o2.frames[0].bytes.data(), peer_mac.b.data(), 6) == 0);
+  // The multicast VHID is unaffected.
+  CHECK(std::memcmp(o2.frames[1].bytes.data(), kCarpGroupMac.b.data(), 6) == 0);
+}
+
+TEST_CASE("drop and state names", "[carp]") {
+  CHECK(std::string(state_name(State::Master)) == "MASTER");
+  CHECK(std::string(state_name(State::Backup)) == "BACKUP");
+  CHECK(std::string(state_name(State::Init)) == "INIT");
+  CHECK(std::string(drop_name(Drop::BadAuth)) == "bad_auth");
+  CHECK(std::string(drop_name(Drop::NotCarp)) == "not_carp");
+  CHECK(std::string(drop_name(Drop::Count)) == "?");
+}

@@ -1,0 +1,490 @@
+// One node's file: each rule of DESIGN.md "Config" broken alone, with the
+// exact line `hafwctl check` prints for it.
+#include <catch2/catch.hpp>
+
+#include "tests/unit/control/config_fixture.h"
+
+using namespace hafw;
+using namespace hafw::config;
+using namespace hafw::config::test;
+using V = std::vector<std::string>;
+
+TEST_CASE("the example configs pass alone without a warning", "[config]") {
+  for (const char* name : {"primary.json", "secondary.json"}) {
+    INFO(name);
+    auto r = parse(example_text(name));
+    CHECK(lines(r.diagnostics, false) == V{});
+    REQUIRE(r.ok());
+  }
+  auto r = load(std::string(HAFW_SOURCE_DIR) + "/docs/examples/primary.json");
+  REQUIRE(r.ok());
+  const Config& c = *r.config;
+  CHECK(c.node.role == Role::Primary);
+  REQUIRE(c.interfaces.size() == 4);
+  CHECK(c.interfaces[0].port == "net_af_packet0");
+  CHECK(c.interfaces[0].address.str() == "198.51.100.201/24");
+  REQUIRE(c.find_interface("sync"));
+  CHECK(c.find_interface("sync")->address.str() == "172.16.1.2/24");
+  CHECK(c.find_interface("nope") == nullptr);
+  REQUIRE(c.carp.vips.size() == 3);
+  CHECK(c.carp.vips[0].vhid == 200);
+  CHECK(c.carp.vips[0].addresses == std::vector{*net::IpAddr::parse("198.51.100.200")});
+  CHECK(c.carp.vips[2].addresses == std::vector{*net::IpAddr::parse("10.0.1.1")});
+  REQUIRE(c.sync);
+  CHECK(c.sync->peer.str() == "172.16.1.3");
+  CHECK(c.routes.at(0).destination.str() == "0.0.0.0/0");
+  CHECK(c.nat.outbound.at(0).translation.str() == "198.51.100.200");
+  CHECK(c.nat.port_forwards.at(0).protocol == net::kProtoTcp);
+  CHECK(c.rules.at(1).destination->str() == "10.0.1.10/32");  // a bare address is one host
+  CHECK_FALSE(c.rules.at(0).protocol);                         // "any"
+  CHECK_FALSE(c.rules.at(0).destination);
+  CHECK(c.rules.at(3).keep_state == false);
+}
+
+TEST_CASE("a missing file is reported, not thrown", "[config]") {
+  auto r = load("/nonexistent/hafw.json");
+  CHECK_FALSE(r.ok());
+  CHECK(lines(r.diagnostics, true) == V{"error: $: cannot read /nonexistent/hafw.json: No such file or directory"});
+}
+
+TEST_CASE("defaults fill what a minimal file leaves out", "[config]") {
+  json j = {{"node", {{"name", "fw1"}, {"role", "primary"}}},
+            {"interfaces", {{{"name", "lan"}, {"port", 0}, {"address", "192.168.1.2/24"}, {"peer", "192.168.1.3"}}}},
+            {"carp", {{"vips", {{{"interface", "lan"}, {"vhid", 1}, {"addresses", {"192.168.1.1"}}, {"password", "x"}}}}}},
+            {"sync", {{"interface", "lan2"}, {"peer", "10.0.0.1"}}}};
+  j["interfaces"].push_back({{"name", "lan2"}, {"port", "1"}, {"address", "10.0.0.0/31"}});
+  // A sync link on a /31 (RFC 3021): two addresses, no network or broadcast.
+  auto r = parse(j.dump());
+  CHECK(lines(r.diagnostics, false) ==
+        V{"warning: sync.key: not set: state sync travels in cleartext; keep the sync link a crossover cable or isolated VLAN"});
+  REQUIRE(r.ok());
+  const Config& c = *r.config;
+  CHECK(c.dataplane.workers == 1);
+  CHECK(c.dataplane.max_states == 1048576);
+  CHECK(c.dataplane.eal.empty());
+  CHECK(c.carp.preempt == true);
+  CHECK(c.carp.vips[0].advbase == 1);
+  CHECK(c.carp.vips[0].advskew == 0);
+  CHECK(c.control.socket == "/run/hafw/hafwd.sock");
+  CHECK(c.control.state_dir == "/var/lib/hafw");
+  CHECK(c.interfaces[0].port == "0");  // a DPDK port id, stored as text
+  CHECK(c.sync->config_sync == false);
+  CHECK(c.routes.empty());
+}
+
+TEST_CASE("invalid JSON names line and column", "[config]") {
+  auto r = parse("{\n  \"node\": {\n    \"name\" \"fw1\"\n  }\n}\n");
+  CHECK_FALSE(r.ok());
+  CHECK(lines(r.diagnostics, false) ==
+        V{"error: $: invalid JSON at line 3, column 16: syntax error while parsing object separator - "
+          "unexpected string literal; expected ':'"});
+  r = parse("{\"node\": ");
+  CHECK(lines(r.diagnostics, false) ==
+        V{"error: $: invalid JSON at line 1, column 10: syntax error while parsing value - unexpected end of input; "
+          "expected '[', '{', or a literal"});
+  CHECK(lines(parse("").diagnostics, true).size() == 1);
+  CHECK(lines(parse("[]").diagnostics, true) == V{"error: $: expected an object, got array"});
+}
+
+TEST_CASE("hostile nesting and size are refused cheaply", "[config]") {
+  std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  CHECK(lines(parse(deep).diagnostics, true) ==
+        V{"error: $: nested deeper than 32 levels", "error: $: expected an object, got array"});
+  std::string big(5u << 20, ' ');
+  CHECK(lines(parse(big).diagnostics, true) == V{"error: $: file is 5242880 bytes; a config is at most 4 MiB"});
+}
+
+TEST_CASE("a duplicate key is an error", "[config]") {
+  std::string text = example_text("primary.json");
+  auto at = text.find("\"vhid\": 200");
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "\"vhid\": 7, ");
+  CHECK(lines(parse(text).diagnostics, true) ==
+        V{"error: carp.vips[0].vhid: duplicate key 'vhid' (a JSON reader keeps only one)"});
+}
+
+TEST_CASE("unknown keys are errors, with the closest known key", "[config]") {
+  json j = primary();
+  j["carp"]["vips"][0]["advksew"] = 100;
+  CHECK(errors(j) == V{"error: carp.vips[0]: unknown key 'advksew'; did you mean 'advskew'?"});
+  j = primary();
+  j["frobnicate"] = true;
+  CHECK(errors(j) == V{"error: $: unknown key 'frobnicate'"});
+  j = primary();
+  j["interfaces"][1]["adress"] = "1.2.3.4/24";
+  CHECK(errors(j) == V{"error: interfaces[1]: unknown key 'adress'; did you mean 'address'?"});
+  j = primary();
+  j["control"]["sokcet"] = "/x";
+  CHECK(errors(j) == V{"error: control: unknown key 'sokcet'; did you mean 'socket'?"});
+  j = primary();
+  j["dataplane"]["bad\x01key"] = 1;  // shown escaped, never raw
+  CHECK(errors(j) == V{"error: dataplane: unknown key 'bad\\x01key'"});
+}
+
+TEST_CASE("wrong types name the expected type", "[config]") {
+  json j = primary();
+  j["dataplane"]["workers"] = "two";
+  CHECK(errors(j) == V{"error: dataplane.workers: expected an integer, got string"});
+  j = primary();
+  j["carp"]["preempt"] = "yes";
+  CHECK(errors(j) == V{"error: carp.preempt: expected true or false, got string"});
+  j = primary();
+  j["interfaces"] = json::object();
+  CHECK(errors(j)[0] == "error: interfaces: expected an array, got object");
+  j = primary();
+  j["carp"]["vips"][0]["advskew"] = 1.5;
+  CHECK(errors(j) == V{"error: carp.vips[0].advskew: expected an integer, got 1.5"});
+  j = primary();
+  j["interfaces"][0]["port"] = true;
+  CHECK(errors(j) == V{"error: interfaces[0].port: expected a port id (integer) or device name (string), got boolean"});
+  j = primary();
+  j["node"] = "fw1";
+  CHECK(errors(j) == V{"error: node: expected an object, got string"});
+}
+
+TEST_CASE("required keys are reported when missing", "[config]") {
+  json j = primary();
+  j.erase("node");
+  CHECK(errors(j) == V{"error: node: missing (required)"});
+  j = primary();
+  j["interfaces"][2].erase("address");
+  // The DMZ VIP cannot be placed without the interface's subnet; only the
+  // missing key is reported, not a cascade.
+  CHECK(errors(j) == V{"error: interfaces[2].address: missing (required)"});
+  j = primary();
+  j["interfaces"] = json::array();
+  CHECK(errors(j)[0] == "error: interfaces: must list at least one interface");
+  j = primary();
+  j["nat"]["port_forwards"][0].erase("target_port");
+  CHECK(errors(j) == V{"error: nat.port_forwards[0].target_port: missing (required)"});
+}
+
+TEST_CASE("a VIP lies inside its interface's subnet with the same prefix length", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.2.1";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[0]: 192.168.2.1 is outside interface lan's subnet "
+                       "192.168.1.0/24; a VIP lives in its interface's subnet"});
+  j = primary();
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.1.1/25";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[0]: prefix length /25 differs from interface lan's /24; "
+                       "a VIP has its interface's prefix length"});
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.1.1/24";
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("a subnet has room for both nodes, every VIP and the gateway", "[config][vip]") {
+  // The guide's example: a /30 WAN cannot hold two nodes, a VIP and a gateway.
+  json j = primary();
+  j["interfaces"][0]["address"] = "198.51.100.201/30";
+  j["interfaces"][0].erase("peer");
+  j["carp"]["vips"][0]["addresses"][0] = "198.51.100.202";
+  j["routes"][0]["gateway"] = "198.51.100.203";
+  auto e = errors(j);
+  CHECK(std::count(e.begin(), e.end(),
+                   "error: interfaces[0].address: subnet 198.51.100.200/30 has 2 usable addresses but needs 4 "
+                   "(2 node addresses, 1 VIP, 1 gateway); use at least /29") == 1);
+  // Only the room rule broken: a /29 with every address valid and distinct
+  // but one too many (the peer's address is counted even when not written).
+  j = primary();
+  j["interfaces"][1]["address"] = "192.168.1.2/29";
+  j["interfaces"][1].erase("peer");
+  j["carp"]["vips"][1]["addresses"] = {"192.168.1.1", "192.168.1.3", "192.168.1.4", "192.168.1.5"};
+  j["routes"].push_back({{"destination", "10.50.0.0/16"}, {"gateway", "192.168.1.6"}});
+  CHECK(errors(j) == V{"error: interfaces[1].address: subnet 192.168.1.0/29 has 6 usable addresses but needs 7 "
+                       "(2 node addresses, 4 VIPs, 1 gateway); use at least /28"});
+  j["carp"]["vips"][1]["addresses"].erase(3);
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("VHID is 1-255 and unique per interface", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][0]["vhid"] = 0;
+  CHECK(errors(j) == V{"error: carp.vips[0].vhid: must be 1-255, got 0"});
+  j["carp"]["vips"][0]["vhid"] = 256;
+  CHECK(errors(j) == V{"error: carp.vips[0].vhid: must be 1-255, got 256"});
+  j["carp"]["vips"][0]["vhid"] = -1;
+  CHECK(errors(j) == V{"error: carp.vips[0].vhid: must be 1-255, got -1"});
+  j = primary();
+  auto extra = j["carp"]["vips"][0];
+  extra["addresses"] = {"198.51.100.199"};
+  j["carp"]["vips"].push_back(extra);
+  CHECK(errors(j) == V{"error: carp.vips[3].vhid: vhid 200 is already used on wan by carp.vips[0]; "
+                       "a VHID is unique per broadcast domain"});
+  // The same VHID on another interface is another broadcast domain.
+  j["carp"]["vips"][3]["interface"] = "lan";
+  j["carp"]["vips"][3]["addresses"] = {"192.168.1.254"};
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("every VIP has a password of at most 19 bytes", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][2].erase("password");
+  CHECK(errors(j) == V{"error: carp.vips[2].password: missing (required): every VIP needs a password, the key of the CARP HMAC"});
+  j["carp"]["vips"][2]["password"] = "";
+  CHECK(errors(j) == V{"error: carp.vips[2].password: must not be empty: an unauthenticated VHID lets anyone on "
+                       "the segment take the VIP"});
+  j["carp"]["vips"][2]["password"] = std::string(20, 'p');
+  CHECK(errors(j) == V{"error: carp.vips[2].password: is 20 bytes; at most 19 (BSD peers read at most 19 bytes, "
+                       "longer passwords fail their HMAC check)"});
+  j["carp"]["vips"][2]["password"] = std::string(19, 'p');
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("advbase 0-255, advskew 0-254, not both 0", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][0]["advbase"] = 256;
+  CHECK(errors(j) == V{"error: carp.vips[0].advbase: must be 0-255, got 256"});
+  j = primary();
+  j["carp"]["vips"][0]["advskew"] = 255;  // reserved for the bow-out advert
+  CHECK(errors(j) == V{"error: carp.vips[0].advskew: must be 0-254, got 255"});
+  j = primary();
+  j["carp"]["vips"][0]["advbase"] = 0;
+  CHECK(errors(j) == V{"error: carp.vips[0].advbase: advbase 0 with advskew 0 would advertise continuously; "
+                       "set advskew above 0 (interval advskew/256 s)"});
+  j["carp"]["vips"][0]["advskew"] = 20;
+  CHECK(all(j) == V{"warning: carp.vips[0].advbase: advbase 0 is OpenBSD's sub-second mode; FreeBSD and ucarp "
+                    "peers cannot follow it"});
+}
+
+TEST_CASE("node, peer and VIP addresses are distinct", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.1.2";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[0]: 192.168.1.2 is this node's address on lan; "
+                       "a VIP needs an address of its own"});
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.1.3";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[0]: 192.168.1.3 is the other node's address on lan "
+                       "(interfaces[1].peer); a VIP needs an address of its own"});
+  j = primary();
+  j["interfaces"][1]["peer"] = "192.168.1.2";
+  CHECK(errors(j) == V{"error: interfaces[1].peer: 192.168.1.2 is this node's own address; peer is the other "
+                       "node's address on this segment"});
+  j = primary();
+  j["carp"]["vips"][0]["addresses"].push_back("198.51.100.200");
+  CHECK(errors(j) == V{"error: carp.vips[0].addresses[1]: 198.51.100.200 is already a VIP at carp.vips[0].addresses[0]"});
+}
+
+TEST_CASE("no node, peer or VIP address is the network or broadcast address", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][1]["addresses"][0] = "192.168.1.255";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[0]: 192.168.1.255 is the broadcast address of 192.168.1.0/24, "
+                       "not a host address"});
+  j = primary();
+  j["interfaces"][2]["peer"] = "10.0.1.0";
+  CHECK(errors(j) == V{"error: interfaces[2].peer: 10.0.1.0 is the network address of 10.0.1.0/24, not a host address"});
+  j = primary();
+  j["interfaces"][3]["address"] = "172.16.1.255/24";
+  CHECK(errors(j) == V{"error: interfaces[3].address: 172.16.1.255 is the broadcast address of 172.16.1.0/24, "
+                       "not a host address"});
+}
+
+TEST_CASE("a VIP's interface exists", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][0]["interface"] = "wn";
+  CHECK(errors(j) == V{"error: carp.vips[0].interface: 'wn' is not defined in interfaces; did you mean 'wan'?"});
+  j["carp"]["vips"][0]["interface"] = "internet";
+  CHECK(errors(j) == V{"error: carp.vips[0].interface: 'internet' is not defined in interfaces"});
+}
+
+TEST_CASE("the sync interface exists, carries no VIP, and holds sync.peer", "[config][sync]") {
+  json j = primary();
+  j["sync"]["interface"] = "snyc";
+  CHECK(errors(j) == V{"error: sync.interface: 'snyc' is not defined in interfaces; did you mean 'sync'?"});
+  j = primary();
+  j["carp"]["vips"].push_back({{"interface", "sync"}, {"vhid", 50}, {"addresses", {"172.16.1.1"}}, {"password", "s"}});
+  CHECK(errors(j) == V{"error: carp.vips[3].interface: 'sync' is the sync interface: the sync link is dedicated to "
+                       "state and config sync and carries no VIP"});
+  j = primary();
+  j["sync"]["peer"] = "172.16.2.3";
+  CHECK(errors(j) == V{"error: sync.peer: 172.16.2.3 is outside sync interface sync's subnet 172.16.1.0/24"});
+  j["sync"]["peer"] = "172.16.1.4";
+  CHECK(errors(j) == V{"error: sync.peer: 172.16.1.4 differs from interfaces[3].peer 172.16.1.3"});
+  j["sync"]["peer"] = "172.16.1.2";
+  CHECK(errors(j) == V{"error: sync.peer: 172.16.1.2 is this node's own address; sync.peer is the other node's sync address"});
+}
+
+TEST_CASE("outbound NAT translates to a VIP of its interface", "[config][nat]") {
+  json j = primary();
+  j["nat"]["outbound"][0]["translation"] = "198.51.100.201";
+  CHECK(errors(j) == V{"error: nat.outbound[0].translation: translation 198.51.100.201 is this node's interface "
+                       "address; NAT to the VIP or connections break after failover"});
+  j["nat"]["outbound"][0]["translation"] = "203.0.113.7";
+  CHECK(errors(j) == V{"error: nat.outbound[0].translation: translation 203.0.113.7 is not a VIP; NAT to the VIP or "
+                       "connections break after failover"});
+  j["nat"]["outbound"][0]["translation"] = "10.0.1.1";
+  CHECK(errors(j) == V{"error: nat.outbound[0].translation: translation 10.0.1.1 is a VIP of dmz, not of wan"});
+}
+
+TEST_CASE("a VIP is not an outbound NAT source", "[config][nat]") {
+  json j = primary();
+  j["nat"]["outbound"][0]["source"] = "192.168.1.1";
+  CHECK(errors(j) == V{"error: nat.outbound[0].source: source 192.168.1.1/32 is a VIP; a VIP is not an outbound NAT source"});
+  j["nat"]["outbound"][0]["source"] = "0.0.0.0/0";
+  CHECK(errors(j) == V{"error: nat.outbound[0].source: source 0.0.0.0/0 contains VIP 198.51.100.200 of wan; a VIP is "
+                       "not an outbound NAT source (list the inside subnets)"});
+  // An inside subnet holds its own VIP (the LAN gateway): that is the normal case.
+  j["nat"]["outbound"][0]["source"] = "192.168.0.0/16";
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("a port forward's destination is a VIP", "[config][nat]") {
+  json j = primary();
+  j["nat"]["port_forwards"][0]["destination"] = "198.51.100.201";
+  CHECK(errors(j) == V{"error: nat.port_forwards[0].destination: destination 198.51.100.201 is this node's interface "
+                       "address; bind the port forward to the VIP or it stops working after failover"});
+  j["nat"]["port_forwards"][0]["destination"] = "198.51.100.99";
+  CHECK(errors(j) == V{"error: nat.port_forwards[0].destination: destination 198.51.100.99 is not a VIP; bind the port "
+                       "forward to the VIP or it stops working after failover"});
+  j = primary();
+  j["nat"]["port_forwards"].push_back(j["nat"]["port_forwards"][0]);
+  CHECK(errors(j) == V{"error: nat.port_forwards[1].port: port 443 on 198.51.100.200 is already forwarded by "
+                       "nat.port_forwards[0]"});
+  j = primary();
+  j["nat"]["port_forwards"][0]["protocol"] = "icmp";
+  CHECK(errors(j) == V{"error: nat.port_forwards[0].protocol: must be tcp or udp, got 'icmp'"});
+}
+
+TEST_CASE("a route's gateway is inside an interface's subnet", "[config][routes]") {
+  json j = primary();
+  j["routes"][0]["gateway"] = "203.0.113.1";
+  CHECK(errors(j) == V{"error: routes[0].gateway: 203.0.113.1 is not inside any interface's subnet; a gateway must "
+                       "be directly reachable"});
+  j["routes"][0]["gateway"] = "198.51.100.200";
+  CHECK(errors(j) == V{"error: routes[0].gateway: 198.51.100.200 is a VIP of this cluster; a gateway is the next router"});
+  j = primary();
+  j["routes"].push_back({{"destination", "0.0.0.0/0"}, {"gateway", "10.0.1.254"}});
+  CHECK(errors(j) == V{"error: routes[1].destination: 0.0.0.0/0 is already routed by routes[0]"});
+  j = primary();
+  j["routes"][0]["destination"] = "10.9.0.1/16";
+  CHECK(all(j) == V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16"});
+}
+
+TEST_CASE("interface names and ports are unique", "[config][interfaces]") {
+  json j = primary();
+  j["interfaces"][2]["name"] = "lan";
+  j["carp"]["vips"][2]["interface"] = "lan";  // keep the DMZ VIP referring to a declared name
+  j["carp"]["vips"][2]["vhid"] = 11;
+  auto e = errors(j);
+  REQUIRE(!e.empty());
+  CHECK(e[0] == "error: interfaces[2].name: 'lan' is already the name of interfaces[1]");
+  j = primary();
+  j["interfaces"][3]["port"] = "net_af_packet0";
+  CHECK(errors(j) == V{"error: interfaces[3].port: port 'net_af_packet0' is already used by interfaces[0] (wan)"});
+  j = primary();
+  j["interfaces"][0]["port"] = 3;
+  j["interfaces"][1]["port"] = "3";  // port id 3 written as text is the same port
+  CHECK(errors(j) == V{"error: interfaces[1].port: port '3' is already used by interfaces[0] (wan)"});
+  j = primary();
+  j["interfaces"][3]["name"] = "sync-crossover-link";
+  j["sync"]["interface"] = "sync-crossover-link";
+  CHECK(errors(j) == V{"error: interfaces[3].name: 'sync-crossover-link' is longer than 15 bytes (pfsync carries the "
+                       "name in ifname[16])"});
+}
+
+TEST_CASE("interface subnets do not overlap", "[config][interfaces]") {
+  json j = primary();
+  j["interfaces"][2]["address"] = "192.168.1.200/16";
+  j["interfaces"][2]["peer"] = "192.168.1.201";
+  j["carp"]["vips"][2]["addresses"] = {"192.168.1.202"};
+  CHECK(errors(j) == V{"error: interfaces[2].address: subnet 192.168.0.0/16 overlaps interfaces[1] (lan) "
+                       "192.168.1.0/24; each interface needs its own segment"});
+}
+
+TEST_CASE("an interface address has a prefix length and is IPv4", "[config][interfaces]") {
+  json j = primary();
+  j["interfaces"][3]["address"] = "172.16.1.2";
+  CHECK(errors(j) == V{"error: interfaces[3].address: '172.16.1.2' has no prefix length; write it as 172.16.1.2/24 "
+                       "(or the segment's length)"});
+  j["interfaces"][3]["address"] = "2001:db8::1/64";
+  CHECK(errors(j) == V{"error: interfaces[3].address: '2001:db8::1/64' is IPv6; put it in address6"});
+}
+
+TEST_CASE("IPv6 VIPs live in address6", "[config][vip]") {
+  json j = primary();
+  j["carp"]["vips"][1]["addresses"].push_back("2001:db8:1::1");
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[1]: 2001:db8:1::1 is IPv6 but interface lan has no address6"});
+  j["interfaces"][1]["address6"] = "2001:db8:1::2/64";
+  CHECK(errors(j) == V{});
+  j["carp"]["vips"][1]["addresses"][1] = "2001:db8:2::1";
+  CHECK(errors(j) == V{"error: carp.vips[1].addresses[1]: 2001:db8:2::1 is outside interface lan's subnet "
+                       "2001:db8:1::/64; a VIP lives in its interface's subnet"});
+}
+
+TEST_CASE("node.role is primary or secondary", "[config]") {
+  json j = primary();
+  j["node"]["role"] = "master";
+  CHECK(errors(j) == V{"error: node.role: must be primary or secondary, got 'master'"});
+}
+
+TEST_CASE("workers is at least 1", "[config]") {
+  json j = primary();
+  j["dataplane"]["workers"] = 0;
+  CHECK(errors(j) == V{"error: dataplane.workers: must be 1-127, got 0"});
+}
+
+TEST_CASE("rules name existing interfaces, protocols, and ports only with tcp/udp", "[config][rules]") {
+  json j = primary();
+  j["rules"][0]["interface"] = "lna";
+  CHECK(errors(j) == V{"error: rules[0].interface: 'lna' is not defined in interfaces; did you mean 'lan'?"});
+  j = primary();
+  j["rules"][0]["protocol"] = "sctp";
+  CHECK(errors(j) == V{"error: rules[0].protocol: must be tcp, udp, icmp or any, got 'sctp'"});
+  j = primary();
+  j["rules"][0]["port"] = 80;
+  CHECK(errors(j) == V{"error: rules[0].port: a port needs protocol tcp or udp"});
+  j = primary();
+  j["rules"][0]["source"] = "192.168.1.300/24";
+  CHECK(errors(j) == V{"error: rules[0].source: '192.168.1.300/24' is not an address or prefix (a.b.c.d/len)"});
+  j = primary();
+  j["rules"][0]["action"] = "allow";
+  CHECK(errors(j) == V{"error: rules[0].action: must be pass or block, got 'allow'"});
+}
+
+TEST_CASE("control paths are absolute", "[config]") {
+  json j = primary();
+  j["control"]["socket"] = "hafwd.sock";
+  CHECK(errors(j) == V{"error: control.socket: 'hafwd.sock' must be an absolute path (hafwd may run from any directory)"});
+}
+
+TEST_CASE("warnings keep the config valid", "[config][warnings]") {
+  json j = secondary();
+  j["carp"]["vips"][1]["advskew"] = 0;
+  auto r = parse(j.dump());
+  CHECK(r.ok());
+  CHECK(lines(r.diagnostics, false) ==
+        V{"warning: carp.vips[1].advskew: advskew 0 on the secondary ties the primary, so start order decides the "
+          "MASTER; the secondary normally runs 100"});
+  j = primary();
+  j.erase("sync");
+  r = parse(j.dump());
+  CHECK(r.ok());
+  CHECK(lines(r.diagnostics, false) ==
+        V{"warning: sync: not set: without state sync every connection through the master is lost at failover"});
+  j = primary();
+  j["interfaces"][0].erase("peer");
+  r = parse(j.dump());
+  CHECK(r.ok());
+  CHECK(lines(r.diagnostics, false) ==
+        V{"warning: interfaces[0].peer: not set on an interface with VIPs; set it to the other node's address so room "
+          "and the pair are checked"});
+  j = primary();
+  j.erase("carp");
+  j.erase("nat");  // NAT needs VIPs
+  CHECK(all(j) == V{"warning: carp: no VIPs: this node fails over nothing"});
+  j = secondary();
+  j["sync"]["config_sync"] = true;
+  CHECK(all(j) == V{"warning: sync.config_sync: set on the secondary: only the primary pushes its configuration, or "
+                    "the nodes overwrite each other"});
+}
+
+TEST_CASE("every problem is reported, not only the first", "[config]") {
+  json j = primary();
+  j["carp"]["vips"][0]["vhid"] = 0;
+  j["carp"]["vips"][1]["password"] = std::string(25, 'x');
+  j["dataplane"]["workers"] = 0;
+  j["nat"]["outbound"][0]["translation"] = "198.51.100.201";
+  j["bogus"] = 1;
+  auto e = errors(j);
+  CHECK(e.size() == 5);
+  auto r = parse(j.dump());
+  CHECK_FALSE(r.ok());
+}

@@ -1,0 +1,308 @@
+// Two whole nodes (control logic + the real worker pipeline) on an in-memory
+// network under a manual clock: election, ARP ownership, forwarding through
+// the VIP, failover when the master dies, preemption when it comes back.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "control/clock.h"
+#include "control/config.h"
+#include "control/node.h"
+#include "control/socket.h"
+#include "tests/unit/control/fake_link.h"
+
+using namespace hafw;
+using namespace std::chrono_literals;
+
+namespace {
+
+// advskew 100 in time: 100/256 s.
+constexpr Time kSkew100 = std::chrono::nanoseconds(100'000'000'000LL / 256);
+
+std::string node_json(const std::string& name, const std::string& role, int host, int skew) {
+  auto h = std::to_string(host), p = std::to_string(host == 2 ? 3 : 2);
+  auto w = std::to_string(host == 2 ? 201 : 202), wp = std::to_string(host == 2 ? 202 : 201);
+  return R"({
+    "node": {"name": ")" + name + R"(", "role": ")" + role + R"("},
+    "dataplane": {"eal": [], "workers": 1},
+    "interfaces": [
+      {"name": "wan", "port": "0", "address": "198.51.100.)" + w + R"(/24", "peer": "198.51.100.)" + wp + R"("},
+      {"name": "lan", "port": "1", "address": "192.168.1.)" + h + R"(/24", "peer": "192.168.1.)" + p + R"("},
+      {"name": "sync", "port": "2", "address": "172.16.1.)" + h + R"(/24", "peer": "172.16.1.)" + p + R"("}],
+    "carp": {"preempt": true, "vips": [
+      {"interface": "wan", "vhid": 200, "addresses": ["198.51.100.200"], "password": "wan-secret", "advbase": 1, "advskew": )" +
+         std::to_string(skew) + R"(},
+      {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret", "advbase": 1, "advskew": )" +
+         std::to_string(skew) + R"(}]},
+    "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
+    "control": {"socket": "/nonexistent/hafwd.sock"}
+  })";
+}
+
+config::Config load(const std::string& text) {
+  auto r = config::parse(text);
+  for (const auto& d : r.diagnostics) INFO(d.str());
+  REQUIRE(r.ok());
+  return *r.config;
+}
+
+net::Mac mac(uint8_t node, uint8_t port) { return net::Mac{{0x02, 0, 0, 0, node, port}}; }
+
+net::IpAddr ip(const char* s) { return *net::IpAddr::parse(s); }
+
+std::vector<uint8_t> arp_frame(uint16_t op, net::Mac sha, net::IpAddr spa, net::Mac tha, net::IpAddr tpa,
+                               net::Mac eth_dst) {
+  std::vector<uint8_t> f(sizeof(net::EthHdr) + sizeof(net::ArpHdr));
+  net::EthHdr eth{eth_dst, sha, net::be16(net::kEtherTypeArp)};
+  net::ArpHdr arp{net::be16(1), net::be16(net::kEtherTypeIpv4), 6, 4, net::be16(op), sha, net::be32(spa.v4()),
+                  tha, net::be32(tpa.v4())};
+  std::memcpy(f.data(), &eth, sizeof eth);
+  std::memcpy(f.data() + sizeof eth, &arp, sizeof arp);
+  return f;
+}
+
+std::vector<uint8_t> echo_frame(net::Mac src_mac, net::Mac dst_mac, net::IpAddr src, net::IpAddr dst, uint16_t seq) {
+  std::vector<uint8_t> f(sizeof(net::EthHdr) + sizeof(net::Ipv4Hdr) + sizeof(net::IcmpHdr) + 8, 0);
+  net::EthHdr eth{dst_mac, src_mac, net::be16(net::kEtherTypeIpv4)};
+  net::Ipv4Hdr ip4{0x45, 0, net::be16(uint16_t(f.size() - sizeof eth)), 0, 0, 64, net::kProtoIcmp, 0,
+                   net::be32(src.v4()), net::be32(dst.v4())};
+  ip4.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip4), sizeof ip4});
+  net::IcmpHdr icmp{net::kIcmpEchoRequest, 0, 0, net::be16(7), net::be16(seq)};
+  std::memcpy(f.data(), &eth, sizeof eth);
+  std::memcpy(f.data() + sizeof eth, &ip4, sizeof ip4);
+  std::memcpy(f.data() + sizeof eth + sizeof ip4, &icmp, sizeof icmp);
+  auto* p = f.data() + sizeof eth + sizeof ip4;
+  uint16_t c = net::inet_checksum({p, sizeof icmp + 8});
+  std::memcpy(p + 2, &c, 2);
+  return f;
+}
+
+std::optional<net::ArpHdr> as_arp(const std::vector<uint8_t>& f) {
+  net::EthHdr eth;
+  if (f.size() < sizeof eth + sizeof(net::ArpHdr)) return std::nullopt;
+  std::memcpy(&eth, f.data(), sizeof eth);
+  if (eth.type != net::be16(net::kEtherTypeArp)) return std::nullopt;
+  net::ArpHdr a;
+  std::memcpy(&a, f.data() + sizeof eth, sizeof a);
+  return a;
+}
+
+std::optional<net::Ipv4Hdr> as_ipv4(const std::vector<uint8_t>& f) {
+  net::EthHdr eth;
+  if (f.size() < sizeof eth + sizeof(net::Ipv4Hdr)) return std::nullopt;
+  std::memcpy(&eth, f.data(), sizeof eth);
+  if (eth.type != net::be16(net::kEtherTypeIpv4)) return std::nullopt;
+  net::Ipv4Hdr h;
+  std::memcpy(&h, f.data() + sizeof eth, sizeof h);
+  return h;
+}
+
+net::Mac eth_src(const std::vector<uint8_t>& f) {
+  net::EthHdr eth;
+  std::memcpy(&eth, f.data(), sizeof eth);
+  return eth.src;
+}
+
+// A simulated host that answers ARP for its own address.
+struct ArpHost : test::Host {
+  net::Mac mac;
+  net::IpAddr addr;
+  ArpHost(test::Segment& s, net::Mac m, net::IpAddr a) : Host(s), mac(m), addr(a) {}
+  void answer_arp() {
+    auto rx = std::move(received);
+    received.clear();
+    for (auto& f : rx) {
+      auto a = as_arp(f);
+      if (a && a->op == net::be16(net::kArpRequest) && a->tpa == net::be32(addr.v4()))
+        send(arp_frame(net::kArpReply, mac, addr, a->sha, net::IpAddr::v4(net::be32(a->spa)), a->sha));
+      else
+        received.push_back(std::move(f));
+    }
+  }
+};
+
+struct Lab {
+  ManualClock clock;
+  test::Segment wan, lan, sync;
+  std::unique_ptr<test::FakeIo> io1, io2;
+  std::unique_ptr<Node> n1, n2;
+  ArpHost client{lan, net::Mac{{0x02, 0xc1, 0, 0, 0, 1}}, ip("192.168.1.10")};
+  ArpHost server{wan, net::Mac{{0x02, 0x5e, 0, 0, 0, 1}}, ip("198.51.100.10")};
+
+  void start_n1() {
+    io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
+                                         std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
+    n1 = std::make_unique<Node>(load(node_json("n1", "primary", 2, 0)), *io1, clock);
+    n1->start();
+  }
+  void start_n2() {
+    io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
+                                         std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
+    n2 = std::make_unique<Node>(load(node_json("n2", "secondary", 3, 100)), *io2, clock);
+    n2->start();
+  }
+  void kill_n1() {
+    io1->unplug();
+    n1.reset();
+  }
+  void settle() {
+    for (int i = 0; i < 100; ++i) {
+      bool w = false;
+      if (n1) w = n1->step() || w;
+      if (n2) w = n2->step() || w;
+      client.answer_arp();
+      server.answer_arp();
+      if (!w) break;
+    }
+  }
+  // Advance time in 10 ms steps (the daemon naps at most 1 ms; 10 ms keeps
+  // the test fast and is the resolution of the timing assertions below).
+  void run_for(Time d) {
+    for (Time t{}; t < d; t += 10ms) {
+      clock.advance(10ms);
+      settle();
+    }
+  }
+  static std::string state(const Node& n, const std::string& iface) {
+    for (const auto& s : n.carp().status())
+      if (s.interface == iface) return carp::state_name(s.state);
+    return "?";
+  }
+  // Time until `pred` holds, stepping 10 ms at a time, at most `limit`.
+  template <class P>
+  std::optional<Time> time_until(P pred, Time limit) {
+    for (Time t{}; t <= limit; t += 10ms) {
+      if (pred()) return t;
+      clock.advance(10ms);
+      settle();
+    }
+    return std::nullopt;
+  }
+};
+
+int arp_replies_for(const test::Host& h, net::IpAddr vip, net::Mac* sha = nullptr) {
+  int n = 0;
+  for (const auto& f : h.received) {
+    auto a = as_arp(f);
+    if (a && a->op == net::be16(net::kArpReply) && a->spa == net::be32(vip.v4())) {
+      ++n;
+      if (sha) *sha = a->sha;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a two-node cluster elects the primary, fails over when it dies and takes MASTER back", "[node]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.settle();
+  CHECK(Lab::state(*lab.n1, "wan") == "BACKUP");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+
+  // The primary's master-down timer (3 s) runs out before the secondary's
+  // (3 s + 100/256 s); its first advert then holds the secondary back.
+  lab.run_for(5s);
+  CHECK(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n1, "lan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+  CHECK(Lab::state(*lab.n2, "lan") == "BACKUP");
+
+  // Only the master answers ARP for the VIP, with the virtual MAC.
+  lab.client.received.clear();
+  auto before_n2 = lab.io2->counters().drops[size_t(dp::DropReason::VipNotOwned)];
+  lab.client.send(arp_frame(net::kArpRequest, lab.client.mac, lab.client.addr, net::Mac{}, ip("192.168.1.1"),
+                            net::Mac::broadcast()));
+  lab.settle();
+  net::Mac sha{};
+  CHECK(arp_replies_for(lab.client, ip("192.168.1.1"), &sha) == 1);
+  CHECK(sha == net::Mac::virtual_for(1));
+  CHECK(lab.io2->counters().drops[size_t(dp::DropReason::VipNotOwned)] == before_n2 + 1);
+
+  // Traffic from the client through the LAN VIP reaches the server, routed
+  // out of WAN with the TTL decremented (after ARP for the server).
+  lab.server.received.clear();
+  lab.client.send(echo_frame(lab.client.mac, net::Mac::virtual_for(1), lab.client.addr, lab.server.addr, 1));
+  lab.settle();
+  int echoes = 0;
+  for (const auto& f : lab.server.received) {
+    auto h = as_ipv4(f);
+    if (h && h->dst == net::be32(lab.server.addr.v4()) && h->proto == net::kProtoIcmp) {
+      ++echoes;
+      CHECK(h->ttl == 63);
+      CHECK(eth_src(f) == mac(1, 0));
+    }
+  }
+  CHECK(echoes == 1);
+
+  // The primary dies. The secondary takes over within 3*advbase + advskew/256
+  // of the last advert it heard (so at most that long after the death).
+  lab.kill_n1();
+  auto took = lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 5s);
+  REQUIRE(took);
+  CHECK(*took <= 3s + kSkew100 + 10ms);
+  CHECK(Lab::state(*lab.n2, "wan") == "MASTER");
+
+  // The new master announced the VIP (gratuitous ARP from the virtual MAC)
+  // and now answers ARP for it.
+  bool garp = false;
+  for (const auto& f : lab.client.received) {
+    auto a = as_arp(f);
+    if (a && a->spa == net::be32(ip("192.168.1.1").v4()) && a->tpa == a->spa && eth_src(f) == net::Mac::virtual_for(1))
+      garp = true;
+  }
+  CHECK(garp);
+  lab.client.received.clear();
+  lab.client.send(arp_frame(net::kArpRequest, lab.client.mac, lab.client.addr, net::Mac{}, ip("192.168.1.1"),
+                            net::Mac::broadcast()));
+  lab.settle();
+  CHECK(arp_replies_for(lab.client, ip("192.168.1.1")) == 1);
+
+  // Traffic keeps flowing, now through the secondary.
+  lab.server.received.clear();
+  lab.client.send(echo_frame(lab.client.mac, net::Mac::virtual_for(1), lab.client.addr, lab.server.addr, 2));
+  lab.settle();
+  int via_n2 = 0;
+  for (const auto& f : lab.server.received) {
+    auto h = as_ipv4(f);
+    if (h && h->dst == net::be32(lab.server.addr.v4()) && eth_src(f) == mac(2, 0)) ++via_n2;
+  }
+  CHECK(via_n2 == 1);
+
+  // The primary comes back: BACKUP first, then (preempt) MASTER as soon as it
+  // hears the secondary's slower advert; the secondary steps down.
+  lab.start_n1();
+  lab.settle();
+  CHECK(Lab::state(*lab.n1, "lan") == "BACKUP");
+  auto back = lab.time_until([&] { return Lab::state(*lab.n1, "lan") == "MASTER" &&
+                                          Lab::state(*lab.n2, "lan") == "BACKUP"; }, 3s);
+  REQUIRE(back);
+  CHECK(*back <= 1s + kSkew100 + 20ms);
+  CHECK(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+}
+
+TEST_CASE("a node refuses bad control requests and keeps its state", "[node]") {
+  Lab lab;
+  lab.start_n1();
+  lab.run_for(4s);
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK_THROWS_AS(lab.n1->handle("no.such.command", {}), control::CommandError);
+  CHECK_THROWS_AS(lab.n1->handle("carp.maintenance", {{"enter", "yes"}}), control::CommandError);
+  CHECK(Lab::state(*lab.n1, "wan") == "MASTER");
+  auto st = lab.n1->handle("carp.status", {});
+  REQUIRE(st["vhids"].size() == 2);
+  CHECK(st["vhids"][0]["state"] == "MASTER");
+  auto status = lab.n1->handle("status", {});
+  CHECK(status["node"]["name"] == "n1");
+  CHECK(status["interfaces"].size() == 3);
+  auto ev = lab.n1->handle("events", {});
+  bool saw = false;
+  for (const auto& e : ev["events"])
+    if (e["message"].get<std::string>().find("BACKUP -> MASTER") != std::string::npos) saw = true;
+  CHECK(saw);
+}

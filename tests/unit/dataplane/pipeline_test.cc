@@ -1,0 +1,373 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+
+#include "dataplane/pipeline.h"
+#include "tests/unit/dataplane/frames.h"
+
+using namespace hafw;
+using namespace hafw::test;
+using dp::DropReason;
+using dp::Exit;
+using dp::PuntReason;
+
+namespace {
+
+constexpr uint8_t kWan = 0, kLan = 1, kSync = 2;
+const uint32_t kWanAddr = ip4("198.51.100.201"), kWanVip = ip4("198.51.100.200");
+const uint32_t kLanAddr = ip4("192.168.1.2"), kLanVip = ip4("192.168.1.1");
+const uint32_t kHost = ip4("192.168.1.50");
+
+struct Run {
+  dp::Result r;
+  Bytes out;
+  uint16_t len;
+};
+
+Run run(const dp::View& v, uint8_t in, Bytes f) {
+  uint16_t len = uint16_t(f.size());
+  dp::Result r = dp::process(v, in, f.data(), len);
+  return {r, f, len};
+}
+
+void check_dropped(const Run& x, DropReason why) {
+  CHECK(x.r.exit == Exit::Drop);
+  CHECK(dp::drop_reason_name(x.r.drop) == std::string(dp::drop_reason_name(why)));
+}
+
+void check_punted(const Run& x, PuntReason why) {
+  CHECK(x.r.exit == Exit::ToControl);
+  CHECK(dp::punt_reason_name(x.r.punt) == std::string(dp::punt_reason_name(why)));
+}
+
+}  // namespace
+
+TEST_CASE("ethernet input filters by destination MAC", "[dataplane][eth]") {
+  auto master = master_view();
+  auto backup = backup_view();
+  Bytes udp = udp_payload();
+  auto to = [&](Mac dst) { return ipv4_frame(dst, kHostMac, kHost, ip4("198.51.100.77"), net::kProtoUdp, udp); };
+
+  SECTION("runt") {
+    Bytes f(13, 0);
+    check_dropped(run(master, kLan, f), DropReason::Runt);
+  }
+  SECTION("unicast to another host's MAC is not ours") {
+    check_dropped(run(master, kLan, to(mac(0x77))), DropReason::NotForUs);
+  }
+  SECTION("the virtual MAC is forwarded by the master and refused by the backup") {
+    Bytes f = to(Mac::virtual_for(1));
+    CHECK(run(master, kLan, f).r.exit != Exit::Drop);
+    check_dropped(run(backup, kLan, f), DropReason::VipNotOwned);
+  }
+  SECTION("a VHID's MAC on another interface is not ours there") {
+    check_dropped(run(master, kLan, to(Mac::virtual_for(200))), DropReason::NotForUs);
+  }
+  SECTION("IPv6 and VLAN-tagged frames are counted as unknown") {
+    check_dropped(run(master, kLan, eth_frame(kLanMac, kHostMac, net::kEtherTypeIpv6, udp)),
+                  DropReason::UnknownEtherType);
+    check_dropped(run(master, kLan, eth_frame(kLanMac, kHostMac, net::kEtherTypeVlan, udp)),
+                  DropReason::UnknownEtherType);
+  }
+  SECTION("our own frames coming back are dropped") {
+    check_dropped(run(master, kLan, ipv4_frame(kLanMac, kLanMac, kHost, ip4("198.51.100.77"), 17, udp)),
+                  DropReason::Martian);
+  }
+  SECTION("a frame on a port the view does not know") {
+    check_dropped(run(master, 7, to(kLanMac)), DropReason::NotForUs);
+  }
+}
+
+TEST_CASE("ARP requests for the node address are answered in place", "[dataplane][arp]") {
+  auto v = backup_view();
+  Bytes req = arp_request(kHost, kHostMac, kLanAddr);
+  auto x = run(v, kLan, req);
+  REQUIRE(x.r.exit == Exit::Reply);
+  CHECK(x.r.out_iface == kLan);
+  CHECK(x.len == req.size());
+  auto e = eth_of(x.out);
+  CHECK(e.dst == kHostMac);
+  CHECK(e.src == kLanMac);
+  CHECK(net::be16(e.type) == net::kEtherTypeArp);
+  auto a = arp_of(x.out);
+  CHECK(net::be16(a.op) == net::kArpReply);
+  CHECK(a.sha == kLanMac);
+  CHECK(net::be32(a.spa) == kLanAddr);
+  CHECK(a.tha == kHostMac);
+  CHECK(net::be32(a.tpa) == kHost);
+}
+
+TEST_CASE("only the master answers ARP for a VIP, with the virtual MAC", "[dataplane][arp][carp]") {
+  Bytes req = arp_request(kHost, kHostMac, kLanVip);
+
+  auto m = run(master_view(), kLan, req);
+  REQUIRE(m.r.exit == Exit::Reply);
+  CHECK(eth_of(m.out).src == Mac::virtual_for(1));
+  CHECK(eth_of(m.out).dst == kHostMac);
+  CHECK(arp_of(m.out).sha == Mac::virtual_for(1));
+  CHECK(net::be32(arp_of(m.out).spa) == kLanVip);
+
+  auto b = run(backup_view(), kLan, req);
+  check_dropped(b, DropReason::VipNotOwned);
+  CHECK(b.out == req);  // untouched
+
+  // The WAN VIP asked on the LAN segment is not answered there.
+  auto w = run(master_view(), kLan, arp_request(kHost, kHostMac, kWanVip));
+  CHECK(w.r.exit != Exit::Reply);
+}
+
+TEST_CASE("ARP probes for our address are defended", "[dataplane][arp]") {
+  // RFC 5227 probe: sender IP 0.0.0.0.
+  auto x = run(backup_view(), kLan, arp_request(0, kHostMac, kLanAddr));
+  REQUIRE(x.r.exit == Exit::Reply);
+  CHECK(net::be32(arp_of(x.out).tpa) == 0);
+  CHECK(arp_of(x.out).tha == kHostMac);
+}
+
+TEST_CASE("ARP the control thread learns from goes to it", "[dataplane][arp]") {
+  auto v = master_view();
+  SECTION("a reply from a neighbour") {
+    auto x = run(v, kWan, arp_frame(net::kArpReply, kWanMac, kGwMac, ip4("198.51.100.1"), kWanMac, kWanAddr));
+    check_punted(x, PuntReason::Arp);
+    CHECK(x.r.out_iface == kWan);
+  }
+  SECTION("a gratuitous ARP and another host's request on our subnet") {
+    check_punted(run(v, kLan, arp_request(kHost, kHostMac, kHost)), PuntReason::Arp);
+    check_punted(run(v, kLan, arp_request(kHost, kHostMac, ip4("192.168.1.60"))), PuntReason::Arp);
+  }
+  SECTION("someone claiming our address is reported, not answered") {
+    check_punted(run(v, kLan, arp_request(kLanAddr, kHostMac, kLanAddr)), PuntReason::Arp);
+    check_punted(run(v, kLan, arp_request(kLanVip, kHostMac, kLanVip)), PuntReason::Arp);
+  }
+  SECTION("ARP from outside the subnet is not for us") {
+    check_dropped(run(v, kLan, arp_request(ip4("10.9.9.9"), kHostMac, ip4("10.9.9.1"))), DropReason::NotForUs);
+  }
+  SECTION("our own gratuitous ARP looped back") {
+    Bytes g = arp_request(kLanVip, Mac::virtual_for(1), kLanVip);
+    check_dropped(run(v, kLan, g), DropReason::Martian);
+  }
+}
+
+TEST_CASE("malformed ARP is dropped as bad", "[dataplane][arp]") {
+  auto v = master_view();
+  Bytes good = arp_request(kHost, kHostMac, kLanAddr);
+  Bytes f = good;
+  SECTION("truncated") { f.resize(14 + 27); }
+  SECTION("wrong hardware length") { f[14 + 4] = 8; }
+  SECTION("wrong protocol type") { f[14 + 2] = 0x86; f[14 + 3] = 0xdd; }
+  SECTION("unknown opcode") { f[14 + 7] = 3; }
+  SECTION("broadcast sender hardware address") {
+    std::memset(f.data() + 14 + 8, 0xff, 6);
+  }
+  check_dropped(run(v, kLan, f), DropReason::BadArp);
+}
+
+TEST_CASE("ICMP echo to the node is answered in place", "[dataplane][icmp]") {
+  auto v = backup_view();
+  Bytes echo = icmp_echo(0x4242, 7, 56);
+  Bytes req = ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, net::kProtoIcmp, echo, 64);
+  auto x = run(v, kLan, req);
+  REQUIRE(x.r.exit == Exit::Reply);
+  CHECK(x.r.out_iface == kLan);
+  CHECK(x.len == req.size());
+  CHECK(eth_of(x.out).dst == kHostMac);
+  CHECK(eth_of(x.out).src == kLanMac);
+  auto ip = ip_of(x.out);
+  CHECK(net::be32(ip.src) == kLanAddr);
+  CHECK(net::be32(ip.dst) == kHost);
+  CHECK(ip_checksum_ok(x.out));
+  std::span<const uint8_t> icmp(x.out.data() + 34, echo.size());
+  CHECK(icmp[0] == net::kIcmpEchoReply);
+  CHECK(net::inet_checksum(icmp) == 0);
+  // id, sequence and data come back unchanged
+  CHECK(std::equal(icmp.begin() + 4, icmp.end(), echo.begin() + 4));
+}
+
+TEST_CASE("ICMP echo to a VIP: master answers from the VIP and virtual MAC, backup never", "[dataplane][icmp]") {
+  Bytes echo = icmp_echo(1, 1, 8);
+  Bytes req = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, kLanVip, net::kProtoIcmp, echo);
+  auto m = run(master_view(), kLan, req);
+  REQUIRE(m.r.exit == Exit::Reply);
+  CHECK(eth_of(m.out).src == Mac::virtual_for(1));
+  CHECK(net::be32(ip_of(m.out).src) == kLanVip);
+  CHECK(ip_checksum_ok(m.out));
+
+  check_dropped(run(backup_view(), kLan, req), DropReason::VipNotOwned);
+  // Even when it reaches the backup's own MAC (a host's stale ARP entry).
+  Bytes stale = ipv4_frame(kLanMac, kHostMac, kHost, kLanVip, net::kProtoIcmp, echo);
+  check_dropped(run(backup_view(), kLan, stale), DropReason::VipNotOwned);
+}
+
+TEST_CASE("ICMP echo in a padded minimum-size frame keeps its length", "[dataplane][icmp]") {
+  Bytes req = ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, net::kProtoIcmp, icmp_echo(9, 9, 0));
+  req.resize(60, 0xee);  // Ethernet padding past total_len
+  auto x = run(backup_view(), kLan, req);
+  REQUIRE(x.r.exit == Exit::Reply);
+  CHECK(x.len == 60);
+  CHECK(net::inet_checksum({x.out.data() + 34, 8}) == 0);
+}
+
+TEST_CASE("local traffic that is not served is counted", "[dataplane][ipv4]") {
+  auto v = master_view();
+  Bytes echo = icmp_echo(1, 1, 8);
+  SECTION("bad ICMP checksum") {
+    echo[8] ^= 1;
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, echo)), DropReason::BadIcmp);
+  }
+  SECTION("echo reply, UDP") {
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, icmp_echo(1, 1, 8, 0))),
+                  DropReason::LocalUnsupported);
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 17, udp_payload())),
+                  DropReason::LocalUnsupported);
+  }
+  SECTION("a fragment addressed to us") {
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, echo, 64, 0x2000)),
+                  DropReason::IpFragment);
+  }
+  SECTION("broadcast and other multicast") {
+    check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("192.168.1.255"), 17,
+                                          udp_payload())),
+                  DropReason::LocalUnsupported);
+    check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, 0xffffffff, 17, udp_payload())),
+                  DropReason::LocalUnsupported);
+    Mac mc{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}};
+    check_dropped(run(v, kLan, ipv4_frame(mc, kHostMac, kHost, ip4("224.0.0.251"), 17, udp_payload())),
+                  DropReason::LocalUnsupported);
+  }
+}
+
+TEST_CASE("CARP and pfsync go to the control thread", "[dataplane][ipv4]") {
+  auto v = backup_view();
+  Bytes carp(36, 0);
+  carp[0] = 0x21;
+  Mac carp_mc{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}};
+  auto c = run(v, kWan, ipv4_frame(carp_mc, Mac::virtual_for(200), ip4("198.51.100.202"), ip4("224.0.0.18"),
+                                   net::kProtoCarp, carp, 255));
+  check_punted(c, PuntReason::Carp);
+  CHECK(c.r.out_iface == kWan);
+  // Unicast CARP to our node address.
+  check_punted(run(v, kWan, ipv4_frame(kWanMac, mac(0x99), ip4("198.51.100.202"), kWanAddr, net::kProtoCarp,
+                                       carp, 255)),
+               PuntReason::Carp);
+  auto s = run(v, kSync, ipv4_frame(kSyncMac, mac(0x98), ip4("172.16.1.3"), ip4("172.16.1.2"),
+                                    net::kProtoPfsync, Bytes(20, 0), 255));
+  check_punted(s, PuntReason::Pfsync);
+  CHECK(s.r.out_iface == kSync);
+}
+
+TEST_CASE("bad IPv4 headers are dropped by reason", "[dataplane][ipv4]") {
+  auto v = master_view();
+  Bytes f = ipv4_frame(kLanMac, kHostMac, kHost, ip4("198.51.100.77"), 17, udp_payload());
+  DropReason want = DropReason::BadIpHeader;
+  SECTION("version 6 in an IPv4 frame") { f[14] = 0x65; }
+  SECTION("IHL below 5") { f[14] = 0x44; }
+  SECTION("total length beyond the frame") { f[14 + 3] = 0xff; }
+  SECTION("header truncated") { f.resize(14 + 19); }
+  SECTION("checksum") {
+    f[14 + 10] ^= 0x01;
+    want = DropReason::BadIpChecksum;
+  }
+  check_dropped(run(v, kLan, f), want);
+}
+
+TEST_CASE("impossible and spoofed sources are martians", "[dataplane][ipv4]") {
+  auto v = master_view();
+  for (uint32_t src : {kLanAddr, kWanVip, ip4("127.0.0.1"), ip4("0.0.0.0"), ip4("224.1.1.1"), 0xffffffffu})
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, src, ip4("198.51.100.77"), 17, udp_payload())),
+                  DropReason::Martian);
+  check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("127.0.0.1"), 17, udp_payload())),
+                DropReason::Martian);
+}
+
+TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs", "[dataplane][forward]") {
+  auto v = master_view();
+  const Mac server = mac(0x77);
+  std::tuple<uint8_t, uint32_t, Mac> n[] = {{kWan, ip4("198.51.100.77"), server}, {kWan, ip4("198.51.100.1"), kGwMac}};
+  v.neighbors = dp::NeighborTable::build(n);
+  Bytes udp = udp_payload(32);
+
+  SECTION("connected destination, neighbour known") {
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("198.51.100.77"), 17, udp, 64);
+    auto x = run(v, kLan, f);
+    REQUIRE(x.r.exit == Exit::Forward);
+    CHECK(x.r.out_iface == kWan);
+    CHECK(x.len == f.size());
+    CHECK(eth_of(x.out).dst == server);
+    CHECK(eth_of(x.out).src == kWanMac);
+    CHECK(ip_of(x.out).ttl == 63);
+    CHECK(ip_checksum_ok(x.out));
+    CHECK(std::equal(x.out.begin() + 34, x.out.end(), f.begin() + 34));  // payload untouched
+  }
+  SECTION("default route goes to the gateway's MAC") {
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp));
+    REQUIRE(x.r.exit == Exit::Forward);
+    CHECK(eth_of(x.out).dst == kGwMac);
+  }
+  SECTION("unknown neighbour: punted for resolution with the next hop") {
+    auto x = run(v, kWan, ipv4_frame(kWanMac, kGwMac, ip4("8.8.8.8"), ip4("10.1.2.3"), 17, udp, 10));
+    check_punted(x, PuntReason::Resolve);
+    CHECK(x.r.out_iface == kWan);  // 10.1/16 via WAN beats 10/8 via LAN
+    CHECK(x.r.nexthop == ip4("198.51.100.254"));
+    CHECK(ip_of(x.out).ttl == 9);
+    CHECK(ip_checksum_ok(x.out));
+    CHECK(eth_of(x.out).src == kWanMac);
+
+    auto y = run(v, kWan, ipv4_frame(kWanMac, kGwMac, ip4("8.8.8.8"), ip4("10.2.0.1"), 17, udp));
+    CHECK(y.r.out_iface == kLan);
+    CHECK(y.r.nexthop == ip4("192.168.1.254"));
+    auto z = run(v, kWan, ipv4_frame(kWanMac, kGwMac, ip4("8.8.8.8"), ip4("192.168.1.60"), 17, udp));
+    CHECK(z.r.nexthop == ip4("192.168.1.60"));  // connected: the destination itself
+  }
+  SECTION("TTL 1 expires, TTL 0 too") {
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 1)),
+                  DropReason::TtlExceeded);
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 0)),
+                  DropReason::TtlExceeded);
+  }
+  SECTION("no route without a default") {
+    v.routes.erase(v.routes.begin() + 3);  // the default route (after the 3 connected)
+    REQUIRE(v.route(ip4("8.8.8.8")) == nullptr);
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
+                  DropReason::NoRoute);
+  }
+  SECTION("a transit packet sent to the broadcast MAC is not forwarded") {
+    check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
+                  DropReason::NotForUs);
+  }
+  SECTION("transit fragments are forwarded as they are") {
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 64, 0x2000 | 185));
+    CHECK(x.r.exit == Exit::Forward);
+  }
+  SECTION("a packet for the peer's VIP is not forwarded by the backup") {
+    auto b = backup_view();
+    check_dropped(run(b, kWan, ipv4_frame(kWanMac, kGwMac, ip4("8.8.8.8"), kLanVip, 17, udp)),
+                  DropReason::VipNotOwned);
+  }
+}
+
+TEST_CASE("the incremental TTL checksum matches a full recompute for every TTL", "[dataplane][forward]") {
+  auto v = master_view();
+  std::tuple<uint8_t, uint32_t, Mac> n[] = {{kWan, ip4("198.51.100.1"), kGwMac}};
+  v.neighbors = dp::NeighborTable::build(n);
+  for (unsigned ttl = 2; ttl <= 255; ++ttl) {
+    for (uint8_t proto : {uint8_t(1), uint8_t(6), uint8_t(17), uint8_t(255)}) {
+      Bytes f = ipv4_frame(kLanMac, kHostMac, kHost + ttl, ip4("8.8.4.4") + proto, proto, udp_payload(4),
+                           uint8_t(ttl));
+      auto x = run(v, kLan, f);
+      REQUIRE(x.r.exit == Exit::Forward);
+      REQUIRE(ip_of(x.out).ttl == ttl - 1);
+      REQUIRE(ip_checksum_ok(x.out));
+    }
+  }
+}
+
+TEST_CASE("every drop and punt reason has a distinct name", "[dataplane]") {
+  std::set<std::string> names;
+  for (size_t i = 0; i < size_t(DropReason::Count); ++i) names.insert(dp::drop_reason_name(DropReason(i)));
+  CHECK(names.size() == size_t(DropReason::Count));
+  CHECK(names.count("unknown") == 0);
+  names.clear();
+  for (size_t i = 0; i < size_t(PuntReason::Count); ++i) names.insert(dp::punt_reason_name(PuntReason(i)));
+  CHECK(names.size() == size_t(PuntReason::Count));
+}

@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "dataplane/view.h"
+#include "tests/unit/dataplane/frames.h"
+
+using namespace hafw;
+using namespace hafw::test;
+
+TEST_CASE("View::build takes interfaces, connected and static routes, configured VIPs", "[dataplane][view]") {
+  auto v = backup_view();
+  REQUIRE(v.ifaces.size() == 3);
+  CHECK(v.ifaces[0].port_id == 0);
+  CHECK(v.ifaces[1].port_id == 1);  // device name: the index
+  CHECK(v.ifaces[1].mac == kLanMac);
+  CHECK(v.ifaces[1].addr == ip4("192.168.1.2"));
+  CHECK(v.ifaces[1].plen == 24);
+  CHECK(v.vips.empty());  // ownership is CARP's to grant
+  REQUIRE(v.configured_vips.size() == 2);
+  CHECK(v.configured_vips[0].iface == 0);
+  CHECK(v.configured_vips[0].vmac == Mac::virtual_for(200));
+  CHECK(v.neighbors.size() == 0);
+
+  REQUIRE(v.routes.size() == 6);
+  CHECK(v.routes[1].net == ip4("192.168.1.0"));
+  CHECK(v.routes[1].gateway == 0);
+  CHECK(v.routes[3].len == 0);
+  CHECK(v.routes[3].gateway == ip4("198.51.100.1"));
+  CHECK(v.routes[4].iface == 1);  // 10/8 via a LAN gateway
+}
+
+TEST_CASE("a static route whose gateway is on no connected subnet is left out", "[dataplane][view]") {
+  auto cfg = example_config();
+  cfg.routes.push_back({*net::Prefix::parse("172.20.0.0/16"), *net::IpAddr::parse("10.99.0.1")});
+  Mac macs[] = {kWanMac, kLanMac, kSyncMac};
+  auto v = dp::View::build(cfg, macs);
+  CHECK(v.routes.size() == 6);
+}
+
+TEST_CASE("route lookup is longest-prefix match", "[dataplane][view]") {
+  auto v = backup_view();
+  auto via = [&](const char* dst) {
+    const auto* r = v.route(ip4(dst));
+    REQUIRE(r);
+    return std::pair{r->iface, r->gateway};
+  };
+  CHECK(via("198.51.100.9") == std::pair<uint8_t, uint32_t>{0, 0});
+  CHECK(via("192.168.1.9") == std::pair<uint8_t, uint32_t>{1, 0});
+  CHECK(via("10.1.200.1") == std::pair<uint8_t, uint32_t>{0, ip4("198.51.100.254")});
+  CHECK(via("10.2.0.1") == std::pair<uint8_t, uint32_t>{1, ip4("192.168.1.254")});
+  CHECK(via("203.0.113.5") == std::pair<uint8_t, uint32_t>{0, ip4("198.51.100.1")});
+  // Longest wins whatever the order the routes were added in.
+  std::reverse(v.routes.begin(), v.routes.end());
+  CHECK(via("10.1.200.1") == std::pair<uint8_t, uint32_t>{0, ip4("198.51.100.254")});
+  CHECK(via("192.168.1.9") == std::pair<uint8_t, uint32_t>{1, 0});
+  // A /32 host route beats the connected /24.
+  v.routes.push_back({.net = ip4("192.168.1.9"), .len = 32, .gateway = ip4("192.168.1.254"), .iface = 1});
+  CHECK(via("192.168.1.9") == std::pair<uint8_t, uint32_t>{1, ip4("192.168.1.254")});
+}
+
+TEST_CASE("neighbour table finds every entry and misses cleanly", "[dataplane][view]") {
+  dp::NeighborTable empty;
+  CHECK(empty.find(0, 1) == nullptr);
+
+  std::vector<dp::NeighborTable::Entry> entries;
+  for (uint32_t i = 0; i < 1000; ++i)
+    entries.emplace_back(uint8_t(i % 3), ip4("10.0.0.0") + i, mac(uint8_t(i)));
+  auto t = dp::NeighborTable::build(entries);
+  CHECK(t.size() == 1000);
+  for (uint32_t i = 0; i < 1000; ++i) {
+    const Mac* m = t.find(uint8_t(i % 3), ip4("10.0.0.0") + i);
+    REQUIRE(m);
+    CHECK(*m == mac(uint8_t(i)));
+    CHECK(t.find(uint8_t((i + 1) % 3), ip4("10.0.0.0") + i) == nullptr);  // same address, other iface
+  }
+  CHECK(t.find(0, ip4("10.0.0.0") + 5000) == nullptr);
+
+  // Duplicates: the last one wins.
+  dp::NeighborTable::Entry dup[] = {{1, 42, mac(1)}, {1, 42, mac(2)}};
+  auto d = dp::NeighborTable::build(dup);
+  CHECK(d.size() == 1);
+  CHECK(*d.find(1, 42) == mac(2));
+}
