@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
     server = std::make_unique<hafw::control::ControlServer>(
         ioc, cfg.control.socket, [&](std::string_view cmd, const nlohmann::json& args) -> nlohmann::json {
           if (cmd == "config.get") return config_json;
-          return node.handle(cmd, args);
+          nlohmann::json result = node.handle(cmd, args);
+          if (cmd == "stats") result["control"]["socket"] = server->stats().to_json();
+          return result;
         });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hafwd: control.socket: %s\n", e.what());

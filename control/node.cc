@@ -1,5 +1,6 @@
 #include "control/node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -177,6 +178,12 @@ void Node::log_event(std::string message) {
   if (events_.size() > kMaxEvents) events_.pop_front();
 }
 
+unsigned Node::demotion() const {
+  unsigned d = 0;
+  for (const auto& s : carp_.status()) d = std::max<unsigned>(d, s.demotion);
+  return d;
+}
+
 int Node::iface_index(std::string_view name) const {
   for (size_t i = 0; i < cfg_.interfaces.size(); ++i)
     if (cfg_.interfaces[i].name == name) return int(i);
@@ -222,7 +229,7 @@ json Node::status_json() const {
                     {"role", cfg_.node.role == config::Role::Primary ? "primary" : "secondary"}}},
           {"uptime_s", uptime},
           {"maintenance", maintenance_},
-          {"demotion", 0},
+          {"demotion", demotion()},
           {"interfaces", ifaces},
           {"carp", carp_json()}};
 }
@@ -249,7 +256,7 @@ json Node::stats_json() const {
 json Node::handle(std::string_view cmd, const json& args) {
   if (cmd == "status") return status_json();
   if (cmd == "carp.status")
-    return {{"maintenance", maintenance_}, {"demotion", 0}, {"vhids", carp_json()}};
+    return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"vhids", carp_json()}};
   if (cmd == "stats") return stats_json();
   if (cmd == "events") {
     json ev = json::array();
@@ -265,7 +272,7 @@ json Node::handle(std::string_view cmd, const json& args) {
       log_event(on ? "entering maintenance mode" : "leaving maintenance mode");
       apply(carp_.set_maintenance(on, clock_.now()));
     }
-    return {{"maintenance", maintenance_}};
+    return handle("carp.status", {});
   }
   throw control::CommandError("unknown command '" + std::string(cmd) + "'");
 }

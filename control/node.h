@@ -55,6 +55,7 @@ class Node {
   void publish_view();
   void log_event(std::string message);
   int iface_index(std::string_view name) const;
+  unsigned demotion() const;  // the node's demotion as advertised (0 = healthy)
 
   nlohmann::json status_json() const;
   nlohmann::json carp_json() const;
