@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 
 #include "control/socket.h"
 
@@ -76,6 +78,32 @@ void Node::start() {
             (cfg_.node.role == config::Role::Primary ? "primary" : "secondary") + ")");
   publish_view();
   apply(carp_.start(clock_.now()));
+  // Persistent maintenance (pfSense): a node the operator took out stays out
+  // across restarts and reboots until the operator says otherwise.
+  if (std::filesystem::exists(maintenance_path())) {
+    maintenance_ = true;
+    log_event("maintenance mode persists from before the restart (" + maintenance_path() + ")");
+    apply(carp_.set_maintenance(true, clock_.now()));
+  }
+}
+
+std::string Node::maintenance_path() const { return cfg_.control.state_dir + "/maintenance"; }
+
+void Node::persist_maintenance() {
+  std::error_code ec;
+  if (maintenance_) {
+    std::filesystem::create_directories(cfg_.control.state_dir, ec);
+    std::string tmp = maintenance_path() + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::trunc);
+      f << "maintenance mode entered through the control socket\n";
+      if (!f.flush()) ec = std::make_error_code(std::errc::io_error);
+    }
+    if (!ec) std::filesystem::rename(tmp, maintenance_path(), ec);
+  } else {
+    std::filesystem::remove(maintenance_path(), ec);
+  }
+  if (ec) log_event("cannot persist maintenance mode in " + maintenance_path() + ": " + ec.message());
 }
 
 bool Node::step() {
@@ -270,6 +298,7 @@ json Node::handle(std::string_view cmd, const json& args) {
     if (on != maintenance_) {
       maintenance_ = on;
       log_event(on ? "entering maintenance mode" : "leaving maintenance mode");
+      persist_maintenance();
       apply(carp_.set_maintenance(on, clock_.now()));
     }
     return handle("carp.status", {});

@@ -56,6 +56,8 @@ class Node {
   void log_event(std::string message);
   int iface_index(std::string_view name) const;
   unsigned demotion() const;  // the node's demotion as advertised (0 = healthy)
+  std::string maintenance_path() const;  // its existence = maintenance mode on
+  void persist_maintenance();
 
   nlohmann::json status_json() const;
   nlohmann::json carp_json() const;

@@ -3,7 +3,9 @@
 // the VIP, failover when the master dies, preemption when it comes back.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -21,7 +23,8 @@ namespace {
 // advskew 100 in time: 100/256 s.
 constexpr Time kSkew100 = std::chrono::nanoseconds(100'000'000'000LL / 256);
 
-std::string node_json(const std::string& name, const std::string& role, int host, int skew) {
+std::string node_json(const std::string& name, const std::string& role, int host, int skew,
+                      const std::string& state_dir) {
   auto h = std::to_string(host), p = std::to_string(host == 2 ? 3 : 2);
   auto w = std::to_string(host == 2 ? 201 : 202), wp = std::to_string(host == 2 ? 202 : 201);
   return R"({
@@ -37,7 +40,7 @@ std::string node_json(const std::string& name, const std::string& role, int host
       {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret", "advbase": 1, "advskew": )" +
          std::to_string(skew) + R"(}]},
     "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
-    "control": {"socket": "/nonexistent/hafwd.sock"}
+    "control": {"socket": "/nonexistent/hafwd.sock", "state_dir": ")" + state_dir + R"("}
   })";
 }
 
@@ -123,7 +126,18 @@ struct ArpHost : test::Host {
   }
 };
 
+// A fresh directory per lab for the nodes' persistent state; removed after.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/hafw-node-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
 struct Lab {
+  TempDir dirs;
   ManualClock clock;
   test::Segment wan, lan, sync;
   std::unique_ptr<test::FakeIo> io1, io2;
@@ -134,13 +148,13 @@ struct Lab {
   void start_n1() {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
-    n1 = std::make_unique<Node>(load(node_json("n1", "primary", 2, 0)), *io1, clock);
+    n1 = std::make_unique<Node>(load(node_json("n1", "primary", 2, 0, dirs.path + "/n1")), *io1, clock);
     n1->start();
   }
   void start_n2() {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
-    n2 = std::make_unique<Node>(load(node_json("n2", "secondary", 3, 100)), *io2, clock);
+    n2 = std::make_unique<Node>(load(node_json("n2", "secondary", 3, 100, dirs.path + "/n2")), *io2, clock);
     n2->start();
   }
   void kill_n1() {
@@ -305,4 +319,40 @@ TEST_CASE("a node refuses bad control requests and keeps its state", "[node]") {
   for (const auto& e : ev["events"])
     if (e["message"].get<std::string>().find("BACKUP -> MASTER") != std::string::npos) saw = true;
   CHECK(saw);
+}
+
+TEST_CASE("maintenance mode hands the VIPs to the peer and survives a restart", "[node]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+
+  // Entering maintenance: the peer takes over at once (bow-out), no timer wait.
+  auto reply = lab.n1->handle("carp.maintenance", {{"enter", true}});
+  CHECK(reply["maintenance"] == true);
+  lab.run_for(50ms);
+  CHECK(Lab::state(*lab.n2, "lan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n1, "lan") == "BACKUP");
+  CHECK(Lab::state(*lab.n1, "wan") == "BACKUP");
+  const std::string flag = lab.dirs.path + "/n1/maintenance";
+  CHECK(std::filesystem::exists(flag));
+
+  // A restart does not quietly bring the node back into service.
+  lab.kill_n1();
+  lab.start_n1();
+  lab.run_for(6s);
+  CHECK(lab.n1->handle("status", {})["maintenance"] == true);
+  CHECK(Lab::state(*lab.n1, "lan") == "BACKUP");
+  CHECK(Lab::state(*lab.n2, "lan") == "MASTER");
+
+  // Leaving it: with preempt the primary takes its VIPs back within one of
+  // the secondary's advert intervals.
+  lab.n1->handle("carp.maintenance", {{"enter", false}});
+  CHECK_FALSE(std::filesystem::exists(flag));
+  auto back = lab.time_until([&] { return Lab::state(*lab.n1, "lan") == "MASTER" &&
+                                          Lab::state(*lab.n2, "lan") == "BACKUP"; }, 3s);
+  REQUIRE(back);
+  CHECK(*back <= 1s + kSkew100 + 20ms);
 }
