@@ -63,7 +63,8 @@ struct TxBuffer {
 };
 
 bool parse_port_id(const std::string& s, uint16_t& out) {
-  if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
+  auto digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+  if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), digit)) return false;
   unsigned long v = std::stoul(s);
   if (v >= RTE_MAX_ETHPORTS) return false;
   out = uint16_t(v);
