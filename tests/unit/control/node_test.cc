@@ -14,6 +14,7 @@
 #include "control/node.h"
 #include "control/socket.h"
 #include "tests/unit/control/fake_link.h"
+#include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
 using namespace std::chrono_literals;
@@ -55,58 +56,31 @@ net::Mac mac(uint8_t node, uint8_t port) { return net::Mac{{0x02, 0, 0, 0, node,
 
 net::IpAddr ip(const char* s) { return *net::IpAddr::parse(s); }
 
+// Frame builders shared with the dataplane tests (tests/unit/dataplane/frames.h).
 std::vector<uint8_t> arp_frame(uint16_t op, net::Mac sha, net::IpAddr spa, net::Mac tha, net::IpAddr tpa,
                                net::Mac eth_dst) {
-  std::vector<uint8_t> f(sizeof(net::EthHdr) + sizeof(net::ArpHdr));
-  net::EthHdr eth{eth_dst, sha, net::be16(net::kEtherTypeArp)};
-  net::ArpHdr arp{net::be16(1), net::be16(net::kEtherTypeIpv4), 6, 4, net::be16(op), sha, net::be32(spa.v4()),
-                  tha, net::be32(tpa.v4())};
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &arp, sizeof arp);
-  return f;
+  return test::arp_frame(op, eth_dst, sha, spa.v4(), tha, tpa.v4());
 }
 
 std::vector<uint8_t> echo_frame(net::Mac src_mac, net::Mac dst_mac, net::IpAddr src, net::IpAddr dst, uint16_t seq) {
-  std::vector<uint8_t> f(sizeof(net::EthHdr) + sizeof(net::Ipv4Hdr) + sizeof(net::IcmpHdr) + 8, 0);
-  net::EthHdr eth{dst_mac, src_mac, net::be16(net::kEtherTypeIpv4)};
-  net::Ipv4Hdr ip4{0x45, 0, net::be16(uint16_t(f.size() - sizeof eth)), 0, 0, 64, net::kProtoIcmp, 0,
-                   net::be32(src.v4()), net::be32(dst.v4())};
-  ip4.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip4), sizeof ip4});
-  net::IcmpHdr icmp{net::kIcmpEchoRequest, 0, 0, net::be16(7), net::be16(seq)};
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &ip4, sizeof ip4);
-  std::memcpy(f.data() + sizeof eth + sizeof ip4, &icmp, sizeof icmp);
-  auto* p = f.data() + sizeof eth + sizeof ip4;
-  uint16_t c = net::inet_checksum({p, sizeof icmp + 8});
-  std::memcpy(p + 2, &c, 2);
-  return f;
+  return test::ipv4_frame(dst_mac, src_mac, src.v4(), dst.v4(), net::kProtoIcmp, test::icmp_echo(7, seq, 8));
 }
 
 std::optional<net::ArpHdr> as_arp(const std::vector<uint8_t>& f) {
-  net::EthHdr eth;
-  if (f.size() < sizeof eth + sizeof(net::ArpHdr)) return std::nullopt;
-  std::memcpy(&eth, f.data(), sizeof eth);
-  if (eth.type != net::be16(net::kEtherTypeArp)) return std::nullopt;
-  net::ArpHdr a;
-  std::memcpy(&a, f.data() + sizeof eth, sizeof a);
-  return a;
+  if (f.size() < sizeof(net::EthHdr) + sizeof(net::ArpHdr) ||
+      test::eth_of(f).type != net::be16(net::kEtherTypeArp))
+    return std::nullopt;
+  return test::arp_of(f);
 }
 
 std::optional<net::Ipv4Hdr> as_ipv4(const std::vector<uint8_t>& f) {
-  net::EthHdr eth;
-  if (f.size() < sizeof eth + sizeof(net::Ipv4Hdr)) return std::nullopt;
-  std::memcpy(&eth, f.data(), sizeof eth);
-  if (eth.type != net::be16(net::kEtherTypeIpv4)) return std::nullopt;
-  net::Ipv4Hdr h;
-  std::memcpy(&h, f.data() + sizeof eth, sizeof h);
-  return h;
+  if (f.size() < sizeof(net::EthHdr) + sizeof(net::Ipv4Hdr) ||
+      test::eth_of(f).type != net::be16(net::kEtherTypeIpv4))
+    return std::nullopt;
+  return test::ip_of(f);
 }
 
-net::Mac eth_src(const std::vector<uint8_t>& f) {
-  net::EthHdr eth;
-  std::memcpy(&eth, f.data(), sizeof eth);
-  return eth.src;
-}
+net::Mac eth_src(const std::vector<uint8_t>& f) { return test::eth_of(f).src; }
 
 // A simulated host that answers ARP for its own address.
 struct ArpHost : test::Host {
