@@ -222,6 +222,25 @@ check "client resolves the LAN VIP to the virtual MAC $LAN_VMAC (got ${gw_mac:-n
 # Step 3: the backup never answers ARP for a VIP.
 backup_arp_silent before-failover
 
+# Let the background ping run 3 s past the change of master, stop it, and
+# check it: replies keep coming after the new MASTER, and the largest gap
+# between replies is within the takeover bound.
+# Usage: traffic_report NAME WHAT WHEN   (uses $ping_pid and $t_master)
+traffic_report() {
+  local name=$1 what=$2 when=$3 summary gap after
+  sleep 3
+  kill -INT "$ping_pid" 2>/dev/null
+  wait "$ping_pid" 2>/dev/null
+  summary=$(lab pinggap "$WORK/$name-ping.log")
+  gap=$(field gap_ms "$summary")
+  echo "$name traffic: $summary"
+  echo "gap_ms=${gap:-0}"
+  after=$(replies_after "$WORK/$name-ping.log" "$t_master")
+  check "$what ($after replies $when)" eval "((after >= 10))"
+  check "$name traffic gap ${gap} ms within ${LIMIT_MS} ms" eval "((${gap:-999999} <= LIMIT_MS))"
+  lab status
+}
+
 # Step 4: crash the primary; the secondary must take over and traffic resume.
 ip netns exec "$P-cli" ping -D -i 0.05 -W 1 -w 30 "$SERVER" >"$WORK/failover-ping.log" 2>&1 &
 ping_pid=$!
@@ -238,17 +257,7 @@ else
   t_master=$(now_ms)
   fail "n2 MASTER after SIGKILL of n1 (not within 10 s)"
 fi
-sleep 3
-kill -INT "$ping_pid" 2>/dev/null
-wait "$ping_pid" 2>/dev/null
-summary=$(lab pinggap "$WORK/failover-ping.log")
-gap=$(field gap_ms "$summary")
-echo "failover traffic: $summary"
-echo "gap_ms=${gap:-0}"
-after=$(replies_after "$WORK/failover-ping.log" "$t_master")
-check "traffic resumes through n2 ($after replies after it became MASTER)" eval '((after >= 10))'
-check "failover traffic gap ${gap} ms within ${LIMIT_MS} ms" eval '((${gap:-999999} <= LIMIT_MS))'
-lab status
+traffic_report failover "traffic resumes through n2" "after it became MASTER"
 
 # Step 5: restart the primary; with preempt it takes MASTER back.
 ip netns exec "$P-cli" ping -D -i 0.05 -W 1 -w 40 "$SERVER" >"$WORK/failback-ping.log" 2>&1 &
@@ -272,17 +281,7 @@ else
   fail "n1 restarts and answers on its socket"
   t_master=$(now_ms)
 fi
-sleep 3
-kill -INT "$ping_pid" 2>/dev/null
-wait "$ping_pid" 2>/dev/null
-summary=$(lab pinggap "$WORK/failback-ping.log")
-gap=$(field gap_ms "$summary")
-echo "failback traffic: $summary"
-echo "gap_ms=${gap:-0}"
-after=$(replies_after "$WORK/failback-ping.log" "$t_master")
-check "traffic goes on through n1 ($after replies after it took MASTER back)" eval '((after >= 10))'
-check "failback traffic gap ${gap} ms within ${LIMIT_MS} ms" eval '((${gap:-999999} <= LIMIT_MS))'
-lab status
+traffic_report failback "traffic goes on through n1" "after it took MASTER back"
 
 # The backup is silent again after the failback.
 backup_arp_silent after-failback

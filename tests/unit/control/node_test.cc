@@ -153,6 +153,26 @@ struct Lab {
       settle();
     }
   }
+  // The client asks who has the LAN VIP; its received frames then hold the answers.
+  void arp_for_lan_vip() {
+    client.received.clear();
+    client.send(arp_frame(net::kArpRequest, client.mac, client.addr, net::Mac{}, ip("192.168.1.1"),
+                          net::Mac::broadcast()));
+    settle();
+  }
+  // The client pings the server through the LAN VIP; returns the echo
+  // requests that reached the server.
+  std::vector<std::vector<uint8_t>> ping_server(uint16_t seq) {
+    server.received.clear();
+    client.send(echo_frame(client.mac, net::Mac::virtual_for(1), client.addr, server.addr, seq));
+    settle();
+    std::vector<std::vector<uint8_t>> echoes;
+    for (auto& f : server.received) {
+      auto h = as_ipv4(f);
+      if (h && h->dst == net::be32(server.addr.v4()) && h->proto == net::kProtoIcmp) echoes.push_back(f);
+    }
+    return echoes;
+  }
   static std::string state(const Node& n, const std::string& iface) {
     for (const auto& s : n.carp().status())
       if (s.interface == iface) return carp::state_name(s.state);
@@ -201,11 +221,8 @@ TEST_CASE("a two-node cluster elects the primary, fails over when it dies and ta
   CHECK(Lab::state(*lab.n2, "lan") == "BACKUP");
 
   // Only the master answers ARP for the VIP, with the virtual MAC.
-  lab.client.received.clear();
   auto before_n2 = lab.io2->counters().drops[size_t(dp::DropReason::VipNotOwned)];
-  lab.client.send(arp_frame(net::kArpRequest, lab.client.mac, lab.client.addr, net::Mac{}, ip("192.168.1.1"),
-                            net::Mac::broadcast()));
-  lab.settle();
+  lab.arp_for_lan_vip();
   net::Mac sha{};
   CHECK(arp_replies_for(lab.client, ip("192.168.1.1"), &sha) == 1);
   CHECK(sha == net::Mac::virtual_for(1));
@@ -213,19 +230,10 @@ TEST_CASE("a two-node cluster elects the primary, fails over when it dies and ta
 
   // Traffic from the client through the LAN VIP reaches the server, routed
   // out of WAN with the TTL decremented (after ARP for the server).
-  lab.server.received.clear();
-  lab.client.send(echo_frame(lab.client.mac, net::Mac::virtual_for(1), lab.client.addr, lab.server.addr, 1));
-  lab.settle();
-  int echoes = 0;
-  for (const auto& f : lab.server.received) {
-    auto h = as_ipv4(f);
-    if (h && h->dst == net::be32(lab.server.addr.v4()) && h->proto == net::kProtoIcmp) {
-      ++echoes;
-      CHECK(h->ttl == 63);
-      CHECK(eth_src(f) == mac(1, 0));
-    }
-  }
-  CHECK(echoes == 1);
+  auto echoes = lab.ping_server(1);
+  REQUIRE(echoes.size() == 1);
+  CHECK(as_ipv4(echoes[0])->ttl == 63);
+  CHECK(eth_src(echoes[0]) == mac(1, 0));
 
   // The primary dies. The secondary takes over within 3*advbase + advskew/256
   // of the last advert it heard (so at most that long after the death).
@@ -244,22 +252,14 @@ TEST_CASE("a two-node cluster elects the primary, fails over when it dies and ta
       garp = true;
   }
   CHECK(garp);
-  lab.client.received.clear();
-  lab.client.send(arp_frame(net::kArpRequest, lab.client.mac, lab.client.addr, net::Mac{}, ip("192.168.1.1"),
-                            net::Mac::broadcast()));
-  lab.settle();
+  lab.arp_for_lan_vip();
   CHECK(arp_replies_for(lab.client, ip("192.168.1.1")) == 1);
 
   // Traffic keeps flowing, now through the secondary.
-  lab.server.received.clear();
-  lab.client.send(echo_frame(lab.client.mac, net::Mac::virtual_for(1), lab.client.addr, lab.server.addr, 2));
-  lab.settle();
-  int via_n2 = 0;
-  for (const auto& f : lab.server.received) {
-    auto h = as_ipv4(f);
-    if (h && h->dst == net::be32(lab.server.addr.v4()) && eth_src(f) == mac(2, 0)) ++via_n2;
-  }
-  CHECK(via_n2 == 1);
+  echoes = lab.ping_server(2);
+  REQUIRE(echoes.size() == 1);
+  CHECK(as_ipv4(echoes[0])->ttl == 63);
+  CHECK(eth_src(echoes[0]) == mac(2, 0));
 
   // The primary comes back: BACKUP first, then (preempt) MASTER as soon as it
   // hears the secondary's slower advert; the secondary steps down.
