@@ -1,13 +1,10 @@
 // Announcements a new master sends so that hosts and switches move to it.
 #pragma once
 
-#include "carp/carp.h"
-#include "dataplane/net.h"
+#include "carp/types.h"
+#include "dataplane/net/net.h"
 
 namespace hafw::carp {
-
-// Frames shorter than this are padded: the Ethernet minimum without FCS.
-constexpr size_t kEthMinFrame = 60;
 
 // Gratuitous ARP request for an IPv4 VIP (RFC 5227 §3 "ARP Announcement"):
 // sender = target = VIP, sender MAC = the virtual MAC, from the virtual MAC to

@@ -1,27 +1,123 @@
 #include "carp/carp.h"
 
-#include <array>
+#include <algorithm>
+#include <random>
+#include <variant>
 
 namespace hafw::carp {
 
-const char* state_name(State s) {
-  switch (s) {
-    case State::Init: return "INIT";
-    case State::Backup: return "BACKUP";
-    case State::Master: return "MASTER";
-  }
-  return "?";
+static uint64_t random_counter() {
+  std::random_device rd;
+  return uint64_t(rd()) << 32 | rd();
 }
 
-// Names are what `hafwctl stats` and the JSON counters show; keep them stable.
-static constexpr std::array<const char*, size_t(Drop::Count)> kDropNames = {
-    "bad_ttl", "bad_length", "bad_version", "bad_type", "bad_authlen", "bad_checksum",
-    "unknown_vhid", "bad_auth", "own_advert", "bad_address_family", "bad_ip_header", "not_carp",
-};
-static_assert(kDropNames.size() == size_t(Drop::Count) && kDropNames.back() != nullptr);
+Carp::Carp(std::vector<VhidConfig> vhids) {
+  entries_.reserve(vhids.size());
+  for (auto& cfg : vhids) entries_.push_back(Entry{Vhid(std::move(cfg), random_counter())});
+}
 
-const char* drop_name(Drop d) {
-  return size_t(d) < kDropNames.size() ? kDropNames[size_t(d)] : "?";
+// Every call into a VHID goes through here so the node's sent total follows.
+template <class F>
+Output Carp::run(Vhid& v, F&& call) {
+  const uint64_t before = v.adverts_sent();
+  Output out = call(v);
+  stats_.adverts_sent += v.adverts_sent() - before;
+  return out;
+}
+
+Output Carp::start(Time now) {
+  Output out;
+  for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.start(now); }));
+  return out;
+}
+
+Output Carp::receive(std::span<const uint8_t> frame, std::string_view iface, Time now) {
+  ++stats_.packets_received;
+  const Decoded d = decode_advert(frame);
+  if (const Drop* why = std::get_if<Drop>(&d)) {
+    drop(*why);
+    return {};
+  }
+  const Advert& a = std::get<Advert>(d);
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+    return e.vhid.config().vhid == a.vhid && e.vhid.config().interface == iface;
+  });
+  if (it == entries_.end()) {
+    drop(Drop::UnknownVhid);
+    return {};
+  }
+  // OpenBSD checks the HMAC before the replay cookie: an unauthenticated
+  // frame must not be able to claim to be ours.
+  if (!it->vhid.authentic(a)) {
+    drop(Drop::BadAuth);
+    ++it->bad_auth;
+    return {};
+  }
+  if (it->vhid.is_own(a)) {
+    drop(Drop::OwnAdvert);
+    return {};
+  }
+  ++stats_.adverts_received;
+  return run(it->vhid, [&](Vhid& v) { return v.input(a, now); });
+}
+
+Output Carp::poll(Time now) {
+  Output out;
+  for (auto& e : entries_)
+    if (e.vhid.deadline() <= now) out.append(run(e.vhid, [&](Vhid& v) { return v.timeout(now); }));
+  return out;
+}
+
+Time Carp::next_deadline() const {
+  Time t = kNever;
+  for (const auto& e : entries_) t = std::min(t, e.vhid.deadline());
+  return t;
+}
+
+Output Carp::set_demotion(uint8_t demotion, Time now) {
+  Output out;
+  for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.set_demotion(demotion, now); }));
+  return out;
+}
+
+Output Carp::set_maintenance(bool on, Time now) {
+  Output out;
+  for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.set_maintenance(on, now); }));
+  return out;
+}
+
+Output Carp::shutdown(Time now) {
+  Output out;
+  for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.shutdown(now); }));
+  return out;
+}
+
+void Carp::set_peer_mac(const net::IpAddr& peer, const net::Mac& mac) {
+  for (auto& e : entries_)
+    if (e.vhid.config().peer == peer) e.vhid.set_peer_mac(mac);
+}
+
+std::vector<Carp::VhidStatus> Carp::status() const {
+  std::vector<VhidStatus> s;
+  s.reserve(entries_.size());
+  for (const auto& e : entries_) {
+    const Vhid& v = e.vhid;
+    s.push_back(VhidStatus{
+        .interface = v.config().interface,
+        .vhid = v.config().vhid,
+        .state = v.state(),
+        .advbase = v.advbase(),
+        .advskew = v.advskew(),
+        .demotion = v.demotion(),
+        .maintenance = v.maintenance(),
+        .addresses = v.config().addresses,
+        .last_transition_reason = v.last_transition_reason(),
+        .adverts_sent = v.adverts_sent(),
+        .adverts_received = v.adverts_received(),
+        .bad_auth = e.bad_auth,
+    });
+  }
+  return s;
 }
 
 }  // namespace hafw::carp

@@ -1,80 +1,78 @@
-// CARP for one node: the interface the control thread uses.
+// All CARP VHIDs of one node: the object the control thread drives.
 //
-// Pure protocol logic (no DPDK, no sockets, no clock of its own): frames in,
-// frames and deadlines out. Time is passed in as `Time` (monotonic
-// nanoseconds from an injected clock), so every timer is tested with a manual
-// clock. Implementation lives in wire.{h,cc} (codec, HMAC), vhid.{h,cc}
-// (per-VHID state machine) and announce.{h,cc} (gratuitous ARP).
+// Frames in (receive), timers out (next_deadline/poll), admin changes
+// (demotion, maintenance, shutdown), status and counters for the control
+// socket. Every received frame that is not acted on is counted by a Drop
+// reason, in the order OpenBSD counts them (carps_badttl, ..., carps_badauth).
 #pragma once
 
-#include <chrono>
+#include <array>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
-#include <utility>
+#include <string_view>
 #include <vector>
 
-#include "dataplane/net.h"
+#include "carp/types.h"
+#include "carp/vhid.h"
 
 namespace hafw::carp {
 
-using Time = std::chrono::nanoseconds;  // monotonic, from the injected clock
-using Frame = std::vector<uint8_t>;     // a whole Ethernet frame
-constexpr Time kNever = Time::max();    // deadline of a VHID with no timer armed
+class Carp {
+ public:
+  struct Stats {
+    uint64_t packets_received = 0;  // frames handed to receive()
+    uint64_t adverts_received = 0;  // authenticated adverts delivered to a VHID
+    uint64_t adverts_sent = 0;
+    std::array<uint64_t, size_t(Drop::Count)> drops{};
+  };
 
-enum class State : uint8_t { Init, Backup, Master };
-const char* state_name(State s);  // "INIT", "BACKUP", "MASTER"
+  struct VhidStatus {
+    std::string interface;
+    uint8_t vhid;
+    State state;
+    uint8_t advbase;
+    uint8_t advskew;  // as advertised (254 in maintenance)
+    uint8_t demotion;
+    bool maintenance;
+    std::vector<net::IpAddr> addresses;
+    std::string last_transition_reason;
+    uint64_t adverts_sent;
+    uint64_t adverts_received;
+    uint64_t bad_auth;  // adverts for this VHID failing the HMAC: password or VIP mismatch
+  };
 
-// What the VHID needs to know about itself and its parent interface.
-struct VhidConfig {
-  std::string interface;     // "wan"
-  uint8_t vhid = 0;
-  std::vector<net::IpAddr> addresses;  // the VIPs (IPv4 in this cut)
-  std::string password;
-  uint8_t advbase = 1;
-  uint8_t advskew = 0;
-  bool preempt = true;
-  std::optional<net::IpAddr> peer{};  // unicast destination instead of 224.0.0.18
-  net::IpAddr src{};                // this node's address on the interface (advert source)
-  net::Mac iface_mac{};             // this node's MAC on the interface
+  // Counters start at a random 64-bit value per VHID (FreeBSD/ucarp).
+  explicit Carp(std::vector<VhidConfig> vhids);
+
+  Output start(Time now);
+  Output receive(std::span<const uint8_t> frame, std::string_view iface, Time now);
+  Output poll(Time now);  // runs every timer due at or before now
+  Time next_deadline() const;  // kNever when no timer is armed
+
+  // Node-wide demotion (OpenBSD's "carp" group demote counter), e.g. raised
+  // while the pfsync bulk update is unfinished.
+  Output set_demotion(uint8_t demotion, Time now);
+  Output set_maintenance(bool on, Time now);
+  Output shutdown(Time now);
+  // MAC of a unicast CARP peer, once resolved; until then unicast adverts go
+  // to Ethernet broadcast.
+  void set_peer_mac(const net::IpAddr& peer, const net::Mac& mac);
+
+  std::vector<VhidStatus> status() const;
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    Vhid vhid;
+    uint64_t bad_auth = 0;
+  };
+  template <class F>
+  Output run(Vhid& v, F&& call);
+  void drop(Drop d) { ++stats_.drops[size_t(d)]; }
+
+  std::vector<Entry> entries_;
+  Stats stats_;
 };
-
-// An event for the log and `hafwctl events`.
-struct Transition {
-  std::string interface;
-  uint8_t vhid;
-  State from, to;
-  std::string reason;  // "master down timer expired", "preempting lower-priority master", ...
-};
-
-// A frame to transmit, and the interface (config name, e.g. "wan") to send it on.
-struct OutFrame {
-  std::string interface;
-  Frame bytes;
-};
-
-// What a call into the state machine asks the caller to do.
-struct Output {
-  std::vector<OutFrame> frames;              // transmit in order, each on its interface
-  std::vector<Transition> transitions;       // state changes, to log and publish to workers
-
-  void append(Output&& o) {
-    for (auto& f : o.frames) frames.push_back(std::move(f));
-    for (auto& t : o.transitions) transitions.push_back(std::move(t));
-  }
-  bool empty() const { return frames.empty() && transitions.empty(); }
-};
-
-// Drop reasons for received CARP packets; each has a counter.
-enum class Drop : uint8_t {
-  BadTtl, BadLength, BadVersion, BadType, BadAuthLen, BadChecksum,
-  UnknownVhid, BadAuth /* HMAC mismatch: wrong password or VIP set */, OwnAdvert,
-  BadAddressFamily /* IPv6 CARP or another ethertype: not in this cut */,
-  BadIpHeader /* truncated/malformed IPv4 header, bad IP checksum, fragment */,
-  NotCarp /* IPv4 but not protocol 112 */,
-  Count
-};
-const char* drop_name(Drop d);
 
 }  // namespace hafw::carp

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "carp/carp.h"
+#include "carp/types.h"
 #include "carp/wire.h"
 
 namespace hafw::carp {

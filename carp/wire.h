@@ -1,7 +1,7 @@
 // CARP wire codec: the BSD 36-byte advertisement inside IPv4, and its HMAC.
 //
 // Layout and rules from OpenBSD/FreeBSD sys/netinet/ip_carp.h (FreeBSD asserts
-// sizeof == 36) and /work/shared/PROTOCOLS.md. Decoding never allocates; the
+// sizeof == 36), summarised in docs/protocols.md. Decoding never allocates; the
 // HMAC needs the VHID's password and VIPs, so it is checked separately
 // (Auth::verify) once the VHID is known, as OpenBSD's carp_proto_input_c does.
 #pragma once
@@ -13,8 +13,8 @@
 #include <variant>
 #include <vector>
 
-#include "carp/carp.h"
-#include "dataplane/net.h"
+#include "carp/types.h"
+#include "dataplane/net/net.h"
 
 namespace hafw::carp {
 

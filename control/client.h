@@ -1,4 +1,4 @@
-// Client side of the control socket (DESIGN.md "Control socket"): one
+// Client side of the control socket (docs/control.md): one
 // request, one reply, blocking. Used by hafwctl and by tests.
 #pragma once
 

@@ -1,12 +1,12 @@
-// Time for the control thread, injected so that CARP and sync timers are
+// The control thread's clock, injected so that CARP and sync timers are
 // tested with a manual clock (advance()) and never with sleeps.
 #pragma once
 
 #include <chrono>
 
-namespace hafw {
+#include "dataplane/net/time.h"
 
-using Time = std::chrono::nanoseconds;  // monotonic, arbitrary epoch
+namespace hafw {
 
 class Clock {
  public:

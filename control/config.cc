@@ -1,4 +1,4 @@
-// Reading a node's JSON configuration into the model (DESIGN.md "Config").
+// Reading a node's JSON configuration into the model (docs/config.md).
 //
 // Two passes: this file checks the shape (known keys, types, ranges, address
 // syntax) and fills a Draft; config_rules.cc then checks the operator's rules
@@ -337,7 +337,7 @@ void Reader::read_dataplane(const json& j, const std::string& path, Draft& out) 
     if (auto n = integer(*v, child(path, "workers"), 1, kMaxWorkers)) out.dataplane.workers = unsigned(*n);
   if (auto* v = member(j, path, "max_states", false))
     if (auto n = integer(*v, child(path, "max_states"), 1, std::numeric_limits<uint32_t>::max()))
-      out.dataplane.max_states = uint32_t(*n);
+      out.dataplane.max_states = uint32_t(*n), out.max_states_set = true;
 }
 
 void Reader::read_interface(const json& j, const std::string& path, Draft& out) {

@@ -1,4 +1,4 @@
-// The node configuration: one JSON file per node (DESIGN.md "Config").
+// The node configuration: one JSON file per node (docs/config.md).
 //
 // load()/parse() turn the JSON into a Config and check every rule of the
 // operator's picture; check_pair() checks two nodes' files against each other.
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/net.h"
+#include "dataplane/net/net.h"
 
 namespace hafw::config {
 

@@ -92,6 +92,7 @@ struct Draft {
   Node node;
   bool role_ok = false;
   Dataplane dataplane;
+  bool max_states_set = false;  // written in the file (it is not enforced yet)
   std::vector<InterfaceDraft> interfaces;
   bool carp_present = false;
   Carp carp;  // vips are built from vips below
@@ -107,7 +108,7 @@ struct Draft {
   std::vector<std::string> declared_interfaces;
 };
 
-// The operator's rules (DESIGN.md "Config"), run on what parsed.
+// The operator's rules (docs/config.md), run on what parsed.
 void check_rules(const Draft& d, Diags& diags);
 
 // Optimal string alignment distance (a transposition counts 1): "advksew" is

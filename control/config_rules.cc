@@ -1,10 +1,11 @@
-// The operator's rules for one node's file (DESIGN.md "Config", after the
+// The operator's rules for one node's file (docs/config.md, after the
 // pfSense CARP guide): what makes a plan that fails over cleanly.
 #include <algorithm>
 #include <cmath>
 #include <map>
 
 #include "control/config_draft.h"
+#include "dataplane/net/limits.h"
 
 namespace hafw::config::detail {
 
@@ -41,6 +42,7 @@ class Rules {
   }
 
   void run() {
+    limits();
     interfaces();
     vips();
     room();
@@ -50,6 +52,7 @@ class Rules {
     forwards();
     rules();
     carp_warnings();
+    not_enforced();
   }
 
  private:
@@ -91,6 +94,22 @@ class Rules {
       for (const auto& x : v.addrs)
         if (x.addr == a) return &v;
     return nullptr;
+  }
+
+  // The bounds of dataplane/net/limits.h: the dataplane and CARP size their
+  // tables by them and rely on the config never exceeding them.
+  void limits() {
+    auto over = [&](size_t n, size_t max, const std::string& path, const std::string& what) {
+      if (n > max) diags_.error(path, "at most " + std::to_string(max) + " " + what + ", got " + std::to_string(n));
+    };
+    over(d_.interfaces.size(), net::kMaxIfaces, "interfaces", "interfaces per node");
+    size_t total = 0;
+    for (const auto& v : d_.vips) {
+      over(v.addrs.size(), net::kMaxVipsPerVhid, child(v.path, "addresses"), "addresses per VHID");
+      total += v.addrs.size();
+    }
+    over(total, net::kMaxVips, "carp.vips", "VIP addresses per node in total");
+    over(d_.routes.size(), net::kMaxRoutes, "routes", "static routes");
   }
 
   void interfaces() {
@@ -384,6 +403,33 @@ class Rules {
         diags_.warning(child(i.path, "peer"),
                        "not set on an interface with VIPs; set it to the other node's address so room and the pair are checked");
     }
+  }
+
+  // Sections this version reads and checks but does not act on: say so,
+  // rather than let the operator believe the traffic is filtered or NATed.
+  void not_enforced() {
+    const std::string pre = "not enforced yet: this hafw version ";
+    if (d_.max_states_set)
+      diags_.warning("dataplane.max_states", pre + "has no state table, so the limit has no effect");
+    if (d_.sync)
+      diags_.warning("sync", pre + "does not sync state with the peer, so a failover resets connections");
+    if (!d_.outbound.empty() || !d_.forwards.empty()) {
+      std::string effect, ignored;
+      if (!d_.outbound.empty()) {
+        effect = "outbound traffic leaves with its private source";
+        ignored = plural(d_.outbound.size(), "outbound entry", "outbound entries");
+      }
+      if (!d_.forwards.empty()) {
+        effect += std::string(effect.empty() ? "" : " and ") + "port forwards do not reach their targets";
+        ignored += std::string(ignored.empty() ? "" : " and ") +
+                   plural(d_.forwards.size(), "port forward", "port forwards");
+      }
+      diags_.warning("nat", pre + "forwards traffic without address translation, so " + effect + " (" + ignored +
+                                " ignored)");
+    }
+    if (!d_.rules.empty())
+      diags_.warning("rules", pre + "forwards traffic without filtering (" +
+                                  plural(d_.rules.size(), "rule", "rules") + " ignored)");
   }
 
   const Draft& d_;

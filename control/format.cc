@@ -143,9 +143,11 @@ std::string format_uptime(uint64_t s) {
 
 std::string format_status(const json& st) {
   const json& node = member(st, "node");
+  // The daemon sends a signed count (a duration's count()): any integer >= 0 is an uptime.
   const json& up = member(st, "uptime_s");
+  const bool seconds = up.is_number_unsigned() || (up.is_number_integer() && up.get<int64_t>() >= 0);
   std::string out = "node " + field(node, "name") + " (" + field(node, "role") + "), up " +
-                    (up.is_number_unsigned() ? format_uptime(up.get<uint64_t>()) : scalar(up)) + '\n';
+                    (seconds ? format_uptime(up.get<uint64_t>()) : scalar(up)) + '\n';
   out += "maintenance " + std::string(flag(st, "maintenance") ? "on" : "off") + ", demotion " +
          field(st, "demotion") + '\n';
 
@@ -173,12 +175,6 @@ std::string format_stats(const json& stats) {
     if (std::find(std::begin(kOrder), std::end(kOrder), key) == std::end(kOrder))
       flatten(json{{key, value}}, "", rows);
   return table(rows, {false, true});
-}
-
-std::string format_kv(const json& result) {
-  Rows rows;
-  flatten(result, "", rows);
-  return table(rows, {false, false});
 }
 
 std::string format_events(const json& ev) {

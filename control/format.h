@@ -34,9 +34,6 @@ std::string format_stats(const nlohmann::json& stats);
 // events: "TIME  MESSAGE" per event, oldest first as the daemon sends them.
 std::string format_events(const nlohmann::json& events);
 
-// Any other object (sync.status, states.summary): the same aligned lines as stats.
-std::string format_kv(const nlohmann::json& result);
-
 // 93784 -> "1d 2h 3m 4s"; 0 -> "0s".
 std::string format_uptime(uint64_t seconds);
 

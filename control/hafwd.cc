@@ -18,10 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "control/clock.h"
+#include "control/commands.h"
 #include "control/config.h"
-#include "control/node.h"
+#include "control/controller.h"
 #include "control/socket.h"
-#include "dataplane/dpdk.h"
+#include "dataplane/dpdk/dpdk.h"
 
 namespace {
 
@@ -48,6 +49,17 @@ bool make_dirs(const std::string& path) {
     if (mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST) return false;
   }
   return true;
+}
+
+// The DPDK glue's view of the config: EAL arguments, workers, one port per
+// interface, each with the config key an error should name.
+hafw::dp::DpdkSetup dpdk_setup(const hafw::config::Config& cfg) {
+  hafw::dp::DpdkSetup s;
+  s.eal = cfg.dataplane.eal;
+  s.workers = cfg.dataplane.workers;
+  for (size_t i = 0; i < cfg.interfaces.size(); ++i)
+    s.ports.push_back({.device = cfg.interfaces[i].port, .key = "interfaces[" + std::to_string(i) + "].port"});
+  return s;
 }
 
 }  // namespace
@@ -82,46 +94,43 @@ int main(int argc, char** argv) {
   }
 
   std::string error;
-  auto io = hafw::dp::DpdkIo::create(cfg, error);
+  auto io = hafw::dp::DpdkIo::create(dpdk_setup(cfg), error);
   if (!io) {
     std::fprintf(stderr, "hafwd: %s\n", error.c_str());
     return 1;
   }
 
   hafw::SteadyClock clock;
-  hafw::Node node(cfg, *io, clock);
+  hafw::control::Controller controller(cfg, config_json, *io, clock);
+  hafw::control::Commands commands;
+  controller.register_commands(commands);
 
   boost::asio::io_context ioc;
   std::unique_ptr<hafw::control::ControlServer> server;
   try {
-    server = std::make_unique<hafw::control::ControlServer>(
-        ioc, cfg.control.socket, [&](std::string_view cmd, const nlohmann::json& args) -> nlohmann::json {
-          if (cmd == "config.get") return config_json;
-          nlohmann::json result = node.handle(cmd, args);
-          if (cmd == "stats") result["control"]["socket"] = server->stats().to_json();
-          return result;
-        });
+    server = std::make_unique<hafw::control::ControlServer>(ioc, cfg.control.socket, commands.handler());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hafwd: control.socket: %s\n", e.what());
     return 1;
   }
+  commands.add_stats([&](nlohmann::json& out) { out["control"]["socket"] = server->stats().to_json(); });
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  node.start();
+  controller.start();
   io->start_workers();
   while (!g_stop) {
-    bool worked = node.step();
+    bool worked = controller.step();
     worked = ioc.poll() > 0 || worked;
     if (!worked) {
-      auto until = node.next_deadline() - clock.now();
+      auto until = controller.next_deadline() - clock.now();
       if (until > kMaxNap) until = kMaxNap;
       if (until > hafw::Time::zero()) std::this_thread::sleep_for(until);
     }
   }
-  node.shutdown();
+  controller.shutdown();
   io->stop_workers();
   server.reset();
   std::fprintf(stderr, "hafwd: stopped\n");

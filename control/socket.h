@@ -1,4 +1,4 @@
-// The daemon's JSON control socket (DESIGN.md "Control socket").
+// The daemon's JSON control socket (docs/control.md).
 //
 // A Unix stream socket, mode 0600, carrying newline-delimited JSON:
 //   request  {"cmd": "status", "args": {...}}           args optional, an object

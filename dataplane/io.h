@@ -1,21 +1,19 @@
 // The seam between the control thread and the packet I/O underneath it.
 //
-// hafwd implements it with DPDK (dataplane/dpdk.cc: ports, worker lcores,
-// rings); unit tests implement it with an in-memory link so that two whole
-// nodes can fail over under a manual clock. No DPDK types cross this line.
+// hafwd implements it with DPDK (dataplane/dpdk/dpdk.cc: ports, worker
+// lcores, rings); unit tests implement it with an in-memory network so that
+// two whole nodes can fail over under a manual clock. No DPDK types cross
+// this line.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <span>
-#include <string>
-#include <vector>
 
-#include "dataplane/net.h"
-#include "dataplane/pipeline.h"
-#include "dataplane/view.h"
+#include "dataplane/counters.h"
+#include "dataplane/net/net.h"
+#include "dataplane/rcu.h"
+#include "dataplane/snapshot.h"
 
 namespace hafw::dp {
 
@@ -33,12 +31,6 @@ struct IfaceStatus {
   uint64_t rx_packets = 0, tx_packets = 0, rx_missed = 0;
 };
 
-struct Counters {
-  uint64_t rx = 0, tx = 0, tx_full = 0, to_control = 0, ring_full = 0, unsupported = 0;
-  std::array<uint64_t, size_t(DropReason::Count)> drops{};
-  std::array<uint64_t, size_t(PuntReason::Count)> punts{};
-};
-
 class PacketIo {
  public:
   virtual ~PacketIo() = default;
@@ -49,9 +41,10 @@ class PacketIo {
   virtual size_t poll(const std::function<void(const Punt&)>& fn) = 0;
   // Queue a frame for transmission on `iface`; false when the queue is full.
   virtual bool send(unsigned iface, std::span<const uint8_t> frame) = 0;
-  // Make `view` the one workers read; the previous one is reclaimed once no
-  // worker can still hold it.
-  virtual void publish(std::unique_ptr<View> view) = 0;
+  // What the workers read; the control thread publishes into it and calls
+  // snapshots().rcu().reclaim() once per step.
+  virtual Snapshots& snapshots() = 0;
+  // Totals over every worker.
   virtual Counters counters() const = 0;
 };
 

@@ -1,29 +1,36 @@
 // Stage ipv4_local: packets addressed to this node. CARP and pfsync go to the
-// control thread, ICMP echo is answered here, nothing else is served on the
-// data ports (the control socket is a Unix socket).
+// control thread, ICMP to icmp_local, nothing else is served on the data
+// ports (the control socket is a Unix socket).
 #include "dataplane/stages.h"
 
 namespace hafw::dp::stage {
 
-Result ipv4_local(Packet& p, net::Ipv4Hdr* ip) {
+namespace {
+
+void local(PacketMeta& p) {
+  const net::Ipv4Hdr* ip = ipv4_of(p);
   // No reassembly: CARP adverts (56 bytes) and pfsync frames (sized to the
   // MTU by the sender) never fragment, and ICMP echo needs the whole datagram.
-  const uint16_t frag = net::be16(ip->frag);
-  if ((frag & 0x3fff) != 0) return Result::dropped(DropReason::IpFragment);  // MF set or offset != 0
+  if ((net::be16(ip->frag) & 0x3fff) != 0) return p.to_drop(DropReason::IpFragment);  // MF or offset
 
   switch (ip->proto) {
     case net::kProtoCarp:
-      return Result::to_control(PuntReason::Carp, p.in);
+      return p.to_control(PuntReason::Carp);
     case net::kProtoPfsync:
-      return Result::to_control(PuntReason::Pfsync, p.in);
+      return p.to_control(PuntReason::Pfsync);
     case net::kProtoIcmp:
       // Echoing options back correctly (RFC 1122 §3.2.2.6: reverse source
       // routes, update timestamps) is more than a ping responder is worth.
-      if (ip->ihl_bytes() != sizeof(net::Ipv4Hdr)) return Result::dropped(DropReason::LocalUnsupported);
-      return icmp_input(p, ip);
+      if (ip->ihl_bytes() != sizeof(net::Ipv4Hdr)) return p.to_drop(DropReason::LocalUnsupported);
+      p.next = Next::IcmpLocal;
+      return;
     default:
-      return Result::dropped(DropReason::LocalUnsupported);
+      return p.to_drop(DropReason::LocalUnsupported);
   }
 }
+
+}  // namespace
+
+void ipv4_local(WorkerCtx&, Burst& b) { each(b, Next::Ipv4Local, local); }
 
 }  // namespace hafw::dp::stage

@@ -1,8 +1,9 @@
-// Internal: the pipeline's stages, one per file, each returning its exit.
+// Internal: the pipeline's stages, one per file, each run over a whole burst
+// on the packets whose `next` names it (dataplane/packet.h).
 //
-//   eth_input ─┬─ arp_input
-//              └─ ipv4_input ─┬─ ipv4_local ── icmp_input
-//                             └─ ipv4_forward
+//   eth_input ─┬─ arp_input ─────────────────────────────────────── Tx | Control | Drop
+//              └─ ipv4_input ── ipv4_classify ─┬─ ipv4_local ── icmp_local
+//                                              └─ ipv4_route ── ipv4_output
 //
 // Only pipeline.cc and the stage files include this.
 #pragma once
@@ -10,37 +11,35 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dataplane/net.h"
-#include "dataplane/pipeline.h"
-#include "dataplane/view.h"
+#include "dataplane/net/net.h"
+#include "dataplane/packet.h"
 
 namespace hafw::dp::stage {
 
-// What every stage needs about the frame in hand. `iface` is the receiving
-// interface (checked to exist before any stage runs).
-struct Packet {
-  const View& v;
-  uint8_t in;
-  const IfaceView& iface;
-  uint8_t* frame;
-  uint16_t len;
-  bool l2_unicast;  // eth dst was our MAC or an owned virtual MAC, not broadcast/multicast
-};
+void eth_input(WorkerCtx& ctx, Burst& b);
+void arp_input(WorkerCtx& ctx, Burst& b);
+void ipv4_input(WorkerCtx& ctx, Burst& b);
+void ipv4_classify(WorkerCtx& ctx, Burst& b);
+void ipv4_local(WorkerCtx& ctx, Burst& b);
+void icmp_local(WorkerCtx& ctx, Burst& b);
+void ipv4_route(WorkerCtx& ctx, Burst& b);
+void ipv4_output(WorkerCtx& ctx, Burst& b);
 
-Result eth_input(Packet& p);
-Result arp_input(Packet& p);
-Result ipv4_input(Packet& p);
-Result ipv4_local(Packet& p, net::Ipv4Hdr* ip);
-Result icmp_input(Packet& p, net::Ipv4Hdr* ip);
-Result ipv4_forward(Packet& p, net::Ipv4Hdr* ip);
+// Runs fn(packet) for every packet of the burst waiting at stage `at`.
+template <class F>
+inline void each(Burst& b, Next at, F&& fn) {
+  for (uint16_t i = 0; i < b.n; ++i)
+    if (b.pkt[i].next == at) fn(b.pkt[i]);
+}
 
 // Header overlays. Wire headers are packed (alignment 1), so any offset into
 // the frame is a valid address for them.
-inline net::EthHdr* eth_of(uint8_t* frame) { return reinterpret_cast<net::EthHdr*>(frame); }
-inline net::ArpHdr* arp_of(uint8_t* frame) { return reinterpret_cast<net::ArpHdr*>(frame + sizeof(net::EthHdr)); }
-inline net::Ipv4Hdr* ipv4_of(uint8_t* frame) {
-  return reinterpret_cast<net::Ipv4Hdr*>(frame + sizeof(net::EthHdr));
-}
+inline net::EthHdr* eth_of(const PacketMeta& p) { return reinterpret_cast<net::EthHdr*>(p.data); }
+inline net::ArpHdr* arp_of(const PacketMeta& p) { return reinterpret_cast<net::ArpHdr*>(p.data + p.l3); }
+inline net::Ipv4Hdr* ipv4_of(const PacketMeta& p) { return reinterpret_cast<net::Ipv4Hdr*>(p.data + p.l3); }
+
+// The receiving interface; eth_input has checked that it exists.
+inline const IfaceView& in_iface(const WorkerCtx& ctx, const PacketMeta& p) { return ctx.view.topo->ifaces[p.in]; }
 
 // A single network-order 16-bit word at `p` (for RFC 1624 updates).
 inline uint16_t word_at(const void* p) {

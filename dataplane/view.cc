@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <string>
-
-#include "control/config.h"
 
 namespace hafw::dp {
 
@@ -56,7 +53,7 @@ const net::Mac* NeighborTable::find(uint8_t iface, uint32_t addr) const {
   }
 }
 
-const RouteView* View::route(uint32_t dst) const {
+const RouteView* Topology::route(uint32_t dst) const {
   // A firewall node carries its connected subnets and a few static routes;
   // a linear scan over a dozen 12-byte entries is a couple of cache lines.
   // A DIR-24-8 table (rte_lpm) is the upgrade once route counts grow.
@@ -64,52 +61,6 @@ const RouteView* View::route(uint32_t dst) const {
   for (const auto& r : routes)
     if (net::v4_in(dst, r.net, r.len) && (!best || r.len > best->len)) best = &r;
   return best;
-}
-
-View View::build(const config::Config& cfg, std::span<const net::Mac> port_macs) {
-  View v;
-  const size_t n = std::min<size_t>(cfg.interfaces.size(), kMaxIfaces);
-  for (size_t i = 0; i < n; ++i) {
-    const auto& ifc = cfg.interfaces[i];
-    IfaceView iv{.port_id = uint16_t(i), .mac = i < port_macs.size() ? port_macs[i] : net::Mac{}, .addr = 0,
-                 .plen = 0};
-    if (!ifc.port.empty() && ifc.port.size() <= 5 &&
-        ifc.port.find_first_not_of("0123456789") == std::string::npos) {
-      unsigned long p = std::stoul(ifc.port);
-      if (p <= 0xffff) iv.port_id = uint16_t(p);
-    }
-    if (ifc.address.addr.is_v4()) {
-      iv.addr = ifc.address.addr.v4();
-      iv.plen = ifc.address.len;
-      v.routes.push_back(RouteView{.net = iv.addr & net::v4_mask(iv.plen), .len = iv.plen, .gateway = 0,
-                                   .iface = uint8_t(i)});
-    }
-    v.ifaces.push_back(iv);
-  }
-  for (const auto& r : cfg.routes) {
-    if (!r.destination.addr.is_v4() || !r.gateway.is_v4()) continue;
-    const uint32_t gw = r.gateway.v4();
-    // The gateway must sit on a connected subnet (config validation says so);
-    // a route whose gateway we cannot reach is left out rather than guessed.
-    for (size_t i = 0; i < v.ifaces.size(); ++i) {
-      const auto& iv = v.ifaces[i];
-      if (iv.addr == 0 || !net::v4_in(gw, iv.addr, iv.plen)) continue;
-      v.routes.push_back(RouteView{.net = r.destination.addr.v4() & net::v4_mask(r.destination.len),
-                                   .len = r.destination.len, .gateway = gw, .iface = uint8_t(i)});
-      break;
-    }
-  }
-  for (const auto& vip : cfg.carp.vips) {
-    for (size_t i = 0; i < n; ++i) {
-      if (cfg.interfaces[i].name != vip.interface) continue;
-      for (const auto& a : vip.addresses)
-        if (a.is_v4())
-          v.configured_vips.push_back(VipView{.addr = a.v4(), .iface = uint8_t(i), .vhid = vip.vhid,
-                                              .vmac = net::Mac::virtual_for(vip.vhid)});
-      break;
-    }
-  }
-  return v;
 }
 
 }  // namespace hafw::dp

@@ -1,13 +1,18 @@
-// The immutable snapshot the workers read: interfaces, owned VIPs, routes and
-// resolved neighbours.
+// What the workers read: three immutable snapshots, each published on its own.
 //
-// The control thread builds a new View whenever something a worker acts on
-// changes (CARP transition, neighbour learned, config reload), publishes it by
-// swapping one pointer, and the DPDK glue reclaims the old one after every
-// worker has passed a quiescent state (rte_rcu_qsbr). A worker therefore never
-// takes a lock and never sees a half-updated table. See docs/dataplane.md.
+//   Topology      interfaces, routes and every configured VIP (config reload)
+//   VipSet        the VIPs this node is MASTER for (CARP transition)
+//   NeighborTable resolved next hops (ARP learned or expired)
 //
-// Pure code: no DPDK types.
+// A CARP transition publishes a new VipSet only and a new neighbour publishes
+// a NeighborTable only, so neither copies the rest. The control thread swaps
+// one pointer per snapshot (dataplane/snapshot.h) and retires the old one to
+// the RCU domain, which frees it once every worker has passed a quiescent
+// state. A worker therefore never takes a lock and never sees a half-updated
+// table. See docs/dataplane.md.
+//
+// Pure code: no DPDK types, no config: control/compile.cc builds these from
+// the configuration.
 #pragma once
 
 #include <cstddef>
@@ -16,18 +21,12 @@
 #include <tuple>
 #include <vector>
 
-#include "dataplane/net.h"
-
-namespace hafw::config {
-struct Config;
-}
+#include "dataplane/net/limits.h"
+#include "dataplane/net/net.h"
 
 namespace hafw::dp {
 
-// Interface numbers are uint8_t everywhere; 16 ports is more than any
-// firewall appliance this targets (WAN, LAN, DMZ, sync and a few VLAN-less
-// spares) and keeps per-interface arrays in one cache line of indices.
-constexpr unsigned kMaxIfaces = 16;
+using net::kMaxIfaces;
 
 struct IfaceView {
   uint16_t port_id;
@@ -48,6 +47,47 @@ struct RouteView {
   uint8_t len;
   uint32_t gateway;  // host order; 0 = connected (the destination itself is the next hop)
   uint8_t iface;
+};
+
+// A set of VIPs. Config rules bound it to net::kMaxVips, and a firewall node
+// has a handful: a linear scan of 12-byte entries beats hashing.
+struct VipSet {
+  std::vector<VipView> vips;
+
+  const VipView* find(uint32_t a) const {
+    for (const auto& v : vips)
+      if (v.addr == a) return &v;
+    return nullptr;
+  }
+  const VipView* find_on(uint8_t ifc, uint32_t a) const {
+    for (const auto& v : vips)
+      if (v.iface == ifc && v.addr == a) return &v;
+    return nullptr;
+  }
+  bool has_vmac(uint8_t ifc, const net::Mac& m) const {
+    for (const auto& v : vips)
+      if (v.iface == ifc && v.vmac == m) return true;
+    return false;
+  }
+};
+
+struct Topology {
+  std::vector<IfaceView> ifaces;  // index = iface number used everywhere; at most kMaxIfaces
+  std::vector<RouteView> routes;  // connected + static; lookup is longest-prefix match
+  // Every VIP in the configuration, owned or not. Lets a worker tell "a VIP
+  // the peer owns" (counted as vip_not_owned) from traffic never ours.
+  VipSet configured_vips;
+
+  // Longest-prefix match; on equal length the earlier route wins, so a
+  // connected route beats a static one for the same prefix.
+  const RouteView* route(uint32_t dst) const;
+
+  const IfaceView* iface(uint8_t i) const { return i < ifaces.size() ? &ifaces[i] : nullptr; }
+  bool is_node_addr(uint32_t a) const {
+    for (const auto& i : ifaces)
+      if (i.addr != 0 && i.addr == a) return true;
+    return false;
+  }
 };
 
 // (iface, IPv4 address) -> MAC. Built once by the control thread, then only
@@ -76,60 +116,13 @@ class NeighborTable {
   size_t count_ = 0;
 };
 
+// The snapshots one worker pass reads, loaded once per pass.
 struct View {
-  std::vector<IfaceView> ifaces;  // index = iface number used everywhere
-  std::vector<VipView> vips;      // VIPs this node is MASTER for (owned)
-  // Every VIP in the configuration, owned or not. Lets a worker tell "a VIP
-  // the peer owns" (counted as VipNotOwned) from traffic that was never ours.
-  // View::build fills it; the control thread leaves it alone.
-  std::vector<VipView> configured_vips;
-  std::vector<RouteView> routes;  // connected + static; lookup is longest-prefix match
-  NeighborTable neighbors;
-  uint64_t generation = 0;
+  const Topology* topo = nullptr;
+  const VipSet* owned = nullptr;  // VIPs this node is MASTER for
+  const NeighborTable* neighbors = nullptr;
 
-  // Longest-prefix match; on equal length the earlier route wins, so a
-  // connected route beats a static one for the same prefix.
-  const RouteView* route(uint32_t dst) const;
-
-  // Connected routes from the interfaces plus the static routes (each bound
-  // to the interface whose subnet holds its gateway); configured_vips from
-  // carp.vips; no owned VIPs and no neighbours. port_macs[i] is interface i's
-  // MAC. port_id is the numeric `port` when it is one, else the index (the
-  // glue maps device names itself).
-  static View build(const config::Config& cfg, std::span<const net::Mac> port_macs);
-
-  // ---- lookups the stages use (a handful of entries: a linear scan beats hashing)
-  const IfaceView* iface(uint8_t i) const { return i < ifaces.size() ? &ifaces[i] : nullptr; }
-  bool is_node_addr(uint32_t a) const {
-    for (const auto& i : ifaces)
-      if (i.addr != 0 && i.addr == a) return true;
-    return false;
-  }
-  const VipView* owned_vip(uint32_t a) const {
-    for (const auto& v : vips)
-      if (v.addr == a) return &v;
-    return nullptr;
-  }
-  const VipView* owned_vip_on(uint8_t ifc, uint32_t a) const {
-    for (const auto& v : vips)
-      if (v.iface == ifc && v.addr == a) return &v;
-    return nullptr;
-  }
-  bool owns_vmac(uint8_t ifc, const net::Mac& m) const {
-    for (const auto& v : vips)
-      if (v.iface == ifc && v.vmac == m) return true;
-    return false;
-  }
-  bool is_configured_vip(uint32_t a) const {
-    for (const auto& v : configured_vips)
-      if (v.addr == a) return true;
-    return false;
-  }
-  bool is_configured_vmac(uint8_t ifc, const net::Mac& m) const {
-    for (const auto& v : configured_vips)
-      if (v.iface == ifc && v.vmac == m) return true;
-    return false;
-  }
+  bool ready() const { return topo && owned && neighbors; }
 };
 
 }  // namespace hafw::dp

@@ -1,15 +1,15 @@
-// hafwctl: the operator's CLI for a hafw node (DESIGN.md "Programs").
+// hafwctl: the operator's CLI for a hafw node (docs/control.md).
 //
 //   hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
 //
-// Every verb but `check` is one request on the daemon's control socket
-// (docs/control.md). Exit status: 0 success, 1 error (printed to stderr as
+// Every verb but `check` and `help` is one request on the daemon's control
+// socket (docs/control.md), and each is one the daemon serves
+// (tests/unit/tools/hafwctl_test.cc runs every verb `help` lists against the
+// real commands). Exit status: 0 success, 1 error (printed to stderr as
 // "hafwctl: <message>"), 2 usage.
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +23,8 @@ using nlohmann::json;
 namespace ctl = hafw::control;
 
 constexpr const char* kDefaultSocket = "/run/hafw/hafwd.sock";
-// config.reload parses and validates a whole config before answering; 10 s
-// covers that on a loaded control thread while a dead daemon is still
-// reported promptly (connect fails at once).
+// Generous for a control thread busy with a failover, while a dead daemon is
+// still reported promptly (connect fails at once).
 constexpr int kDefaultTimeoutS = 10;
 
 constexpr const char* kUsage = R"(usage: hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
@@ -36,12 +35,8 @@ verbs:
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
   stats                         counters (non-zero drops by reason)
-  events                        recent CARP/sync events
-  states                        state table summary
-  states list [LIMIT]           state table entries (default limit 100)
-  sync                          state sync status
+  events                        recent events: CARP transitions, maintenance, start/stop
   config                        the running configuration
-  reload PATH                   load and apply a config file (rejected if invalid)
   raw CMD [JSON-ARGS]           send any control command, print its result
   help                          this text
 
@@ -129,7 +124,6 @@ int run(const Options& o) {
   std::string cmd;
   json args = json::object();
   std::string (*human)(const json&) = nullptr;  // nullptr: pretty JSON
-  std::string done;                             // printed instead when the result is not shown
   if (verb == "status") {
     want_args(w, 0, 0, "status");
     cmd = "status";
@@ -155,41 +149,9 @@ int run(const Options& o) {
     want_args(w, 0, 0, "events");
     cmd = "events";
     human = ctl::format_events;
-  } else if (verb == "states") {
-    if (w.size() == 1) {
-      cmd = "states.summary";
-      human = ctl::format_kv;
-    } else if (w[1] == "list") {
-      want_args(w, 1, 2, "states list [LIMIT]");
-      cmd = "states.list";
-      uint64_t limit = 100;
-      if (w.size() == 3) {
-        size_t end = 0;
-        try {
-          limit = std::stoull(w[2], &end);
-        } catch (const std::exception&) {
-          end = 0;
-        }
-        if (end != w[2].size() || w[2][0] == '-') throw Usage{"states list: LIMIT must be a number"};
-      }
-      args["limit"] = limit;
-    } else {
-      throw Usage{"usage: hafwctl states [list [LIMIT]]"};
-    }
-  } else if (verb == "sync") {
-    want_args(w, 0, 0, "sync");
-    cmd = "sync.status";
-    human = ctl::format_kv;
   } else if (verb == "config") {
     want_args(w, 0, 0, "config");
     cmd = "config.get";
-  } else if (verb == "reload") {
-    want_args(w, 1, 1, "reload PATH");
-    cmd = "config.reload";
-    // The daemon runs elsewhere (cwd /, maybe another namespace's view): a
-    // relative path means the operator's directory, so send it absolute.
-    args["path"] = std::filesystem::absolute(w[1]).lexically_normal().string();
-    done = "configuration reloaded from " + args["path"].get<std::string>() + "\n";
   } else if (verb == "raw") {
     want_args(w, 1, 2, "raw CMD [JSON-ARGS]");
     cmd = w[1];
@@ -202,11 +164,7 @@ int run(const Options& o) {
   }
 
   json result = ctl::request(o.socket, cmd, args, std::chrono::seconds(o.timeout_s));
-  if (o.json)
-    std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-  else if (!done.empty())
-    std::cout << done;
-  else if (human)
+  if (human && !o.json)
     std::cout << human(result);
   else
     std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << '\n';

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "carp/announce.h"
-#include "carp/node.h"
+#include "carp/carp.h"
 #include "carp/wire.h"
 
 using namespace hafw;
@@ -42,7 +42,7 @@ void fix_carp_csum(Frame& f) {
   f[kCarp + 7] = uint8_t(c);
 }
 
-// The example of PROTOCOLS.md's ucarp command line: vhid 7, password
+// The ucarp example command line (docs/protocols.md): vhid 7, password
 // "secret", VIP 10.9.0.100, advbase 1, advskew 100.
 const AdvertFields kFields{.vhid = 7, .advbase = 1, .advskew = 100, .demote = 0, .counter = 0x0102030405060708};
 const AdvertAddressing kGroup{.src = ip("10.9.0.2"), .dst = ip("224.0.0.18"), .eth_dst = kCarpGroupMac};

@@ -1,7 +1,8 @@
 // An in-memory network for whole-node tests: PacketIo implementations wired
-// to shared segments, running the real worker pipeline (dp::process) on every
-// frame a node receives. Two Nodes, a manual clock and a few hosts give a
-// failover lab that runs in microseconds and never sleeps.
+// to shared segments, running the real worker pipeline (dp::run_burst) on
+// what a node receives. Two Daemons (a Controller and its commands, as hafwd
+// assembles them), a manual clock and a few hosts give a failover lab that
+// runs in microseconds and never sleeps.
 #pragma once
 
 #include <deque>
@@ -11,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "control/commands.h"
+#include "control/controller.h"
 #include "dataplane/io.h"
 #include "dataplane/pipeline.h"
 
@@ -37,10 +42,13 @@ class Segment {
 };
 
 // One node's ports. Frames are queued on arrival and run through the
-// pipeline in poll(), as a worker would between control-loop passes.
+// pipeline in bursts in poll(), as a worker would between control-loop
+// passes. One reader (the "worker") reaches a quiescent state at every poll.
 class FakeIo final : public dp::PacketIo {
  public:
-  FakeIo(std::vector<Segment*> segs, std::vector<net::Mac> macs) : segs_(std::move(segs)), macs_(std::move(macs)) {
+  FakeIo(std::vector<Segment*> segs, std::vector<net::Mac> macs)
+      : segs_(std::move(segs)), macs_(std::move(macs)), rcu_(1), snapshots_(rcu_) {
+    rcu_.online(0);
     for (size_t i = 0; i < segs_.size(); ++i)
       ids_.push_back(segs_[i]->join([this, i](std::span<const uint8_t> f) {
         if (alive_) inbox_.emplace_back(uint8_t(i), std::vector<uint8_t>(f.begin(), f.end()));
@@ -62,44 +70,70 @@ class FakeIo final : public dp::PacketIo {
 
   size_t poll(const std::function<void(const dp::Punt&)>& fn) override {
     size_t n = 0;
-    while (!inbox_.empty() && view_) {
-      auto [in, frame] = std::move(inbox_.front());
-      inbox_.pop_front();
-      ++n;
-      ++counters_.rx;
-      uint16_t len = uint16_t(frame.size());
-      dp::Result r = dp::process(*view_, in, frame.data(), len);
-      frame.resize(len);
-      switch (r.exit) {
-        case dp::Exit::Forward: send(r.out_iface, frame); break;
-        case dp::Exit::Reply: send(in, frame); break;
-        case dp::Exit::ToControl:
-          ++counters_.punts[size_t(r.punt)];
-          fn(dp::Punt{in, r.punt, r.out_iface, r.nexthop, frame});
-          break;
-        case dp::Exit::Drop: ++counters_.drops[size_t(r.drop)]; break;
+    rcu_.quiescent(0);
+    while (!inbox_.empty() && view().ready()) {
+      dp::WorkerCtx ctx{.view = view(), .counters = &counters_};
+      // A burst of what arrived, up to kBurstMax frames (the frames stay in
+      // `batch` while the burst points into them).
+      std::vector<std::pair<uint8_t, std::vector<uint8_t>>> batch;
+      while (!inbox_.empty() && batch.size() < dp::kBurstMax) {
+        batch.push_back(std::move(inbox_.front()));
+        inbox_.pop_front();
+      }
+      dp::Burst b;
+      for (auto& [in, frame] : batch) b.set(b.n++, frame.data(), uint16_t(frame.size()), in);
+      counters_.add(dp::IoCounter::Rx, b.n);
+      n += b.n;
+      dp::run_burst(ctx, b);
+      for (uint16_t i = 0; i < b.n; ++i) {
+        const dp::PacketMeta& p = b.pkt[i];
+        std::span<const uint8_t> frame(p.data, p.len);
+        if (p.next == dp::Next::Tx) {
+          send(p.out, frame);
+        } else if (p.next == dp::Next::Control) {
+          counters_.add(dp::IoCounter::ToControl);
+          fn(dp::Punt{p.in, p.punt, p.out, p.nexthop, frame});
+        }
       }
     }
     return n;
   }
   bool send(unsigned iface, std::span<const uint8_t> frame) override {
     if (!alive_) return false;
-    ++counters_.tx;
+    counters_.add(dp::IoCounter::Tx);
     segs_.at(iface)->send(ids_.at(iface), frame);
     return true;
   }
-  void publish(std::unique_ptr<dp::View> v) override { view_ = std::move(v); }
-  dp::Counters counters() const override { return counters_; }
-  const dp::View* view() const { return view_.get(); }
+  dp::Snapshots& snapshots() override { return snapshots_; }
+  dp::Counters counters() const override { return counters_.read(); }
+  dp::View view() const { return snapshots_.load(); }
 
  private:
   std::vector<Segment*> segs_;
   std::vector<net::Mac> macs_;
   std::vector<int> ids_;
   std::deque<std::pair<uint8_t, std::vector<uint8_t>>> inbox_;
-  std::unique_ptr<dp::View> view_;
-  dp::Counters counters_;
+  dp::Qsbr rcu_;  // before snapshots_: frees what they retire, after them
+  dp::Snapshots snapshots_;
+  dp::WorkerCounters counters_;
   bool alive_ = true;
+};
+
+// A node as hafwd assembles it, minus DPDK and the socket: the Controller
+// and the command registry it fills.
+struct Daemon {
+  control::Controller controller;
+  control::Commands commands;
+
+  Daemon(config::Config cfg, nlohmann::json running, dp::PacketIo& io, const Clock& clock)
+      : controller(std::move(cfg), std::move(running), io, clock) {
+    controller.register_commands(commands);
+  }
+  void start() { controller.start(); }
+  bool step() { return controller.step(); }
+  void shutdown() { controller.shutdown(); }
+  nlohmann::json handle(std::string_view cmd, const nlohmann::json& args) { return commands.run(cmd, args); }
+  const carp::Carp& carp() const { return controller.carp(); }
 };
 
 // A host on a segment that records what it receives.

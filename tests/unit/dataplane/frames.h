@@ -6,8 +6,9 @@
 #include <span>
 #include <vector>
 
-#include "control/config.h"
-#include "dataplane/net.h"
+#include "dataplane/counters.h"
+#include "dataplane/net/net.h"
+#include "dataplane/pipeline.h"
 #include "dataplane/view.h"
 
 namespace hafw::test {
@@ -18,51 +19,69 @@ using Bytes = std::vector<uint8_t>;
 inline uint32_t ip4(const char* s) { return net::IpAddr::parse(s)->v4(); }
 inline Mac mac(uint8_t last) { return Mac{{0x02, 0x00, 0x00, 0x00, 0x00, last}}; }
 
-// The DESIGN.md example plan, primary node: WAN .201 (VIP .200, vhid 200),
-// LAN .2 (VIP .1, vhid 1), sync 172.16.1.2; default route via 198.51.100.1,
-// 10/8 via a LAN router, 10.1/16 via a WAN router.
+// The example address plan (docs/config.md), primary node: WAN .201 (VIP
+// .200, vhid 200), LAN .2 (VIP .1, vhid 1), sync 172.16.1.2; default route
+// via 198.51.100.1, 10/8 via a LAN router, 10.1/16 via a WAN router. The
+// control tests check that compiling docs' example config gives exactly this.
 inline const Mac kWanMac = mac(0xa1), kLanMac = mac(0xa2), kSyncMac = mac(0xa3);
 inline const Mac kHostMac = mac(0x50);  // a LAN host, 192.168.1.50
 inline const Mac kGwMac = mac(0x01);    // WAN gateway 198.51.100.1
 
-inline config::Config example_config() {
-  config::Config c;
-  auto ifc = [](const char* name, const char* port, const char* addr) {
-    config::Interface i;
-    i.name = name;
-    i.port = port;
-    i.address = *net::Prefix::parse(addr);
-    return i;
-  };
-  c.interfaces = {ifc("wan", "0", "198.51.100.201/24"), ifc("lan", "net_af_packet1", "192.168.1.2/24"),
-                  ifc("sync", "2", "172.16.1.2/24")};
-  config::Vip wan_vip;
-  wan_vip.interface = "wan";
-  wan_vip.vhid = 200;
-  wan_vip.addresses = {*net::IpAddr::parse("198.51.100.200")};
-  config::Vip lan_vip;
-  lan_vip.interface = "lan";
-  lan_vip.vhid = 1;
-  lan_vip.addresses = {*net::IpAddr::parse("192.168.1.1")};
-  c.carp.vips = {wan_vip, lan_vip};
-  c.routes = {
-      {*net::Prefix::parse("0.0.0.0/0"), *net::IpAddr::parse("198.51.100.1")},
-      {*net::Prefix::parse("10.0.0.0/8"), *net::IpAddr::parse("192.168.1.254")},
-      {*net::Prefix::parse("10.1.0.0/16"), *net::IpAddr::parse("198.51.100.254")},
-  };
-  return c;
+inline dp::Topology example_topology() {
+  dp::Topology t;
+  t.ifaces = {{.port_id = 0, .mac = kWanMac, .addr = ip4("198.51.100.201"), .plen = 24},
+              {.port_id = 1, .mac = kLanMac, .addr = ip4("192.168.1.2"), .plen = 24},
+              {.port_id = 2, .mac = kSyncMac, .addr = ip4("172.16.1.2"), .plen = 24}};
+  t.routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
+              {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
+              {.net = ip4("172.16.1.0"), .len = 24, .gateway = 0, .iface = 2},
+              {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0},
+              {.net = ip4("10.0.0.0"), .len = 8, .gateway = ip4("192.168.1.254"), .iface = 1},
+              {.net = ip4("10.1.0.0"), .len = 16, .gateway = ip4("198.51.100.254"), .iface = 0}};
+  t.configured_vips.vips = {
+      {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = Mac::virtual_for(200)},
+      {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = Mac::virtual_for(1)}};
+  return t;
 }
 
-inline dp::View backup_view() {
-  const Mac macs[] = {kWanMac, kLanMac, kSyncMac};
-  return dp::View::build(example_config(), macs);
-}
+// The three snapshots by value, so a test can change any of them.
+struct Tables {
+  dp::Topology topo;
+  dp::VipSet owned;
+  dp::NeighborTable neighbors;
+
+  dp::View view() const { return dp::View{&topo, &owned, &neighbors}; }
+};
+
+inline Tables backup_view() { return Tables{example_topology(), {}, {}}; }
 
 // MASTER for both VIPs.
-inline dp::View master_view() {
-  dp::View v = backup_view();
-  v.vips = v.configured_vips;
-  return v;
+inline Tables master_view() {
+  Tables t = backup_view();
+  t.owned = t.topo.configured_vips;
+  return t;
+}
+
+// One frame through the real pipeline: its exit, as the worker's I/O sees it.
+enum class Exit { Forward, Reply, ToControl, Drop };
+struct Result {
+  Exit exit;
+  uint8_t out_iface;
+  dp::DropReason drop;
+  uint32_t nexthop;  // ToControl/Resolve: the next hop to ARP for
+  dp::PuntReason punt;
+};
+
+inline Result process(const Tables& t, uint8_t in, uint8_t* frame, uint16_t& len,
+                      dp::WorkerCounters* counters = nullptr) {
+  dp::WorkerCounters scratch;
+  dp::WorkerCtx ctx{.view = t.view(), .counters = counters ? counters : &scratch};
+  const dp::PacketMeta p = dp::run_one(ctx, in, frame, len);
+  len = p.len;
+  Result r{Exit::Drop, p.out, p.drop, p.nexthop, p.punt};
+  if (p.next == dp::Next::Tx) r.exit = p.out == in ? Exit::Reply : Exit::Forward;
+  else if (p.next == dp::Next::Control) r.exit = Exit::ToControl;
+  return r;
 }
 
 inline Bytes eth_frame(Mac dst, Mac src, uint16_t type, std::span<const uint8_t> payload) {

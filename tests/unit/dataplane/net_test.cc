@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "dataplane/net.h"
+#include "dataplane/net/net.h"
 
 using namespace hafw::net;
 

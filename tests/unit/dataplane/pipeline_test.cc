@@ -9,7 +9,6 @@
 using namespace hafw;
 using namespace hafw::test;
 using dp::DropReason;
-using dp::Exit;
 using dp::PuntReason;
 
 namespace {
@@ -20,25 +19,25 @@ const uint32_t kLanAddr = ip4("192.168.1.2"), kLanVip = ip4("192.168.1.1");
 const uint32_t kHost = ip4("192.168.1.50");
 
 struct Run {
-  dp::Result r;
+  Result r;
   Bytes out;
   uint16_t len;
 };
 
-Run run(const dp::View& v, uint8_t in, Bytes f) {
+Run run(const Tables& v, uint8_t in, Bytes f) {
   uint16_t len = uint16_t(f.size());
-  dp::Result r = dp::process(v, in, f.data(), len);
+  Result r = process(v, in, f.data(), len);
   return {r, f, len};
 }
 
 void check_dropped(const Run& x, DropReason why) {
   CHECK(x.r.exit == Exit::Drop);
-  CHECK(dp::drop_reason_name(x.r.drop) == std::string(dp::drop_reason_name(why)));
+  CHECK(dp::name(x.r.drop) == std::string(dp::name(why)));
 }
 
 void check_punted(const Run& x, PuntReason why) {
   CHECK(x.r.exit == Exit::ToControl);
-  CHECK(dp::punt_reason_name(x.r.punt) == std::string(dp::punt_reason_name(why)));
+  CHECK(dp::name(x.r.punt) == std::string(dp::name(why)));
 }
 
 }  // namespace
@@ -326,8 +325,8 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
                   DropReason::TtlExceeded);
   }
   SECTION("no route without a default") {
-    v.routes.erase(v.routes.begin() + 3);  // the default route (after the 3 connected)
-    REQUIRE(v.route(ip4("8.8.8.8")) == nullptr);
+    v.topo.routes.erase(v.topo.routes.begin() + 3);  // the default route (after the 3 connected)
+    REQUIRE(v.topo.route(ip4("8.8.8.8")) == nullptr);
     check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
                   DropReason::NoRoute);
   }
@@ -364,10 +363,107 @@ TEST_CASE("the incremental TTL checksum matches a full recompute for every TTL",
 
 TEST_CASE("every drop and punt reason has a distinct name", "[dataplane]") {
   std::set<std::string> names;
-  for (size_t i = 0; i < size_t(DropReason::Count); ++i) names.insert(dp::drop_reason_name(DropReason(i)));
+  for (size_t i = 0; i < size_t(DropReason::Count); ++i) names.insert(dp::name(DropReason(i)));
   CHECK(names.size() == size_t(DropReason::Count));
   CHECK(names.count("unknown") == 0);
   names.clear();
-  for (size_t i = 0; i < size_t(PuntReason::Count); ++i) names.insert(dp::punt_reason_name(PuntReason(i)));
+  for (size_t i = 0; i < size_t(PuntReason::Count); ++i) names.insert(dp::name(PuntReason(i)));
   CHECK(names.size() == size_t(PuntReason::Count));
+}
+
+TEST_CASE("a mixed burst ends each packet where it would end alone, and counts each drop and punt",
+          "[dataplane][burst]") {
+  auto v = master_view();
+  std::tuple<uint8_t, uint32_t, Mac> n[] = {{kWan, ip4("198.51.100.1"), kGwMac}};
+  v.neighbors = dp::NeighborTable::build(n);
+  Bytes udp = udp_payload(16);
+  // Every kind of exit, several times over, interleaved: 32 frames.
+  const std::vector<Bytes> kinds = {
+      ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp),   // forward via gateway
+      arp_request(kHost, kHostMac, kLanVip),                                           // ARP reply
+      ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, icmp_echo(7, 1, 8)),           // echo reply
+      ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("198.51.100.99"), 17, udp), // resolve punt
+      ipv4_frame(kLanMac, kHostMac, kHost, ip4("198.51.100.9"), 17, udp, 1),           // ttl_exceeded
+      Bytes(10, 0),                                                                     // runt
+      ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 6, udp),                           // local_unsupported
+      ipv4_frame(mac(0x77), kHostMac, kHost, ip4("203.0.113.9"), 17, udp),              // not_for_us
+  };
+  std::vector<Bytes> frames;
+  for (size_t i = 0; i < dp::kBurstMax; ++i) frames.push_back(kinds[(i * 5) % kinds.size()]);
+
+  std::vector<Result> alone;
+  for (auto f : frames) {
+    uint16_t len = uint16_t(f.size());
+    alone.push_back(process(v, kLan, f.data(), len));
+  }
+
+  dp::WorkerCounters counters;
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  dp::Burst b;
+  for (auto& f : frames) b.set(b.n++, f.data(), uint16_t(f.size()), kLan);
+  dp::run_burst(ctx, b);
+
+  size_t drops = 0, punts = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    INFO("packet " << i);
+    const dp::PacketMeta& p = b.pkt[i];
+    switch (alone[i].exit) {
+      case Exit::Forward:
+      case Exit::Reply:
+        CHECK(p.next == dp::Next::Tx);
+        CHECK(p.out == alone[i].out_iface);
+        break;
+      case Exit::ToControl:
+        CHECK(p.next == dp::Next::Control);
+        CHECK(p.punt == alone[i].punt);
+        ++punts;
+        break;
+      case Exit::Drop:
+        CHECK(p.next == dp::Next::Drop);
+        CHECK(p.drop == alone[i].drop);
+        ++drops;
+        break;
+    }
+  }
+  const dp::Counters c = counters.read();
+  CHECK(c.drops[size_t(DropReason::TtlExceeded)] == 4);
+  CHECK(c.drops[size_t(DropReason::Runt)] == 4);
+  CHECK(c.drops[size_t(DropReason::LocalUnsupported)] == 4);
+  CHECK(c.drops[size_t(DropReason::NotForUs)] == 4);
+  CHECK(c.punts[size_t(PuntReason::Resolve)] == 4);
+  CHECK(drops == 16);
+  CHECK(punts == 4);
+}
+
+TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplane][burst]") {
+  auto v = master_view();
+  dp::WorkerCounters counters;
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+
+  SECTION("UDP: addresses, protocol and ports") {
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8));
+    const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+    CHECK(p.l3 == 14);
+    CHECK(p.l4 == 34);
+    CHECK(p.key.af == net::Family::V4);
+    CHECK(p.key.proto == 17);
+    CHECK(net::IpAddr{net::Family::V4, p.key.src}.v4() == kHost);
+    CHECK(net::IpAddr{net::Family::V4, p.key.dst}.v4() == ip4("203.0.113.9"));
+    CHECK(net::be16(p.key.sport) == 12345);
+    CHECK(net::be16(p.key.dport) == 53);
+  }
+  SECTION("ICMP echo: the identifier stands in for the source port") {
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(0x4242, 1, 8));
+    const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+    CHECK(p.key.proto == 1);
+    CHECK(net::be16(p.key.sport) == 0x4242);
+    CHECK(p.key.dport == 0);
+  }
+  SECTION("a non-first fragment has no ports") {
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 64, 0x0010);
+    const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+    CHECK(p.next == dp::Next::Control);  // forwarded statelessly (here: next hop unresolved)
+    CHECK(p.key.sport == 0);
+    CHECK(p.key.dport == 0);
+  }
 }

@@ -8,38 +8,8 @@
 using namespace hafw;
 using namespace hafw::test;
 
-TEST_CASE("View::build takes interfaces, connected and static routes, configured VIPs", "[dataplane][view]") {
-  auto v = backup_view();
-  REQUIRE(v.ifaces.size() == 3);
-  CHECK(v.ifaces[0].port_id == 0);
-  CHECK(v.ifaces[1].port_id == 1);  // device name: the index
-  CHECK(v.ifaces[1].mac == kLanMac);
-  CHECK(v.ifaces[1].addr == ip4("192.168.1.2"));
-  CHECK(v.ifaces[1].plen == 24);
-  CHECK(v.vips.empty());  // ownership is CARP's to grant
-  REQUIRE(v.configured_vips.size() == 2);
-  CHECK(v.configured_vips[0].iface == 0);
-  CHECK(v.configured_vips[0].vmac == Mac::virtual_for(200));
-  CHECK(v.neighbors.size() == 0);
-
-  REQUIRE(v.routes.size() == 6);
-  CHECK(v.routes[1].net == ip4("192.168.1.0"));
-  CHECK(v.routes[1].gateway == 0);
-  CHECK(v.routes[3].len == 0);
-  CHECK(v.routes[3].gateway == ip4("198.51.100.1"));
-  CHECK(v.routes[4].iface == 1);  // 10/8 via a LAN gateway
-}
-
-TEST_CASE("a static route whose gateway is on no connected subnet is left out", "[dataplane][view]") {
-  auto cfg = example_config();
-  cfg.routes.push_back({*net::Prefix::parse("172.20.0.0/16"), *net::IpAddr::parse("10.99.0.1")});
-  Mac macs[] = {kWanMac, kLanMac, kSyncMac};
-  auto v = dp::View::build(cfg, macs);
-  CHECK(v.routes.size() == 6);
-}
-
 TEST_CASE("route lookup is longest-prefix match", "[dataplane][view]") {
-  auto v = backup_view();
+  auto v = example_topology();
   auto via = [&](const char* dst) {
     const auto* r = v.route(ip4(dst));
     REQUIRE(r);

@@ -1,25 +1,43 @@
-// The real hafwctl binary (path in $HAFWCTL) against a fake daemon: what an
-// operator types, what they read, and the exit status scripts rely on.
+// The real hafwctl binary (path in $HAFWCTL) against real daemons: each node
+// of a two-node Cluster (server_fixture.h) served on a control socket by its
+// own command registry, as hafwd assembles it. What an operator types, what
+// they read, the exit status scripts rely on, and that `hafwctl help` offers
+// only what the daemon serves.
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "tests/unit/tools/server_fixture.h"
 
 using namespace hafw::control;
+using hafw::test::Cluster;
+using hafw::test::Daemon;
 using hafw::test::ServerThread;
 using hafw::test::TempDir;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
 
 struct Run {
   int status;
-  std::string out;  // stdout, or stderr when asked for
+  std::string out;
+  std::string err;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -29,61 +47,118 @@ std::string shell_quote(const std::string& s) {
 }
 
 // Runs `PREFIX hafwctl ARGS` in a shell (PREFIX: "VAR=x" or "cd DIR &&") and
-// returns its exit status and either its stdout or its stderr.
-Run hafwctl(const std::string& args, bool want_stderr = false, const std::string& prefix = "") {
+// returns its exit status, stdout and stderr.
+Run hafwctl(const std::string& args, const std::string& prefix = "") {
   const char* bin = std::getenv("HAFWCTL");
   REQUIRE(bin);
-  std::string cmd = prefix + " " + shell_quote(bin) + " " + args + (want_stderr ? " 2>&1 >/dev/null" : " 2>/dev/null");
+  static TempDir tmp;
+  const std::string err_path = (tmp.path / "stderr").string();
+  std::string cmd = prefix + " " + shell_quote(bin) + " " + args + " 2>" + shell_quote(err_path);
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p);
-  std::string out;
+  Run r;
   char buf[4096];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
   int st = ::pclose(p);
   REQUIRE(WIFEXITED(st));
-  return {WEXITSTATUS(st), out};
+  r.status = WEXITSTATUS(st);
+  std::ifstream f(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return r;
 }
 
-const json kVhids = json::parse(R"([
-  {"interface": "wan", "vhid": 200, "state": "MASTER", "advbase": 1, "advskew": 0, "demotion": 0,
-   "addresses": ["198.51.100.200"], "adverts_sent": 5, "adverts_received": 0, "last_transition": "x"}
-])");
+// One node on its socket (the path its config names), as hafwd serves it:
+// the node's commands plus the socket's own stats section. Every request is
+// recorded so the tests can check what hafwctl sent. The handler runs on the
+// server's thread under the cluster's mutex, never while the test steps.
+struct Served {
+  Cluster& cluster;
+  Daemon& daemon;
+  std::vector<std::pair<std::string, json>> requests;  // guarded by cluster.mu
+  ServerThread srv;
 
-// The fake daemon records what it was asked so the tests can check the request.
-struct FakeDaemon {
-  std::mutex mu;
-  std::string last_cmd;
-  json last_args;
-
-  json handle(std::string_view cmd, const json& args) {
-    {
-      std::lock_guard lock(mu);
-      last_cmd = cmd;
-      last_args = args;
-    }
-    if (cmd == "carp.status" || cmd == "carp.maintenance")
-      return json{{"maintenance", cmd == "carp.maintenance" && args.at("enter").get<bool>()},
-                  {"demotion", 0},
-                  {"vhids", kVhids}};
-    if (cmd == "config.reload") return json::object();
-    if (cmd == "stats") return json{{"dataplane", {{"rx", 10}, {"drops", {{"no_route", 2}, {"bad_ttl", 0}}}}}};
-    throw CommandError("unknown command '" + std::string(cmd) + "'");
+  Served(Cluster& c, Daemon& d, const std::string& path)
+      : cluster(c), daemon(d), srv(path, [this](std::string_view cmd, const json& args) {
+          std::lock_guard lock(cluster.mu);
+          requests.emplace_back(cmd, args);
+          return daemon.handle(cmd, args);
+        }) {
+    std::lock_guard lock(cluster.mu);
+    daemon.commands.add_stats([this](json& out) { out["control"]["socket"] = srv.server->stats().to_json(); });
   }
   std::pair<std::string, json> last() {
-    std::lock_guard lock(mu);
-    return {last_cmd, last_args};
+    std::lock_guard lock(cluster.mu);
+    return requests.empty() ? std::pair<std::string, json>{} : requests.back();
+  }
+  std::vector<std::string> commands_seen() {
+    std::lock_guard lock(cluster.mu);
+    std::vector<std::string> out;
+    for (const auto& [cmd, args] : requests) out.push_back(cmd);
+    return out;
+  }
+  std::vector<std::string> registered() {
+    std::lock_guard lock(cluster.mu);
+    std::vector<std::string> out;
+    for (const auto& c : daemon.commands.list()) out.push_back(c.name);
+    return out;
   }
 };
+
+// The verb forms `hafwctl help` lists: the first column of the lines under
+// "verbs:", up to the next blank line ("carp maintenance on|off", ...).
+std::vector<std::string> help_verbs(const std::string& help) {
+  std::vector<std::string> forms;
+  std::istringstream in(help);
+  std::string line;
+  while (std::getline(in, line) && line != "verbs:") {
+  }
+  while (std::getline(in, line) && !line.empty()) {
+    // "  FORM   description": the form ends at the first run of two spaces.
+    size_t start = line.find_first_not_of(' ');
+    size_t end = line.find("  ", start);
+    forms.push_back(line.substr(start, end - start));
+  }
+  return forms;
+}
+
+// Every invocation a verb form stands for: "[x]" with and without x,
+// "a|b" as each alternative, a PLACEHOLDER replaced by a sample from `samples`
+// (a form with a placeholder missing there fails the test: give it a sample).
+std::vector<std::string> expand(const std::string& form, const std::map<std::string, std::string>& samples) {
+  std::vector<std::string> out{""};
+  std::istringstream words(form);
+  for (std::string w; words >> w;) {
+    bool optional = w.front() == '[' && w.back() == ']';
+    if (optional) w = w.substr(1, w.size() - 2);
+    std::vector<std::string> choices;
+    if (std::any_of(w.begin(), w.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); })) {
+      auto s = samples.find(w);
+      INFO("help lists '" << form << "': no sample value for " << w);
+      REQUIRE(s != samples.end());
+      choices.push_back(s->second);
+    } else {
+      std::istringstream alts(w);
+      for (std::string a; std::getline(alts, a, '|');) choices.push_back(a);
+    }
+    std::vector<std::string> next;
+    for (const auto& prefix : out) {
+      if (optional) next.push_back(prefix);
+      for (const auto& c : choices) next.push_back(prefix.empty() ? c : prefix + " " + c);
+    }
+    out = std::move(next);
+  }
+  return out;
+}
 
 }  // namespace
 
 TEST_CASE("hafwctl talks to the daemon and prints what operators expect", "[tools][hafwctl]") {
-  TempDir dir;
-  const std::string path = (dir.path / "hafwd.sock").string();
-  FakeDaemon fake;
-  ServerThread srv(path, [&](std::string_view c, const json& a) { return fake.handle(c, a); });
-  const std::string sock = "--socket " + shell_quote(path) + " ";
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  Served fw2(cluster, *cluster.fw2, cluster.socket_path("fw2"));
+  const std::string sock = "--socket " + shell_quote(cluster.socket_path("fw1")) + " ";
+  const std::string sock2 = "--socket " + shell_quote(cluster.socket_path("fw2")) + " ";
 
   SECTION("carp prints the BSD ifconfig line") {
     Run r = hafwctl(sock + "carp");
@@ -91,73 +166,187 @@ TEST_CASE("hafwctl talks to the daemon and prints what operators expect", "[tool
     CHECK(r.out ==
           "wan: carp: MASTER vhid 200 advbase 1 advskew 0\n"
           "        vip 198.51.100.200\n"
+          "lan: carp: MASTER vhid 1 advbase 1 advskew 0\n"
+          "        vip 192.168.1.1\n"
           "demotion 0, maintenance off\n");
-    CHECK(fake.last().first == "carp.status");
+    CHECK(fw1.last() == std::pair<std::string, json>{"carp.status", json::object()});
     CHECK(hafwctl(sock + "carp status").out == r.out);
+    CHECK(hafwctl(sock2 + "carp").out.starts_with("wan: carp: BACKUP vhid 200 advbase 1 advskew 100\n"));
   }
   SECTION("--json prints the result for scripts, wherever it is given") {
     Run r = hafwctl(sock + "--json carp");
     CHECK(r.status == 0);
-    CHECK(json::parse(r.out)["vhids"] == kVhids);
-    CHECK(json::parse(hafwctl(sock + "carp --json").out)["vhids"] == kVhids);
+    json expected;
+    {
+      std::lock_guard lock(cluster.mu);
+      expected = cluster.fw1->handle("carp.status", {});
+    }
+    CHECK(json::parse(r.out) == expected);
+    CHECK(json::parse(hafwctl(sock + "carp --json").out) == expected);
   }
   SECTION("HAFW_SOCKET names the socket when --socket is absent") {
-    Run r = hafwctl("carp", false, "HAFW_SOCKET=" + shell_quote(path));
+    Run r = hafwctl("carp", "HAFW_SOCKET=" + shell_quote(cluster.socket_path("fw1")));
     CHECK(r.status == 0);
     CHECK(r.out.starts_with("wan: carp: MASTER vhid 200 advbase 1 advskew 0\n"));
   }
-  SECTION("carp maintenance on|off sends carp.maintenance {enter}") {
+  SECTION("carp maintenance on|off sends carp.maintenance {enter} and moves the VIPs") {
     Run r = hafwctl(sock + "carp maintenance on");
     CHECK(r.status == 0);
-    CHECK(fake.last() == std::pair<std::string, json>{"carp.maintenance", {{"enter", true}}});
+    CHECK(fw1.last() == std::pair<std::string, json>{"carp.maintenance", {{"enter", true}}});
     CHECK(r.out.ends_with("demotion 0, maintenance on\n"));
-    CHECK(hafwctl(sock + "carp maintenance off").status == 0);
-    CHECK(fake.last().second == json{{"enter", false}});
-  }
-  SECTION("reload sends an absolute path, since the daemon has its own cwd") {
-    Run r = hafwctl(sock + "reload ./fw1.json", false, "cd " + shell_quote(dir.path.string()) + " &&");
+    cluster.run_for(50ms);
+    CHECK(cluster.state(*cluster.fw1, "wan") == "BACKUP");
+    CHECK(hafwctl(sock2 + "carp").out.starts_with("wan: carp: MASTER vhid 200 advbase 1 advskew 100\n"));
+
+    r = hafwctl(sock + "carp maintenance off");
     CHECK(r.status == 0);
-    CHECK(fake.last() == std::pair<std::string, json>{"config.reload", {{"path", (dir.path / "fw1.json").string()}}});
-    CHECK(r.out == "configuration reloaded from " + (dir.path / "fw1.json").string() + "\n");
+    CHECK(fw1.last().second == json{{"enter", false}});
+    CHECK(r.out.ends_with("demotion 0, maintenance off\n"));
+    cluster.run_for(2s);  // preempt: fw1 takes its VIPs back
+    CHECK(cluster.state(*cluster.fw1, "wan") == "MASTER");
+    CHECK(cluster.state(*cluster.fw2, "wan") == "BACKUP");
   }
-  SECTION("stats lists non-zero drops by reason") {
+  SECTION("status shows the node, its interfaces and CARP") {
+    Run r = hafwctl(sock + "status");
+    CHECK(r.status == 0);
+    CHECK(r.out.starts_with("node fw1 (primary), up 5s\nmaintenance off, demotion 0\n\n"
+                            "interface  port  mac                address            link  rx_packets  tx_packets\n"));
+    CHECK(r.out.ends_with("lan: carp: MASTER vhid 1 advbase 1 advskew 0\n        vip 192.168.1.1\n"));
+  }
+  SECTION("stats has every section, the socket's own counters included") {
     Run r = hafwctl(sock + "stats");
     CHECK(r.status == 0);
-    CHECK(r.out ==
-          "dataplane.drops            2\n"
-          "dataplane.drops.no_route   2\n"
-          "dataplane.rx              10\n");
+    CHECK(r.out.starts_with("dataplane."));
+    CHECK(r.out.find("\ncarp.drops ") != std::string::npos);
+    CHECK(r.out.find("\ncontrol.unusable_punts ") != std::string::npos);
+    CHECK(r.out.find("\ncontrol.socket.requests ") != std::string::npos);
+    CHECK(r.out.find('?') == std::string::npos);
+    json j = json::parse(hafwctl(sock + "--json stats").out);
+    CHECK(j["control"]["socket"]["connections"] >= 2);
+  }
+  SECTION("zz dump") {
+    hafw::test::Host host(cluster.lan);
+    host.send(std::vector<uint8_t>(10, 0xab));
+    cluster.run_for(10ms);
+    hafwctl(sock2 + "carp");
+    printf("%s", hafwctl(sock2 + "stats").out.c_str());
+    printf("%s", hafwctl(sock2 + "raw help").out.c_str());
+  }
+  SECTION("events lists the node's transitions") {
+    Run r = hafwctl(sock + "events");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("Z  wan vhid 200: BACKUP -> MASTER (master down timer expired)\n") != std::string::npos);
+  }
+  SECTION("config prints the running configuration as JSON") {
+    Run r = hafwctl(sock + "config");
+    CHECK(r.status == 0);
+    CHECK(fw1.last().first == "config.get");
+    std::ifstream f(cluster.config_path("fw1"));
+    CHECK(json::parse(r.out) == json::parse(f));
   }
   SECTION("a daemon error is printed as 'hafwctl: <message>' with exit 1") {
-    Run r = hafwctl(sock + "raw bogus.cmd", true);
+    Run r = hafwctl(sock + "raw bogus.cmd");
     CHECK(r.status == 1);
-    CHECK(r.out == "hafwctl: unknown command 'bogus.cmd'\n");
+    CHECK(r.out == "");
+    CHECK(r.err == "hafwctl: unknown command 'bogus.cmd' (try 'help')\n");
+    r = hafwctl(sock + "raw carp.maintenance '{\"enter\": \"yes\"}'");
+    CHECK(r.status == 1);
+    CHECK(r.err == "hafwctl: carp.maintenance needs {\"enter\": true|false}\n");
+    CHECK(cluster.state(*cluster.fw1, "wan") == "MASTER");
   }
   SECTION("raw sends any command with JSON args") {
     Run r = hafwctl(sock + "raw carp.maintenance '{\"enter\": true}'");
     CHECK(r.status == 0);
-    CHECK(fake.last() == std::pair<std::string, json>{"carp.maintenance", {{"enter", true}}});
+    CHECK(fw1.last() == std::pair<std::string, json>{"carp.maintenance", {{"enter", true}}});
     CHECK(json::parse(r.out)["maintenance"] == true);
     CHECK(hafwctl(sock + "raw carp.maintenance '[1]'").status == 2);
   }
 }
 
+TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const std::string sock = "--socket " + shell_quote(cluster.socket_path("fw1")) + " ";
+
+  Run help = hafwctl("help");
+  REQUIRE(help.status == 0);
+  std::vector<std::string> forms = help_verbs(help.out);
+  REQUIRE(forms.size() >= 5);
+
+  // A sample for each placeholder help uses. raw's CMD is `help`: with the
+  // other verbs that reaches every registered command (checked below).
+  const std::map<std::string, std::string> samples{
+      {"NODE.json", shell_quote(cluster.config_path("fw1"))},
+      {"PEER.json", shell_quote(cluster.config_path("fw2"))},
+      {"CMD", "help"},
+      {"JSON-ARGS", "'{}'"},
+  };
+  std::set<std::string> verbs;
+  for (const auto& form : forms) {
+    for (const auto& args : expand(form, samples)) {
+      INFO("help lists '" << form << "'; `hafwctl " << args << "` must succeed");
+      Run r = hafwctl(sock + args);
+      INFO("stderr: " << r.err);
+      CHECK(r.status == 0);
+      CHECK_FALSE(r.out.empty());
+      CHECK(r.err == "");
+      verbs.insert(args.substr(0, args.find(' ')));
+    }
+  }
+  CHECK(verbs == std::set<std::string>{"check", "status", "carp", "stats", "events", "config", "raw", "help"});
+
+  // ...and together they reach every command the daemon serves.
+  std::vector<std::string> seen = fw1.commands_seen();
+  for (const auto& cmd : fw1.registered()) {
+    INFO("no verb in `hafwctl help` reaches the daemon's " << cmd);
+    CHECK(std::find(seen.begin(), seen.end(), cmd) != seen.end());
+  }
+}
+
+TEST_CASE("hafwctl raw help lists exactly the commands the daemon registered", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  Run r = hafwctl("--socket " + shell_quote(cluster.socket_path("fw1")) + " raw help");
+  REQUIRE(r.status == 0);
+  std::vector<std::string> listed;
+  for (const auto& c : json::parse(r.out)) {
+    listed.push_back(c.at("cmd"));
+    CHECK_FALSE(c.at("summary").get<std::string>().empty());
+  }
+  CHECK(listed == fw1.registered());
+  CHECK(listed == std::vector<std::string>{"help", "stats", "status", "carp.status", "carp.maintenance", "events",
+                                           "config.get"});
+}
+
 TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]") {
   TempDir dir;
   const std::string path = (dir.path / "hafwd.sock").string();
-  Run r = hafwctl("--socket " + shell_quote(path) + " status", true);
+  Run r = hafwctl("--socket " + shell_quote(path) + " status");
   CHECK(r.status == 1);
-  CHECK(r.out == "hafwctl: cannot connect to " + path + ": No such file or directory (is hafwd running?)\n");
+  CHECK(r.err == "hafwctl: cannot connect to " + path + ": No such file or directory (is hafwd running?)\n");
 
   CHECK(hafwctl("").status == 2);
   CHECK(hafwctl("frobnicate").status == 2);
   CHECK(hafwctl("carp maintenance maybe").status == 2);
+  CHECK(hafwctl("carp status now").status == 2);
+  CHECK(hafwctl("status extra").status == 2);
   CHECK(hafwctl("check").status == 2);
+  CHECK(hafwctl("raw").status == 2);
   CHECK(hafwctl("--socket").status == 2);
   CHECK(hafwctl("--bogus status").status == 2);
-  Run u = hafwctl("frobnicate", true);
-  CHECK(u.out.starts_with("hafwctl: unknown verb 'frobnicate'\n"));
-  CHECK(u.out.find("usage: hafwctl") != std::string::npos);
+  CHECK(hafwctl("--timeout 0 status").status == 2);
+  Run u = hafwctl("frobnicate");
+  CHECK(u.out == "");
+  CHECK(u.err.starts_with("hafwctl: unknown verb 'frobnicate'\n"));
+  CHECK(u.err.find("usage: hafwctl") != std::string::npos);
+
+  // Verbs for commands the daemon does not serve are not offered.
+  for (const char* removed : {"states", "states list", "states list 5", "sync", "reload /etc/hafw/fw1.json"}) {
+    INFO(removed);
+    Run x = hafwctl("--socket " + shell_quote(path) + " " + removed);
+    CHECK(x.status == 2);
+    CHECK(x.err.starts_with("hafwctl: unknown verb '"));
+  }
 
   Run h = hafwctl("help");
   CHECK(h.status == 0);

@@ -1,5 +1,7 @@
 // A ControlServer on a temporary socket, driven by its own io_context thread,
-// plus a raw client for the byte-level cases request() cannot produce.
+// plus a raw client for the byte-level cases request() cannot produce, and a
+// two-node cluster of real daemons (tests/unit/control/fake_link.h) whose
+// replies hafwctl's tests read instead of hand-written JSON.
 #pragma once
 
 #include <sys/socket.h>
@@ -10,12 +12,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "control/clock.h"
+#include "control/config.h"
 #include "control/socket.h"
+#include "tests/unit/control/fake_link.h"
 
 namespace hafw::test {
 
@@ -101,6 +109,107 @@ class RawClient {
  private:
   int fd_ = -1;
   std::string buf_;
+};
+
+// Two nodes as controller_test.cc builds them (the guide's WAN/LAN/sync
+// plan: fw1 primary advskew 0, fw2 secondary advskew 100), started and run
+// under a manual clock until fw1 is MASTER of both VHIDs. Each node's config
+// is also written to DIR/fwN.json, and names DIR/fwN.sock as its socket.
+//
+// `mu` guards the daemons and the clock: a ControlServer answers on its own
+// thread, so its handler takes `mu` (handler()), and so does every step the
+// test makes (run_for()).
+class Cluster {
+ public:
+  TempDir dir;
+  std::mutex mu;
+  ManualClock clock;
+  Segment wan, lan, sync;
+  std::unique_ptr<FakeIo> io1, io2;
+  std::unique_ptr<Daemon> fw1, fw2;
+
+  Cluster() {
+    io1 = std::make_unique<FakeIo>(std::vector<Segment*>{&wan, &lan, &sync}, macs(1));
+    io2 = std::make_unique<FakeIo>(std::vector<Segment*>{&wan, &lan, &sync}, macs(2));
+    fw1 = make(*io1, node_json("fw1", "primary", 2, 0));
+    fw2 = make(*io2, node_json("fw2", "secondary", 3, 100));
+    fw1->start();
+    fw2->start();
+    // fw1's master-down timer (3 s) runs out before fw2's (3 s + 100/256 s).
+    run_for(std::chrono::seconds(5));
+  }
+
+  std::string config_path(const std::string& node) const { return (dir.path / (node + ".json")).string(); }
+  std::string socket_path(const std::string& node) const { return (dir.path / (node + ".sock")).string(); }
+
+  // Advance the clock in 10 ms steps, letting both nodes work after each.
+  void run_for(Time d) {
+    std::lock_guard lock(mu);
+    for (Time t{}; t < d; t += std::chrono::milliseconds(10)) {
+      clock.advance(std::chrono::milliseconds(10));
+      for (int i = 0; i < 100; ++i) {
+        bool worked = fw1->step();
+        worked = fw2->step() || worked;
+        if (!worked) break;
+      }
+    }
+  }
+
+  // A node's commands as a socket handler, serialised with the test's steps.
+  control::Handler handler(Daemon& d) {
+    return [this, &d](std::string_view cmd, const nlohmann::json& args) {
+      std::lock_guard lock(mu);
+      return d.handle(cmd, args);
+    };
+  }
+
+  // A VHID's state as the node's CARP sees it ("MASTER", ...).
+  std::string state(const Daemon& d, const std::string& iface) {
+    std::lock_guard lock(mu);
+    for (const auto& s : d.carp().status())
+      if (s.interface == iface) return carp::state_name(s.state);
+    return "none";
+  }
+
+ private:
+  static std::vector<net::Mac> macs(uint8_t node) {
+    return {net::Mac{{0x02, 0, 0, 0, node, 0}}, net::Mac{{0x02, 0, 0, 0, node, 1}},
+            net::Mac{{0x02, 0, 0, 0, node, 2}}};
+  }
+
+  std::string node_json(const std::string& name, const std::string& role, int host, int skew) const {
+    auto h = std::to_string(host), p = std::to_string(host == 2 ? 3 : 2);
+    auto w = std::to_string(host == 2 ? 201 : 202), wp = std::to_string(host == 2 ? 202 : 201);
+    auto s = std::to_string(skew);
+    return R"({
+  "node": {"name": ")" + name + R"(", "role": ")" + role + R"("},
+  "dataplane": {"eal": [], "workers": 1},
+  "interfaces": [
+    {"name": "wan", "port": "0", "address": "198.51.100.)" + w + R"(/24", "peer": "198.51.100.)" + wp + R"("},
+    {"name": "lan", "port": "1", "address": "192.168.1.)" + h + R"(/24", "peer": "192.168.1.)" + p + R"("},
+    {"name": "sync", "port": "2", "address": "172.16.1.)" + h + R"(/24", "peer": "172.16.1.)" + p + R"("}],
+  "carp": {"preempt": true, "vips": [
+    {"interface": "wan", "vhid": 200, "addresses": ["198.51.100.200"], "password": "wan-secret",
+     "advbase": 1, "advskew": )" + s + R"(},
+    {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret",
+     "advbase": 1, "advskew": )" + s + R"(}]},
+  "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
+  "control": {"socket": ")" + socket_path(name) + R"(", "state_dir": ")" + (dir.path / name).string() + R"("}
+}
+)";
+  }
+
+  std::unique_ptr<Daemon> make(FakeIo& io, const std::string& text) {
+    auto r = config::parse(text);
+    if (!r.ok()) {
+      std::string why;
+      for (const auto& d : r.diagnostics) why += d.str() + "\n";
+      throw std::runtime_error("test config rejected:\n" + why);
+    }
+    auto name = r.config->node.name;
+    std::ofstream(config_path(name)) << text;
+    return std::make_unique<Daemon>(*r.config, nlohmann::json::parse(text), io, clock);
+  }
 };
 
 }  // namespace hafw::test

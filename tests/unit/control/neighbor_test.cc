@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "dataplane/neighbor.h"
+#include "control/neighbor.h"
 #include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint8_t kWan = 0, kLan = 1;
 const uint32_t kGw = ip4("198.51.100.1");
-const dp::Time t0 = 1000s;
+const Time t0 = 1000s;
 
 // A frame as a Resolve punt leaves the worker: eth src set, dst stale; the
 // last byte marks which packet it is.
@@ -24,7 +24,7 @@ Bytes punted(uint8_t marker) {
 }  // namespace
 
 TEST_CASE("resolve holds the packet and sends one ARP request per second", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   auto reqs = nm.resolve(kWan, kGw, punted(1), t0);
   REQUIRE(reqs.size() == 1);
   const Bytes& r = reqs[0];
@@ -51,7 +51,7 @@ TEST_CASE("resolve holds the packet and sends one ARP request per second", "[dat
 }
 
 TEST_CASE("learning the neighbour releases the held packets rewritten", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   Bytes p1 = punted(1), p2 = punted(2);
   nm.resolve(kWan, kGw, p1, t0);
   nm.resolve(kWan, kGw, p2, t0 + 1ms);
@@ -79,7 +79,7 @@ TEST_CASE("learning the neighbour releases the held packets rewritten", "[datapl
 }
 
 TEST_CASE("at most 3 packets are held per next hop, the oldest dropped", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   for (uint8_t i = 1; i <= 5; ++i) nm.resolve(kWan, kGw, punted(i), t0);
   CHECK(nm.stats().queue_drops == 2);
   nm.learn(kWan, kGw, kGwMac, t0 + 1ms);
@@ -90,7 +90,7 @@ TEST_CASE("at most 3 packets are held per next hop, the oldest dropped", "[datap
 }
 
 TEST_CASE("an unanswered next hop gives up after 3 s and drops its packets", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   nm.resolve(kWan, kGw, punted(1), t0);
   nm.resolve(kWan, kGw, punted(2), t0);
   // Retries come from due_requests() while nothing new arrives.
@@ -108,7 +108,7 @@ TEST_CASE("an unanswered next hop gives up after 3 s and drops its packets", "[d
 }
 
 TEST_CASE("entries age out unless refreshed, and are probed before they do", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   CHECK(nm.learn(kWan, kGw, kGwMac, t0));
   CHECK_FALSE(nm.learn(kWan, kGw, kGwMac, t0 + 1s));  // same MAC: no republish needed
   CHECK(nm.due_requests(t0 + 19min).empty());
@@ -129,7 +129,7 @@ TEST_CASE("entries age out unless refreshed, and are probed before they do", "[d
 }
 
 TEST_CASE("only on-link senders with real MACs are learned", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   CHECK_FALSE(nm.learn(kWan, ip4("192.168.1.50"), kHostMac, t0));     // LAN host claimed on WAN
   CHECK_FALSE(nm.learn(kWan, ip4("198.51.100.201"), kHostMac, t0));   // our own address
   CHECK_FALSE(nm.learn(kWan, ip4("198.51.100.255"), kHostMac, t0));   // the subnet broadcast
@@ -145,7 +145,7 @@ TEST_CASE("only on-link senders with real MACs are learned", "[dataplane][neighb
 }
 
 TEST_CASE("resolve finds the on-link interface when handed the receiving one", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   auto reqs = nm.resolve(kLan, kGw, punted(1), t0);  // kGw is on the WAN
   REQUIRE(reqs.size() == 1);
   CHECK(eth_of(reqs[0]).src == kWanMac);
@@ -158,7 +158,7 @@ TEST_CASE("resolve finds the on-link interface when handed the receiving one", "
 }
 
 TEST_CASE("entries feed the workers' table", "[dataplane][neighbor]") {
-  dp::NeighborManager nm(backup_view());
+  control::NeighborManager nm(example_topology().ifaces);
   nm.learn(kWan, kGw, kGwMac, t0);
   nm.learn(kLan, ip4("192.168.1.50"), kHostMac, t0);
   auto e = nm.entries();

@@ -11,7 +11,6 @@
 
 #include "control/clock.h"
 #include "control/config.h"
-#include "control/node.h"
 #include "control/socket.h"
 #include "tests/unit/control/fake_link.h"
 #include "tests/unit/dataplane/frames.h"
@@ -115,20 +114,22 @@ struct Lab {
   ManualClock clock;
   test::Segment wan, lan, sync;
   std::unique_ptr<test::FakeIo> io1, io2;
-  std::unique_ptr<Node> n1, n2;
+  std::unique_ptr<test::Daemon> n1, n2;
   ArpHost client{lan, net::Mac{{0x02, 0xc1, 0, 0, 0, 1}}, ip("192.168.1.10")};
   ArpHost server{wan, net::Mac{{0x02, 0x5e, 0, 0, 0, 1}}, ip("198.51.100.10")};
 
   void start_n1() {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
-    n1 = std::make_unique<Node>(load(node_json("n1", "primary", 2, 0, dirs.path + "/n1")), *io1, clock);
+    auto text = node_json("n1", "primary", 2, 0, dirs.path + "/n1");
+    n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
   }
   void start_n2() {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
-    n2 = std::make_unique<Node>(load(node_json("n2", "secondary", 3, 100, dirs.path + "/n2")), *io2, clock);
+    auto text = node_json("n2", "secondary", 3, 100, dirs.path + "/n2");
+    n2 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io2, clock);
     n2->start();
   }
   void kill_n1() {
@@ -173,7 +174,7 @@ struct Lab {
     }
     return echoes;
   }
-  static std::string state(const Node& n, const std::string& iface) {
+  static std::string state(const test::Daemon& n, const std::string& iface) {
     for (const auto& s : n.carp().status())
       if (s.interface == iface) return carp::state_name(s.state);
     return "?";

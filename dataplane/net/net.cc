@@ -1,4 +1,4 @@
-#include "dataplane/net.h"
+#include "dataplane/net/net.h"
 
 #include <arpa/inet.h>
 

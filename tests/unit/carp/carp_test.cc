@@ -4,7 +4,7 @@
 #include <cstring>
 #include <variant>
 
-#include "carp/node.h"
+#include "carp/carp.h"
 #include "carp/wire.h"
 
 using namespace hafw;
@@ -18,7 +18,7 @@ net::IpAddr ip(const char* s) { return *net::IpAddr::parse(s); }
 constexpr Time t0 = 1000s;
 constexpr Time kSkew = 3'906'250ns;
 
-// The DESIGN.md example plan: WAN VIP .200 vhid 200, LAN VIP .1 vhid 1.
+// The example address plan (docs/config.md): WAN VIP .200 vhid 200, LAN VIP .1 vhid 1.
 std::vector<VhidConfig> plan(const char* wan_src, const char* lan_src, uint8_t skew, bool preempt = true) {
   return {
       VhidConfig{.interface = "wan", .vhid = 200, .addresses = {ip("198.51.100.200")}, .password = "wanpass",
@@ -262,5 +262,5 @@ TEST_CASE("drop and state names", "[carp]") {
   CHECK(std::string(state_name(State::Init)) == "INIT");
   CHECK(std::string(drop_name(Drop::BadAuth)) == "bad_auth");
   CHECK(std::string(drop_name(Drop::NotCarp)) == "not_carp");
-  CHECK(std::string(drop_name(Drop::Count)) == "?");
+  CHECK(std::string(drop_name(Drop::Count)) == "unknown");
 }

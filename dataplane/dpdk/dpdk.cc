@@ -5,7 +5,7 @@
 // queue is shared and no lock is taken. Frames the control thread sends go
 // through one single-producer ring per port that worker 0 drains onto its
 // own TX queue. Punted frames go the other way through one ring per worker.
-#include "dataplane/dpdk.h"
+#include "dataplane/dpdk/dpdk.h"
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -21,13 +21,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <deque>
 #include <vector>
+
+#include "dataplane/pipeline.h"
 
 namespace hafw::dp {
 namespace {
 
-constexpr uint16_t kBurst = 32;            // DPDK's usual RX/TX burst: amortises the PMD call
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
 constexpr unsigned kPuntRing = 1024;       // per worker; CARP/ARP rates are tiny, bursts are not
@@ -35,19 +38,6 @@ constexpr unsigned kControlTxRing = 512;   // per port
 constexpr unsigned kSpinPolls = 512;       // empty polls before backing off (~tens of µs busy)
 constexpr unsigned kMinSleepUs = 8;
 constexpr unsigned kMaxSleepUs = 500;      // worst added latency when idle; keeps an idle node < 5% CPU
-
-// A relaxed counter only its worker writes: no locked instruction per packet.
-struct Counter {
-  std::atomic<uint64_t> v{0};
-  void add(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  uint64_t get() const { return v.load(std::memory_order_relaxed); }
-};
-
-struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
-  Counter rx, tx, tx_full, to_control, ring_full, unsupported;
-  std::array<Counter, size_t(DropReason::Count)> drops;
-  std::array<Counter, size_t(PuntReason::Count)> punts;
-};
 
 // What a worker records in the mbuf for the control thread.
 struct PuntMeta {
@@ -59,7 +49,7 @@ struct PuntMeta {
 
 struct TxBuffer {
   uint16_t n = 0;
-  rte_mbuf* pkts[kBurst];
+  rte_mbuf* pkts[kBurstMax];
 };
 
 bool parse_port_id(const std::string& s, uint16_t& out) {
@@ -70,6 +60,40 @@ bool parse_port_id(const std::string& s, uint16_t& out) {
   out = uint16_t(v);
   return true;
 }
+
+// Rcu over rte_rcu_qsbr: retire() takes a token (rte_rcu_qsbr_start), and
+// reclaim() frees, oldest first, what every worker has acknowledged since
+// (rte_rcu_qsbr_check without waiting). Control thread only.
+class DpdkRcu final : public Rcu {
+ public:
+  void attach(rte_rcu_qsbr* qsv) { qsv_ = qsv; }
+  ~DpdkRcu() override {
+    for (const auto& r : retired_) r.free_fn(r.p);  // workers have stopped
+  }
+  using Rcu::retire;
+  void retire(void* p, void (*free_fn)(void*)) override {
+    retired_.push_back(Retired{rte_rcu_qsbr_start(qsv_), p, free_fn});
+  }
+  size_t reclaim() override {
+    size_t n = 0;
+    while (!retired_.empty() && rte_rcu_qsbr_check(qsv_, retired_.front().token, false) == 1) {
+      retired_.front().free_fn(retired_.front().p);
+      retired_.pop_front();
+      ++n;
+    }
+    return n;
+  }
+  size_t pending() const override { return retired_.size(); }
+
+ private:
+  struct Retired {
+    uint64_t token;
+    void* p;
+    void (*free_fn)(void*);
+  };
+  rte_rcu_qsbr* qsv_ = nullptr;
+  std::deque<Retired> retired_;
+};
 
 class Impl;
 
@@ -82,15 +106,16 @@ struct WorkerArg {
 
 class Impl final : public DpdkIo {
  public:
+  Impl() : snapshots_(rcu_) {}
   ~Impl() override;
-  bool init(const config::Config& cfg, std::string& error);
+  bool init(const DpdkSetup& setup, std::string& error);
 
   unsigned iface_count() const override { return unsigned(ports_.size()); }
   net::Mac mac(unsigned i) const override { return macs_.at(i); }
   IfaceStatus iface_status(unsigned i) const override;
   size_t poll(const std::function<void(const Punt&)>& fn) override;
   bool send(unsigned iface, std::span<const uint8_t> frame) override;
-  void publish(std::unique_ptr<View> view) override;
+  Snapshots& snapshots() override { return snapshots_; }
   Counters counters() const override;
 
   void run_worker(unsigned id);
@@ -99,7 +124,7 @@ class Impl final : public DpdkIo {
 
  private:
   PuntMeta& meta(rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, meta_offset_, PuntMeta*); }
-  void transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerStats& st);
+  void transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters& st);
 
   std::vector<std::string> eal_args_;
   std::vector<uint16_t> ports_;
@@ -108,12 +133,13 @@ class Impl final : public DpdkIo {
   std::vector<WorkerArg> args_;
   std::vector<rte_ring*> punt_rings_;    // worker -> control
   std::vector<rte_ring*> control_tx_;    // control -> worker 0, per iface
-  std::unique_ptr<WorkerStats[]> stats_;
+  std::unique_ptr<WorkerCounters[]> stats_;
   unsigned workers_ = 0;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsv_ = nullptr;
   int meta_offset_ = -1;
-  std::atomic<View*> view_{nullptr};
+  DpdkRcu rcu_;              // declared before snapshots_: frees what they retire, after them
+  Snapshots snapshots_;
   std::atomic<bool> running_{false};
   bool eal_up_ = false;
   bool launched_ = false;
@@ -125,25 +151,29 @@ int worker_main(void* arg) {
   return 0;
 }
 
-bool Impl::init(const config::Config& cfg, std::string& error) {
+bool Impl::init(const DpdkSetup& setup, std::string& error) {
+  if (setup.ports.size() > kMaxIfaces) {
+    error = "interfaces: at most " + std::to_string(kMaxIfaces) + " ports, got " + std::to_string(setup.ports.size());
+    return false;
+  }
   eal_args_.push_back("hafwd");
-  for (const auto& a : cfg.dataplane.eal) eal_args_.push_back(a);
+  for (const auto& a : setup.eal) eal_args_.push_back(a);
   std::vector<char*> argv;
   for (auto& a : eal_args_) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
-    error = std::string("dataplane.eal: EAL initialisation failed: ") + rte_strerror(rte_errno);
+    error = setup.eal_key + ": EAL initialisation failed: " + rte_strerror(rte_errno);
     return false;
   }
   eal_up_ = true;
 
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
-    if (lcores_.size() < cfg.dataplane.workers) lcores_.push_back(lcore);
+    if (lcores_.size() < setup.workers) lcores_.push_back(lcore);
   }
-  workers_ = cfg.dataplane.workers;
+  workers_ = setup.workers;
   if (lcores_.size() < workers_) {
-    error = "dataplane.workers: " + std::to_string(workers_) + " workers need " + std::to_string(workers_ + 1) +
+    error = setup.workers_key + ": " + std::to_string(workers_) + " workers need " + std::to_string(workers_ + 1) +
             " lcores (one for the control thread), but the EAL arguments give " +
             std::to_string(rte_lcore_count()) + "; add e.g. \"-l\", \"0-" + std::to_string(workers_) + "\"";
     return false;
@@ -156,7 +186,7 @@ bool Impl::init(const config::Config& cfg, std::string& error) {
     return false;
   }
 
-  unsigned n_ports = unsigned(cfg.interfaces.size());
+  unsigned n_ports = unsigned(setup.ports.size());
   unsigned n_mbufs = std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + 4096u) | 1023u;
   pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!pool_) {
@@ -165,12 +195,11 @@ bool Impl::init(const config::Config& cfg, std::string& error) {
     return false;
   }
 
-  for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
-    const auto& ifc = cfg.interfaces[i];
-    std::string where = "interfaces[" + std::to_string(i) + "].port";
+  for (const auto& ifc : setup.ports) {
+    const std::string& where = ifc.key;
     uint16_t port;
-    if (!parse_port_id(ifc.port, port) && rte_eth_dev_get_port_by_name(ifc.port.c_str(), &port) != 0) {
-      error = where + ": no DPDK port '" + ifc.port + "' (" + std::to_string(rte_eth_dev_count_avail()) +
+    if (!parse_port_id(ifc.device, port) && rte_eth_dev_get_port_by_name(ifc.device.c_str(), &port) != 0) {
+      error = where + ": no DPDK port '" + ifc.device + "' (" + std::to_string(rte_eth_dev_count_avail()) +
               " ports available; a vdev needs --vdev in dataplane.eal)";
       return false;
     }
@@ -180,7 +209,7 @@ bool Impl::init(const config::Config& cfg, std::string& error) {
     }
     rte_eth_dev_info info;
     if (rte_eth_dev_info_get(port, &info) != 0 || info.max_rx_queues < workers_ || info.max_tx_queues < workers_) {
-      error = where + ": port '" + ifc.port + "' has too few queues for " + std::to_string(workers_) +
+      error = where + ": port '" + ifc.device + "' has too few queues for " + std::to_string(workers_) +
               " workers (af_packet: add qpairs=N to the vdev)";
       return false;
     }
@@ -198,7 +227,7 @@ bool Impl::init(const config::Config& cfg, std::string& error) {
     }
     if (rc == 0) rc = rte_eth_dev_start(port);
     if (rc != 0) {
-      error = where + ": cannot start port '" + ifc.port + "': " + rte_strerror(-rc);
+      error = where + ": cannot start port '" + ifc.device + "': " + rte_strerror(-rc);
       return false;
     }
     // Frames for a virtual MAC must reach us whichever node holds it; the
@@ -238,7 +267,8 @@ bool Impl::init(const config::Config& cfg, std::string& error) {
     error = "dataplane: cannot initialise RCU";
     return false;
   }
-  stats_ = std::make_unique<WorkerStats[]>(workers_);
+  rcu_.attach(qsv_);
+  stats_ = std::make_unique<WorkerCounters[]>(workers_);
   return true;
 }
 
@@ -248,7 +278,6 @@ Impl::~Impl() {
     rte_eth_dev_stop(p);
     rte_eth_dev_close(p);
   }
-  delete view_.exchange(nullptr);
   for (auto* r : punt_rings_) rte_ring_free(r);
   for (auto* r : control_tx_) rte_ring_free(r);
   rte_free(qsv_);
@@ -280,79 +309,88 @@ void Impl::stop() {
   launched_ = false;
 }
 
-void Impl::transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerStats& st) {
+void Impl::transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters& st) {
   if (b.n == 0) return;
   uint16_t sent = rte_eth_tx_burst(ports_[iface], queue, b.pkts, b.n);
-  st.tx.add(sent);
+  st.add(IoCounter::Tx, sent);
   if (sent < b.n) {
-    st.tx_full.add(b.n - sent);
+    st.add(IoCounter::TxFull, b.n - sent);
     rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
   }
   b.n = 0;
 }
 
 void Impl::run_worker(unsigned id) {
-  WorkerStats& st = stats_[id];
+  WorkerCounters& st = stats_[id];
   const unsigned n_if = unsigned(ports_.size());
   const uint16_t q = uint16_t(id);
   TxBuffer tx[kMaxIfaces];
-  rte_mbuf* rx[kBurst];
-  rte_mbuf* punt[kBurst];
+  rte_mbuf* rx[kBurstMax];
+  rte_mbuf* punt[kBurstMax];
+  rte_mbuf* dropped[kBurstMax];
+  Burst burst;
+  WorkerCtx ctx{.view = {}, .worker = id, .counters = &st};
   unsigned idle = 0, sleep_us = kMinSleepUs;
 
   rte_rcu_qsbr_thread_register(qsv_, id);
   rte_rcu_qsbr_thread_online(qsv_, id);
   while (running_.load(std::memory_order_relaxed)) {
+    // Between passes the worker holds no pointer into the snapshots.
     rte_rcu_qsbr_quiescent(qsv_, id);
-    const View* v = view_.load(std::memory_order_acquire);
-    if (v == nullptr) {  // not published yet: leave frames in the RX ring
+    ctx.view = snapshots_.load();
+    if (!ctx.view.ready()) {  // not published yet: leave frames in the RX ring
       rte_delay_us_sleep(kMaxSleepUs);
       continue;
     }
     unsigned work = 0;
     for (unsigned in = 0; in < n_if; ++in) {
-      uint16_t n = rte_eth_rx_burst(ports_[in], q, rx, kBurst);
+      const uint16_t n = rte_eth_rx_burst(ports_[in], q, rx, kBurstMax);
       if (n == 0) continue;
       work += n;
-      st.rx.add(n);
-      uint16_t n_punt = 0;
+      st.add(IoCounter::Rx, n);
+      // steady_clock is read through the vDSO: no system call.
+      ctx.now = std::chrono::steady_clock::now().time_since_epoch();
+      burst.n = 0;
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
-        // The view is published before workers start; chained mbufs only
-        // come with scatter RX, which we do not enable.
+        // Chained mbufs only come with scatter RX, which we do not enable.
         if (m->nb_segs != 1) {
-          st.unsupported.add();
+          st.add(IoCounter::Unsupported);
           rte_pktmbuf_free(m);
           continue;
         }
-        uint16_t len = m->data_len;
-        Result r = process(*v, uint8_t(in), rte_pktmbuf_mtod(m, uint8_t*), len);
-        switch (r.exit) {
-          case Exit::Forward:
-          case Exit::Reply: {
-            unsigned out = r.exit == Exit::Reply ? in : r.out_iface;
-            m->data_len = m->pkt_len = len;
-            TxBuffer& b = tx[out];
+        rx[burst.n] = m;
+        burst.set(burst.n++, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, uint8_t(in), m->ol_flags, m->hash.rss);
+      }
+      run_burst(ctx, burst);
+
+      uint16_t n_punt = 0, n_drop = 0;
+      for (uint16_t i = 0; i < burst.n; ++i) {
+        const PacketMeta& p = burst.pkt[i];
+        rte_mbuf* m = rx[i];
+        switch (p.next) {
+          case Next::Tx: {
+            m->data_len = m->pkt_len = p.len;
+            TxBuffer& b = tx[p.out];
             b.pkts[b.n++] = m;
-            if (b.n == kBurst) transmit(out, q, b, st);
+            if (b.n == kBurstMax) transmit(p.out, q, b, st);
             break;
           }
-          case Exit::ToControl:
-            meta(m) = PuntMeta{r.nexthop, uint8_t(in), uint8_t(r.punt), r.out_iface};
-            st.punts[size_t(r.punt)].add();
+          case Next::Control:
+            meta(m) = PuntMeta{p.nexthop, p.in, uint8_t(p.punt), p.out};
             punt[n_punt++] = m;
             break;
-          case Exit::Drop:
-            st.drops[size_t(r.drop)].add();
-            rte_pktmbuf_free(m);
+          default:  // Drop (counted by the pipeline)
+            dropped[n_drop++] = m;
             break;
         }
       }
+      if (n_drop) rte_pktmbuf_free_bulk(dropped, n_drop);
       if (n_punt) {
         unsigned done = rte_ring_enqueue_burst(punt_rings_[id], reinterpret_cast<void**>(punt), n_punt, nullptr);
-        st.to_control.add(done);
+        st.add(IoCounter::ToControl, done);
         if (done < n_punt) {
-          st.ring_full.add(n_punt - done);
+          st.add(IoCounter::ControlRingFull, n_punt - done);
           rte_pktmbuf_free_bulk(punt + done, n_punt - done);
         }
       }
@@ -361,7 +399,7 @@ void Impl::run_worker(unsigned id) {
 
     if (id == 0) {
       for (unsigned i = 0; i < n_if; ++i) {
-        unsigned n = rte_ring_dequeue_burst(control_tx_[i], reinterpret_cast<void**>(tx[i].pkts), kBurst, nullptr);
+        unsigned n = rte_ring_dequeue_burst(control_tx_[i], reinterpret_cast<void**>(tx[i].pkts), kBurstMax, nullptr);
         if (n == 0) continue;
         work += n;
         tx[i].n = uint16_t(n);
@@ -373,8 +411,8 @@ void Impl::run_worker(unsigned id) {
       idle = 0;
       sleep_us = kMinSleepUs;
     } else if (++idle > kSpinPolls) {
-      // Idle: sleep, doubling up to kMaxSleepUs. Offline while asleep so the
-      // control thread's RCU synchronise does not wait for us.
+      // Idle: sleep, doubling up to kMaxSleepUs. Offline while asleep so
+      // reclamation never waits for us.
       rte_rcu_qsbr_thread_offline(qsv_, id);
       rte_delay_us_sleep(sleep_us);
       rte_rcu_qsbr_thread_online(qsv_, id);
@@ -387,10 +425,10 @@ void Impl::run_worker(unsigned id) {
 
 size_t Impl::poll(const std::function<void(const Punt&)>& fn) {
   size_t total = 0;
-  rte_mbuf* ms[kBurst];
+  rte_mbuf* ms[kBurstMax];
   for (auto* r : punt_rings_) {
     unsigned n;
-    while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurst, nullptr)) > 0) {
+    while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurstMax, nullptr)) > 0) {
       for (unsigned i = 0; i < n; ++i) {
         const PuntMeta& pm = meta(ms[i]);
         fn(Punt{pm.iface, PuntReason(pm.reason), pm.out_iface, pm.nexthop,
@@ -420,13 +458,6 @@ bool Impl::send(unsigned iface, std::span<const uint8_t> frame) {
   return true;
 }
 
-void Impl::publish(std::unique_ptr<View> view) {
-  View* old = view_.exchange(view.release(), std::memory_order_acq_rel);
-  // No worker may still read `old` once each has passed a quiescent point.
-  rte_rcu_qsbr_synchronize(qsv_, RTE_QSBR_THRID_INVALID);
-  delete old;
-}
-
 IfaceStatus Impl::iface_status(unsigned i) const {
   IfaceStatus s;
   rte_eth_link link{};
@@ -442,25 +473,15 @@ IfaceStatus Impl::iface_status(unsigned i) const {
 
 Counters Impl::counters() const {
   Counters c;
-  for (unsigned w = 0; w < workers_; ++w) {
-    const WorkerStats& s = stats_[w];
-    c.rx += s.rx.get();
-    c.tx += s.tx.get();
-    c.tx_full += s.tx_full.get();
-    c.to_control += s.to_control.get();
-    c.ring_full += s.ring_full.get();
-    c.unsupported += s.unsupported.get();
-    for (size_t i = 0; i < c.drops.size(); ++i) c.drops[i] += s.drops[i].get();
-    for (size_t i = 0; i < c.punts.size(); ++i) c.punts[i] += s.punts[i].get();
-  }
+  for (unsigned w = 0; w < workers_; ++w) c += stats_[w].read();
   return c;
 }
 
 }  // namespace
 
-std::unique_ptr<DpdkIo> DpdkIo::create(const config::Config& cfg, std::string& error) {
+std::unique_ptr<DpdkIo> DpdkIo::create(const DpdkSetup& setup, std::string& error) {
   auto io = std::make_unique<Impl>();
-  if (!io->init(cfg, error)) return nullptr;
+  if (!io->init(setup, error)) return nullptr;
   return io;
 }
 

@@ -1,4 +1,4 @@
-#include "control/node.h"
+#include "control/controller.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,9 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "control/compile.h"
 #include "control/socket.h"
 
-namespace hafw {
+namespace hafw::control {
 
 using nlohmann::json;
 
@@ -33,29 +34,6 @@ std::string iso8601(int64_t unix_ms) {
   return buf;
 }
 
-std::vector<carp::VhidConfig> vhid_configs(const config::Config& cfg, const dp::PacketIo& io) {
-  std::vector<carp::VhidConfig> out;
-  for (const auto& v : cfg.carp.vips) {
-    for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
-      const auto& ifc = cfg.interfaces[i];
-      if (ifc.name != v.interface) continue;
-      out.push_back(carp::VhidConfig{
-          .interface = v.interface,
-          .vhid = v.vhid,
-          .addresses = v.addresses,
-          .password = v.password,
-          .advbase = v.advbase,
-          .advskew = v.advskew,
-          .preempt = cfg.carp.preempt,
-          .peer = v.peer,
-          .src = ifc.address.addr,
-          .iface_mac = io.mac(unsigned(i)),
-      });
-    }
-  }
-  return out;
-}
-
 std::vector<net::Mac> port_macs(const dp::PacketIo& io) {
   std::vector<net::Mac> macs;
   for (unsigned i = 0; i < io.iface_count(); ++i) macs.push_back(io.mac(i));
@@ -64,19 +42,30 @@ std::vector<net::Mac> port_macs(const dp::PacketIo& io) {
 
 }  // namespace
 
-Node::Node(config::Config cfg, dp::PacketIo& io, const Clock& clock)
+// Every member of a counter table as {"name": value}.
+template <class E, size_t N, class Values>
+json named_json(const std::array<net::Named<E>, N>& table, const Values& values) {
+  json out = json::object();
+  for (size_t i = 0; i < N; ++i) out[table[i].name] = values[i];
+  return out;
+}
+
+Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const Clock& clock)
     : cfg_(std::move(cfg)),
+      running_(std::move(running)),
       io_(io),
       clock_(clock),
-      base_(dp::View::build(cfg_, port_macs(io))),
-      carp_(vhid_configs(cfg_, io)),
-      neighbors_(base_) {}
+      carp_(compile_vhids(cfg_, port_macs(io))),
+      neighbors_(compile_topology(cfg_, port_macs(io)).ifaces) {}
 
-void Node::start() {
+void Controller::start() {
   started_ = clock_.now();
   log_event("node " + cfg_.node.name + " starting (" +
             (cfg_.node.role == config::Role::Primary ? "primary" : "secondary") + ")");
-  publish_view();
+  io_.snapshots().publish(
+      std::make_unique<const dp::Topology>(compile_topology(cfg_, port_macs(io_))));
+  publish_owned_vips();
+  publish_neighbors();
   apply(carp_.start(clock_.now()));
   // Persistent maintenance (pfSense): a node the operator took out stays out
   // across restarts and reboots until the operator says otherwise.
@@ -85,11 +74,12 @@ void Node::start() {
     log_event("maintenance mode persists from before the restart (" + maintenance_path() + ")");
     apply(carp_.set_maintenance(true, clock_.now()));
   }
+  flush();
 }
 
-std::string Node::maintenance_path() const { return cfg_.control.state_dir + "/maintenance"; }
+std::string Controller::maintenance_path() const { return cfg_.control.state_dir + "/maintenance"; }
 
-void Node::persist_maintenance() {
+void Controller::persist_maintenance() {
   std::error_code ec;
   if (maintenance_) {
     std::filesystem::create_directories(cfg_.control.state_dir, ec);
@@ -106,30 +96,32 @@ void Node::persist_maintenance() {
   if (ec) log_event("cannot persist maintenance mode in " + maintenance_path() + ": " + ec.message());
 }
 
-bool Node::step() {
+bool Controller::step() {
   bool worked = io_.poll([this](const dp::Punt& p) { on_punt(p); }) > 0;
   Time now = clock_.now();
   if (carp_.next_deadline() <= now) {
     apply(carp_.poll(now));
     worked = true;
   }
-  uint64_t version = neighbors_.version();
   neighbors_.expire(now);
   for (auto& [iface, frame] : neighbors_.due_requests(now)) io_.send(iface, frame);
-  if (neighbors_.version() != version) publish_view();
+  flush();
+  // Held packets go out once the workers can forward their successors too.
   for (auto& [iface, frame] : neighbors_.take_ready()) {
     io_.send(iface, frame);
     worked = true;
   }
+  if (io_.snapshots().rcu().reclaim() > 0) worked = true;
   return worked;
 }
 
-void Node::shutdown() {
+void Controller::shutdown() {
   log_event("node " + cfg_.node.name + " shutting down");
   apply(carp_.shutdown(clock_.now()));
+  flush();
 }
 
-void Node::on_punt(const dp::Punt& p) {
+void Controller::on_punt(const dp::Punt& p) {
   Time now = clock_.now();
   if (p.iface >= cfg_.interfaces.size()) {
     ++control_drops_;
@@ -151,10 +143,10 @@ void Node::on_punt(const dp::Punt& p) {
       // A reply (to our request) creates an entry; anything else only
       // refreshes one we have (RFC 826 merge rule), so broadcasts from every
       // host on the segment do not grow the table.
-      bool changed = arp.op == net::be16(net::kArpReply)
-                         ? neighbors_.learn(p.iface, net::be32(arp.spa), arp.sha, now)
-                         : neighbors_.update(p.iface, net::be32(arp.spa), arp.sha, now);
-      if (changed) publish_view();
+      if (arp.op == net::be16(net::kArpReply))
+        neighbors_.learn(p.iface, net::be32(arp.spa), arp.sha, now);
+      else
+        neighbors_.update(p.iface, net::be32(arp.spa), arp.sha, now);
       return;
     }
     case dp::PuntReason::Resolve:
@@ -162,57 +154,64 @@ void Node::on_punt(const dp::Punt& p) {
                                             std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))
         io_.send(p.out_iface, frame);
       return;
-    case dp::PuntReason::Pfsync:  // state sync arrives with its own issue
-    case dp::PuntReason::None:
+    case dp::PuntReason::Pfsync:  // nothing consumes state sync frames yet
     case dp::PuntReason::Count:
       ++control_drops_;
       return;
   }
 }
 
-void Node::apply(const carp::Output& out) {
+void Controller::apply(const carp::Output& out) {
   for (const auto& f : out.frames) {
     int idx = iface_index(f.interface);
     if (idx >= 0) io_.send(unsigned(idx), f.bytes);
   }
-  if (out.transitions.empty()) return;
   for (const auto& t : out.transitions)
     log_event(t.interface + " vhid " + std::to_string(t.vhid) + ": " + carp::state_name(t.from) + " -> " +
               carp::state_name(t.to) + " (" + t.reason + ")");
-  publish_view();
+  if (!out.transitions.empty()) vips_dirty_ = true;
 }
 
-void Node::publish_view() {
-  auto v = std::make_unique<dp::View>(base_);
-  for (const auto& s : carp_.status()) {
-    if (s.state != carp::State::Master) continue;
-    int idx = iface_index(s.interface);
+void Controller::publish_owned_vips() {
+  auto owned = std::make_unique<dp::VipSet>();
+  for (const auto& st : carp_.status()) {
+    if (st.state != carp::State::Master) continue;
+    int idx = iface_index(st.interface);
     if (idx < 0) continue;
-    for (const auto& a : s.addresses)
+    for (const auto& a : st.addresses)
       if (a.is_v4())
-        v->vips.push_back(dp::VipView{.addr = a.v4(), .iface = uint8_t(idx), .vhid = s.vhid,
-                                      .vmac = net::Mac::virtual_for(s.vhid)});
+        owned->vips.push_back(dp::VipView{.addr = a.v4(), .iface = uint8_t(idx), .vhid = st.vhid,
+                                          .vmac = net::Mac::virtual_for(st.vhid)});
   }
-  auto entries = neighbors_.entries();
-  v->neighbors = dp::NeighborTable::build(entries);
-  v->generation = ++generation_;
-  io_.publish(std::move(v));
+  io_.snapshots().publish(std::unique_ptr<const dp::VipSet>(std::move(owned)));
+  vips_dirty_ = false;
 }
 
-void Node::log_event(std::string message) {
+void Controller::publish_neighbors() {
+  const auto entries = neighbors_.entries();
+  io_.snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(entries)));
+  neighbors_published_ = neighbors_.version();
+}
+
+void Controller::flush() {
+  if (vips_dirty_) publish_owned_vips();
+  if (neighbors_.version() != neighbors_published_) publish_neighbors();
+}
+
+void Controller::log_event(std::string message) {
   int64_t ms = unix_ms_now();
   std::fprintf(stderr, "%s hafwd[%s]: %s\n", iso8601(ms).c_str(), cfg_.node.name.c_str(), message.c_str());
   events_.push_back(Event{ms, std::move(message)});
   if (events_.size() > kMaxEvents) events_.pop_front();
 }
 
-unsigned Node::demotion() const {
+unsigned Controller::demotion() const {
   unsigned d = 0;
   for (const auto& s : carp_.status()) d = std::max<unsigned>(d, s.demotion);
   return d;
 }
 
-int Node::iface_index(std::string_view name) const {
+int Controller::iface_index(std::string_view name) const {
   for (size_t i = 0; i < cfg_.interfaces.size(); ++i)
     if (cfg_.interfaces[i].name == name) return int(i);
   return -1;
@@ -220,7 +219,7 @@ int Node::iface_index(std::string_view name) const {
 
 // ---------------------------------------------------------------- commands
 
-json Node::carp_json() const {
+json Controller::carp_json() const {
   json vhids = json::array();
   for (const auto& s : carp_.status()) {
     json addrs = json::array();
@@ -239,7 +238,7 @@ json Node::carp_json() const {
   return vhids;
 }
 
-json Node::status_json() const {
+json Controller::status_json() const {
   json ifaces = json::array();
   for (size_t i = 0; i < cfg_.interfaces.size(); ++i) {
     const auto& ifc = cfg_.interfaces[i];
@@ -262,48 +261,63 @@ json Node::status_json() const {
           {"carp", carp_json()}};
 }
 
-json Node::stats_json() const {
-  auto c = io_.counters();
-  json drops = json::object(), punts = json::object();
-  for (size_t i = 0; i < c.drops.size(); ++i) drops[dp::drop_reason_name(dp::DropReason(i))] = c.drops[i];
-  for (size_t i = 0; i < c.punts.size(); ++i) punts[dp::punt_reason_name(dp::PuntReason(i))] = c.punts[i];
-  json carp_drops = json::object();
-  const auto& cs = carp_.stats();
-  for (size_t i = 0; i < cs.drops.size(); ++i) carp_drops[carp::drop_name(carp::Drop(i))] = cs.drops[i];
-  return {{"dataplane", {{"rx", c.rx},
-                         {"tx", c.tx},
-                         {"tx_full", c.tx_full},
-                         {"to_control", c.to_control},
-                         {"control_ring_full", c.ring_full},
-                         {"drops", drops},
-                         {"punts", punts}}},
-          {"carp", {{"drops", carp_drops}}},
-          {"control", {{"unusable_punts", control_drops_}}}};
+void Controller::stats_json(json& out) const {
+  const dp::Counters c = io_.counters();
+  json dataplane = named_json(dp::kIoCounters, c.io);
+  dataplane["drops"] = named_json(dp::kDropReasons, c.drops);
+  dataplane["punts"] = named_json(dp::kPuntReasons, c.punts);
+  dataplane["snapshots_published"] = io_.snapshots().publications();
+  out["dataplane"] = std::move(dataplane);
+  out["carp"] = {{"drops", named_json(carp::kDrops, carp_.stats().drops)}};
+  out["control"]["unusable_punts"] = control_drops_;
 }
 
-json Node::handle(std::string_view cmd, const json& args) {
-  if (cmd == "status") return status_json();
-  if (cmd == "carp.status")
-    return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"vhids", carp_json()}};
-  if (cmd == "stats") return stats_json();
-  if (cmd == "events") {
-    json ev = json::array();
-    for (const auto& e : events_) ev.push_back({{"time", iso8601(e.unix_ms)}, {"message", e.message}});
-    return {{"events", ev}};
-  }
-  if (cmd == "carp.maintenance") {
-    if (!args.contains("enter") || !args["enter"].is_boolean())
-      throw control::CommandError("carp.maintenance needs {\"enter\": true|false}");
-    bool on = args["enter"].get<bool>();
-    if (on != maintenance_) {
-      maintenance_ = on;
-      log_event(on ? "entering maintenance mode" : "leaving maintenance mode");
-      persist_maintenance();
-      apply(carp_.set_maintenance(on, clock_.now()));
-    }
-    return handle("carp.status", {});
-  }
-  throw control::CommandError("unknown command '" + std::string(cmd) + "'");
+json Controller::carp_status_json() const {
+  return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"vhids", carp_json()}};
 }
 
-}  // namespace hafw
+json Controller::events_json() const {
+  json ev = json::array();
+  for (const auto& e : events_) ev.push_back({{"time", iso8601(e.unix_ms)}, {"message", e.message}});
+  return {{"events", ev}};
+}
+
+void Controller::set_maintenance(bool on) {
+  if (on == maintenance_) return;
+  maintenance_ = on;
+  log_event(on ? "entering maintenance mode" : "leaving maintenance mode");
+  persist_maintenance();
+  apply(carp_.set_maintenance(on, clock_.now()));
+  flush();
+}
+
+void Controller::register_commands(Commands& commands) {
+  commands.add({.name = "status",
+                .args = "",
+                .summary = "node, uptime, maintenance, demotion, interfaces and CARP",
+                .run = [this](std::string_view, const json&) { return status_json(); }});
+  commands.add({.name = "carp.status",
+                .args = "",
+                .summary = "every VHID's state, timers and counters; node demotion and maintenance",
+                .run = [this](std::string_view, const json&) { return carp_status_json(); }});
+  commands.add({.name = "carp.maintenance",
+                .args = R"({"enter": true|false})",
+                .summary = "enter or leave persistent maintenance mode (every VIP to the peer)",
+                .run = [this](std::string_view, const json& args) {
+                  if (!args.contains("enter") || !args["enter"].is_boolean())
+                    throw CommandError("carp.maintenance needs {\"enter\": true|false}");
+                  set_maintenance(args["enter"].get<bool>());
+                  return carp_status_json();
+                }});
+  commands.add({.name = "events",
+                .args = "",
+                .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first",
+                .run = [this](std::string_view, const json&) { return events_json(); }});
+  commands.add({.name = "config.get",
+                .args = "",
+                .summary = "the configuration this daemon runs",
+                .run = [this](std::string_view, const json&) { return running_; }});
+  commands.add_stats([this](json& out) { stats_json(out); });
+}
+
+}  // namespace hafw::control

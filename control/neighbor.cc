@@ -1,45 +1,39 @@
-#include "dataplane/neighbor.h"
+#include "control/neighbor.h"
 
 #include <algorithm>
 
-namespace hafw::dp {
+#include "dataplane/net/arp.h"
+
+namespace hafw::control {
 
 namespace {
-
-constexpr size_t kMinFrame = 60;  // Ethernet minimum without FCS; ARP is padded up to it
 
 void write_frame_macs(Frame& f, const net::Mac& dst, const net::Mac& src) {
   std::copy(dst.b.begin(), dst.b.end(), f.begin());
   std::copy(src.b.begin(), src.b.end(), f.begin() + 6);
 }
 
-Frame build_request(const IfaceView& ifc, uint32_t target, const net::Mac& dst) {
-  Frame f(kMinFrame, 0);
-  net::EthHdr eth{.dst = dst, .src = ifc.mac, .type = net::be16(net::kEtherTypeArp)};
-  // RFC 826: the requester fills its own addresses as sender, leaves the
-  // target hardware address zero.
-  net::ArpHdr arp{.htype = net::be16(1),
-                  .ptype = net::be16(net::kEtherTypeIpv4),
-                  .hlen = 6,
-                  .plen = 4,
-                  .op = net::be16(net::kArpRequest),
-                  .sha = ifc.mac,
-                  .spa = net::be32(ifc.addr),
-                  .tha = net::Mac{},
-                  .tpa = net::be32(target)};
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &arp, sizeof arp);
-  return f;
+// RFC 826: the requester fills its own addresses as sender and leaves the
+// target hardware address zero.
+Frame build_request(const dp::IfaceView& ifc, uint32_t target, const net::Mac& dst) {
+  return net::arp_frame(net::ArpFrame{.eth_dst = dst,
+                                      .eth_src = ifc.mac,
+                                      .op = net::kArpRequest,
+                                      .sha = ifc.mac,
+                                      .spa = ifc.addr,
+                                      .tha = net::Mac{},
+                                      .tpa = target});
 }
 
 }  // namespace
 
-NeighborManager::NeighborManager(const View& base, NeighborConfig cfg) : cfg_(cfg), ifaces_(base.ifaces) {}
+NeighborManager::NeighborManager(std::vector<dp::IfaceView> ifaces, NeighborConfig cfg)
+    : cfg_(cfg), ifaces_(std::move(ifaces)) {}
 
-void NeighborManager::set_ifaces(const View& base) {
+void NeighborManager::set_ifaces(const std::vector<dp::IfaceView>& ifaces) {
   auto same = [&](uint8_t i) {
-    if (i >= base.ifaces.size() || i >= ifaces_.size()) return false;
-    const auto &a = ifaces_[i], &b = base.ifaces[i];
+    if (i >= ifaces.size() || i >= ifaces_.size()) return false;
+    const auto &a = ifaces_[i], &b = ifaces[i];
     return a.mac == b.mac && a.addr == b.addr && a.plen == b.plen;
   };
   for (auto it = table_.begin(); it != table_.end();) {
@@ -51,12 +45,12 @@ void NeighborManager::set_ifaces(const View& base) {
     stats_.unresolved_drops += it->second.held.size();
     it = table_.erase(it);
   }
-  ifaces_ = base.ifaces;
+  ifaces_ = ifaces;
 }
 
 bool NeighborManager::on_link(uint8_t iface, uint32_t ip) const {
   if (iface >= ifaces_.size()) return false;
-  const IfaceView& i = ifaces_[iface];
+  const dp::IfaceView& i = ifaces_[iface];
   if (i.addr == 0 || ip == i.addr || !net::v4_in(ip, i.addr, i.plen)) return false;
   // The network and broadcast addresses of a subnet are nobody's (RFC 1122
   // §3.2.1.3); /31 and /32 have no such addresses (RFC 3021).
@@ -118,7 +112,7 @@ std::vector<Frame> NeighborManager::resolve(uint8_t iface, uint32_t nexthop, std
     return {};
   }
   if (!on_link(iface, nexthop)) {
-    auto found = std::find_if(ifaces_.begin(), ifaces_.end(), [&](const IfaceView& i) {
+    auto found = std::find_if(ifaces_.begin(), ifaces_.end(), [&](const dp::IfaceView& i) {
       return on_link(uint8_t(&i - ifaces_.data()), nexthop);
     });
     if (found == ifaces_.end()) {
@@ -213,4 +207,4 @@ Frame NeighborManager::arp_request(uint8_t iface, uint32_t target) const {
   return build_request(ifaces_[iface], target, net::Mac::broadcast());
 }
 
-}  // namespace hafw::dp
+}  // namespace hafw::control

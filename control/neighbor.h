@@ -1,10 +1,11 @@
 // The control thread's ARP neighbour manager (RFC 826), pure: frames in,
 // frames out, time injected.
 //
-// Workers only read a NeighborTable snapshot. When a worker misses it punts
+// It runs on the control thread; workers only read the NeighborTable
+// snapshot it produces (dataplane/view.h). When a worker misses it punts
 // the packet (PuntReason::Resolve); resolve() queues it and returns the ARP
 // request to send. When the answer comes back (PuntReason::Arp) learn()
-// records it, the control thread publishes a new View with entries(), and
+// records it, the control thread publishes a new NeighborTable from entries(), and
 // take_ready() hands back the held packets rewritten for transmission.
 // The rules follow the kernels: at most 3 packets held per unresolved next
 // hop (Linux's historical unres_qlen), one request per second per next hop,
@@ -21,12 +22,12 @@
 #include <utility>
 #include <vector>
 
-#include "dataplane/net.h"
+#include "dataplane/net/net.h"
+#include "dataplane/net/time.h"
 #include "dataplane/view.h"
 
-namespace hafw::dp {
+namespace hafw::control {
 
-using Time = std::chrono::nanoseconds;
 using Frame = std::vector<uint8_t>;
 
 struct NeighborConfig {
@@ -53,15 +54,15 @@ class NeighborManager {
     uint64_t expired = 0;        // confirmed entries that aged out
   };
 
-  explicit NeighborManager(const View& base, NeighborConfig cfg = {});
+  explicit NeighborManager(std::vector<dp::IfaceView> ifaces, NeighborConfig cfg = {});
 
   // Interfaces changed (config reload): entries on an interface whose MAC,
   // address or prefix changed are forgotten.
-  void set_ifaces(const View& base);
+  void set_ifaces(const std::vector<dp::IfaceView>& ifaces);
 
   // Record that `ip` on `iface` is at `mac`. Only senders inside the
   // interface's subnet are learned (a neighbour is on-link by definition).
-  // Returns true when the resolved table changed (publish a new View).
+  // Returns true when the resolved table changed (publish a new NeighborTable).
   // Packets held for `ip` become ready (take_ready()).
   bool learn(uint8_t iface, uint32_t ip, net::Mac mac, Time now);
 
@@ -117,11 +118,11 @@ class NeighborManager {
   void release(uint8_t iface, Entry& e);
 
   NeighborConfig cfg_;
-  std::vector<IfaceView> ifaces_;
+  std::vector<dp::IfaceView> ifaces_;
   std::map<Key, Entry> table_;
   std::vector<std::pair<uint8_t, Frame>> ready_;
   uint64_t version_ = 0;
   Stats stats_;
 };
 
-}  // namespace hafw::dp
+}  // namespace hafw::control

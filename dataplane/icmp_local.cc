@@ -1,4 +1,4 @@
-// Stage icmp_input: answer echo requests to our addresses and owned VIPs in
+// Stage icmp_local: answer echo requests to our addresses and owned VIPs in
 // place (RFC 792), so operators can ping the node and the VIP as usual.
 #include "dataplane/stages.h"
 
@@ -11,19 +11,17 @@ namespace {
 // A fresh TTL for datagrams we originate; Linux and the BSDs default to 64.
 constexpr uint8_t kDefaultTtl = 64;
 
-}  // namespace
-
-Result icmp_input(Packet& p, net::Ipv4Hdr* ip) {
+void echo(const IfaceView& ifc, PacketMeta& p) {
+  net::Ipv4Hdr* ip = ipv4_of(p);
   const size_t ihl = ip->ihl_bytes();
   const size_t icmp_len = net::be16(ip->total_len) - ihl;  // total_len >= ihl checked by ipv4_input
-  if (icmp_len < sizeof(net::IcmpHdr)) return Result::dropped(DropReason::BadIcmp);
-  uint8_t* l4 = p.frame + sizeof(net::EthHdr) + ihl;
+  if (icmp_len < sizeof(net::IcmpHdr)) return p.to_drop(DropReason::BadIcmp);
+  uint8_t* l4 = p.data + p.l4;
   // RFC 1122 §3.2.2: silently discard ICMP with a bad checksum; verifying it
   // also keeps us from laundering a corrupted request into a valid reply.
-  if (net::inet_checksum(std::span<const uint8_t>(l4, icmp_len)) != 0) return Result::dropped(DropReason::BadIcmp);
+  if (net::inet_checksum(std::span<const uint8_t>(l4, icmp_len)) != 0) return p.to_drop(DropReason::BadIcmp);
   auto* icmp = reinterpret_cast<net::IcmpHdr*>(l4);
-  if (icmp->type != net::kIcmpEchoRequest || icmp->code != 0)
-    return Result::dropped(DropReason::LocalUnsupported);
+  if (icmp->type != net::kIcmpEchoRequest || icmp->code != 0) return p.to_drop(DropReason::LocalUnsupported);
 
   // ICMP: type 8 -> 0; id, sequence and data are echoed unchanged (RFC 792).
   const uint16_t old_word = word_at(icmp);
@@ -36,15 +34,21 @@ Result icmp_input(Packet& p, net::Ipv4Hdr* ip) {
   ip->src = asked;
   ip->ttl = kDefaultTtl;
   ip->csum = 0;
-  ip->csum = net::inet_checksum(std::span<const uint8_t>(p.frame + sizeof(net::EthHdr), ihl));
+  ip->csum = net::inet_checksum(std::span<const uint8_t>(p.data + p.l3, ihl));
 
   // Ethernet: back to the sender, from the MAC the request came to (the
   // virtual MAC for a VIP), or our interface MAC if it came as multicast.
-  net::EthHdr* eth = eth_of(p.frame);
+  net::EthHdr* eth = eth_of(p);
   const net::Mac to = eth->src;
-  eth->src = p.l2_unicast ? eth->dst : p.iface.mac;
+  eth->src = p.has(PacketFlag::L2Unicast) ? eth->dst : ifc.mac;
   eth->dst = to;
-  return Result::reply(p.in);
+  p.to_tx(p.in);
+}
+
+}  // namespace
+
+void icmp_local(WorkerCtx& ctx, Burst& b) {
+  each(b, Next::IcmpLocal, [&](PacketMeta& p) { echo(in_iface(ctx, p), p); });
 }
 
 }  // namespace hafw::dp::stage

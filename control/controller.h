@@ -1,0 +1,90 @@
+// The control thread's logic for one node: CARP, neighbour resolution, the
+// workers' snapshots, the event log and the control commands it serves.
+//
+// It owns no thread, socket or clock: hafwd's loop calls step() and the
+// socket dispatches to the commands it registered; tests drive two
+// Controllers over an in-memory network with a ManualClock. See
+// docs/architecture.md.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "carp/carp.h"
+#include "control/clock.h"
+#include "control/commands.h"
+#include "control/config.h"
+#include "control/neighbor.h"
+#include "dataplane/io.h"
+#include "dataplane/view.h"
+
+namespace hafw::control {
+
+struct Event {
+  int64_t unix_ms;
+  std::string message;
+};
+
+class Controller {
+ public:
+  // `running` is the configuration as the operator wrote it (config.get
+  // returns it); `cfg` is the same, parsed and validated.
+  Controller(config::Config cfg, nlohmann::json running, dp::PacketIo& io, const Clock& clock);
+
+  // Bring CARP up (INIT -> BACKUP) and publish the first snapshots.
+  void start();
+  // One pass of the control loop: punted frames, due timers, neighbour
+  // upkeep, then at most one publication of each snapshot that changed and
+  // reclamation of the old ones. Returns true when it did any work (the
+  // caller backs off if not).
+  bool step();
+  // Leave the cluster politely: a MASTER sends its bow-out advert.
+  void shutdown();
+
+  // status, carp.status, carp.maintenance, events, config.get, and the
+  // dataplane, CARP and control-thread sections of stats.
+  void register_commands(Commands& commands);
+
+  const config::Config& config() const { return cfg_; }
+  const carp::Carp& carp() const { return carp_; }
+  Time next_deadline() const { return carp_.next_deadline(); }
+  const std::deque<Event>& events() const { return events_; }
+
+ private:
+  void on_punt(const dp::Punt& p);
+  void apply(const carp::Output& out);
+  void publish_owned_vips();
+  void publish_neighbors();
+  void flush();  // publish what changed since the last flush
+  void log_event(std::string message);
+  int iface_index(std::string_view name) const;
+  unsigned demotion() const;  // the node's demotion as advertised (0 = healthy)
+  std::string maintenance_path() const;  // its existence = maintenance mode on
+  void persist_maintenance();
+  void set_maintenance(bool on);
+
+  nlohmann::json status_json() const;
+  nlohmann::json carp_json() const;
+  nlohmann::json carp_status_json() const;
+  nlohmann::json events_json() const;
+  void stats_json(nlohmann::json& out) const;
+
+  config::Config cfg_;
+  nlohmann::json running_;
+  dp::PacketIo& io_;
+  const Clock& clock_;
+  Time started_{};
+  carp::Carp carp_;
+  NeighborManager neighbors_;
+  std::deque<Event> events_;      // newest last, capped
+  bool vips_dirty_ = false;       // CARP ownership changed since the last flush
+  uint64_t neighbors_published_ = 0;  // neighbors_.version() last published
+  bool maintenance_ = false;
+  uint64_t control_drops_ = 0;    // punts the control thread could not use
+};
+
+}  // namespace hafw::control

@@ -1,0 +1,34 @@
+#include "dataplane/counters.h"
+
+namespace hafw::dp {
+
+namespace {
+
+template <class A>
+void add_all(A& into, const A& from) {
+  for (size_t i = 0; i < into.size(); ++i) into[i] += from[i];
+}
+
+template <class Out, class In>
+void read_all(Out& out, const In& in) {
+  for (size_t i = 0; i < out.size(); ++i) out[i] = in[i].load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Counters& Counters::operator+=(const Counters& o) {
+  add_all(io, o.io);
+  add_all(drops, o.drops);
+  add_all(punts, o.punts);
+  return *this;
+}
+
+Counters WorkerCounters::read() const {
+  Counters c;
+  read_all(c.io, io_);
+  read_all(c.drops, drops_);
+  read_all(c.punts, punts_);
+  return c;
+}
+
+}  // namespace hafw::dp

@@ -1,0 +1,42 @@
+// PacketIo over DPDK: EAL, ports, worker lcores and the rings between the
+// workers and the control thread. The only place that includes DPDK headers.
+//
+// It knows nothing of the config file: the control side compiles the config
+// into a DpdkSetup (control/compile.cc), whose `key`s name the config entries
+// an error message should point at.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/io.h"
+
+namespace hafw::dp {
+
+struct DpdkSetup {
+  std::vector<std::string> eal;  // EAL arguments, argv[0] excluded
+  std::string eal_key = "dataplane.eal";
+  unsigned workers = 1;
+  std::string workers_key = "dataplane.workers";
+  struct Port {
+    std::string device;  // a port id ("0") or a device name ("net_af_packet0", a PCI address)
+    std::string key;     // "interfaces[0].port"
+  };
+  std::vector<Port> ports;  // index = interface number
+};
+
+class DpdkIo : public PacketIo {
+ public:
+  // Starts the EAL and opens every port. On failure returns null and a
+  // message that starts with the key at fault.
+  static std::unique_ptr<DpdkIo> create(const DpdkSetup& setup, std::string& error);
+  ~DpdkIo() override;
+
+  // Launch the worker lcores (they wait until every snapshot is published).
+  void start_workers();
+  // Stop and join the workers; pending control frames are sent first.
+  void stop_workers();
+};
+
+}  // namespace hafw::dp

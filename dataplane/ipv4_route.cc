@@ -1,0 +1,29 @@
+// Stage ipv4_route: choose the outgoing interface and next hop by
+// longest-prefix match (RFC 1812 §5.2.4). It decides only; ipv4_output
+// rewrites the frame, so that the filter and source NAT, which run between
+// the two, see the packet as it arrived along with where it will go.
+#include "dataplane/stages.h"
+
+namespace hafw::dp::stage {
+
+namespace {
+
+void route(const Topology& t, PacketMeta& p) {
+  const net::Ipv4Hdr* ip = ipv4_of(p);
+  // RFC 1812 §5.3.1: a packet arriving with TTL 0 or 1 must not be forwarded.
+  if (ip->ttl <= 1) return p.to_drop(DropReason::TtlExceeded);
+  const uint32_t dst = net::be32(ip->dst);
+  const RouteView* r = t.route(dst);
+  if (!r || !t.iface(r->iface)) return p.to_drop(DropReason::NoRoute);
+  p.out = r->iface;
+  p.nexthop = r->gateway != 0 ? r->gateway : dst;
+  p.next = Next::Ipv4Output;
+}
+
+}  // namespace
+
+void ipv4_route(WorkerCtx& ctx, Burst& b) {
+  each(b, Next::Ipv4Route, [&](PacketMeta& p) { route(*ctx.view.topo, p); });
+}
+
+}  // namespace hafw::dp::stage

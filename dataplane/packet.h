@@ -1,0 +1,117 @@
+// The burst stage contract: what every stage of the worker pipeline reads and
+// writes.
+//
+// A worker receives up to kBurstMax frames, wraps each in a PacketMeta and
+// runs every stage over the whole burst (dataplane/pipeline.h). A stage looks
+// only at the packets whose `next` names it, and sets `next` to a later stage
+// or to one of the three exits (Tx, Control, Drop). Doing one stage for the
+// whole burst before the next keeps each stage's code and tables hot in the
+// cache and lets a stage batch its memory accesses: the state lookup computes
+// every flow hash of the burst and prefetches the buckets before it looks
+// any of them up.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/counters.h"
+#include "dataplane/net/flow.h"
+#include "dataplane/net/time.h"
+#include "dataplane/view.h"
+
+namespace hafw::dp {
+
+// DPDK's usual RX burst: amortises the PMD call and fills the stages' vectors.
+constexpr unsigned kBurstMax = 32;
+
+// The stages in the order the pipeline runs them; every edge goes from a
+// stage to a later one, so one pass in this order finishes every packet.
+// The firewall slots into the gaps marked below:
+//   input -> state lookup -> destination NAT -> local or transit -> route
+//   -> filter -> source NAT -> output
+enum class Next : uint8_t {
+  EthInput,
+  ArpInput,
+  Ipv4Input,
+  // state lookup, destination NAT: with the state table
+  Ipv4Classify,  // local or transit
+  Ipv4Local,
+  IcmpLocal,
+  Ipv4Route,
+  // filter, source NAT: with rules and NAT
+  Ipv4Output,
+  // Exits: the worker's I/O acts on these.
+  Tx,       // transmit on `out` (a reply goes back out of `in`)
+  Control,  // to the control thread; `punt` says why
+  Drop,     // free; `drop` says why (counted by the pipeline)
+};
+constexpr unsigned kStageCount = unsigned(Next::Tx);
+
+enum class PacketFlag : uint8_t {
+  L2Unicast = 1,  // eth dst was our MAC or an owned virtual MAC, not broadcast/multicast
+};
+
+// Per-packet metadata, filled in as the packet moves through the stages.
+struct PacketMeta {
+  uint8_t* data;       // the frame, rewritten in place
+  uint16_t len;        // bytes in the frame; a stage may shrink it, never grow it
+  uint8_t in;          // receiving interface
+  uint8_t out;         // Tx: where it leaves; Control/Resolve: the route's interface
+  Next next;
+  uint8_t flags;       // PacketFlag bits
+  uint8_t l3;          // offset of the network header (14; 18 once 802.1Q arrives)
+  uint8_t l4;          // offset of the transport header, 0 when there is none
+  DropReason drop;     // Drop only
+  PuntReason punt;     // Control only
+  uint32_t nexthop;    // host order: the route's next hop (Resolve: the address to ARP for)
+  uint64_t offload;    // NIC offload flags from RX (checksum verified, RSS hash valid)
+  uint32_t rss_hash;   // the NIC's RSS hash, when offload says it is valid
+  net::FlowKey key;    // the flow the packet belongs to (set by ipv4_input)
+
+  bool has(PacketFlag f) const { return flags & uint8_t(f); }
+  void set(PacketFlag f) { flags |= uint8_t(f); }
+  void to_drop(DropReason r) {
+    next = Next::Drop;
+    drop = r;
+  }
+  void to_control(PuntReason r) {
+    next = Next::Control;
+    punt = r;
+  }
+  void to_tx(uint8_t iface) {
+    next = Next::Tx;
+    out = iface;
+  }
+};
+
+struct Burst {
+  uint16_t n = 0;
+  std::array<PacketMeta, kBurstMax> pkt;
+
+  // Starts packet i of the burst at the first stage.
+  void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint64_t offload = 0, uint32_t rss_hash = 0) {
+    pkt[i] = PacketMeta{.data = data, .len = len, .in = in, .out = in, .next = Next::EthInput, .flags = 0,
+                        .l3 = 0, .l4 = 0, .drop = DropReason::Count, .punt = PuntReason::Count,
+                        .nexthop = 0, .offload = offload, .rss_hash = rss_hash, .key = {}};
+  }
+};
+
+// Arrive with the state table, state sync and NAT; a worker's context already
+// has their slots, null until then.
+class StateTable;
+class EventRing;
+class NatPorts;
+
+// What one worker brings to every stage: the snapshots of this pass, the
+// time, its counters, and the shared tables it works on.
+struct WorkerCtx {
+  View view;
+  Time now{};
+  unsigned worker = 0;
+  WorkerCounters* counters = nullptr;
+  StateTable* states = nullptr;
+  EventRing* events = nullptr;
+  NatPorts* nat_ports = nullptr;
+};
+
+}  // namespace hafw::dp
