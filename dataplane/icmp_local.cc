@@ -34,7 +34,7 @@ void echo(const IfaceView& ifc, PacketMeta& p) {
   ip->src = asked;
   ip->ttl = kDefaultTtl;
   ip->csum = 0;
-  ip->csum = net::inet_checksum(std::span<const uint8_t>(p.data + p.l3, ihl));
+  ip->csum = net::ipv4_header_checksum(p.data + p.l3, ihl);
 
   // Ethernet: back to the sender, from the MAC the request came to (the
   // virtual MAC for a VIP), or our interface MAC if it came as multicast.

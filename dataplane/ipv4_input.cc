@@ -22,6 +22,7 @@ bool impossible_source(uint32_t a) {
 // transport header; its ports stay zero.
 void flow_key(PacketMeta& p, const net::Ipv4Hdr& ip, size_t l4_len) {
   net::FlowKey& k = p.key;
+  k = net::FlowKey{};
   k.af = net::Family::V4;
   k.proto = ip.proto;
   std::memcpy(k.src.data(), &ip.src, 4);
@@ -46,7 +47,7 @@ void input(const View& v, PacketMeta& p) {
   // The frame may carry Ethernet padding past total_len; it may not be shorter.
   if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(net::Ipv4Hdr) || total < ihl || total > avail)
     return p.to_drop(DropReason::BadIpHeader);
-  if (net::inet_checksum(std::span<const uint8_t>(p.data + p.l3, ihl)) != 0)
+  if (net::ipv4_header_checksum(p.data + p.l3, ihl) != 0)
     return p.to_drop(DropReason::BadIpChecksum);
 
   const uint32_t src = net::be32(ip->src);

@@ -66,7 +66,7 @@ struct PacketMeta {
   uint32_t nexthop;    // host order: the route's next hop (Resolve: the address to ARP for)
   uint64_t offload;    // NIC offload flags from RX (checksum verified, RSS hash valid)
   uint32_t rss_hash;   // the NIC's RSS hash, when offload says it is valid
-  net::FlowKey key;    // the flow the packet belongs to (set by ipv4_input)
+  net::FlowKey key;    // the flow the packet belongs to: written whole by ipv4_input, unset before
 
   bool has(PacketFlag f) const { return flags & uint8_t(f); }
   void set(PacketFlag f) { flags |= uint8_t(f); }
@@ -88,11 +88,23 @@ struct Burst {
   uint16_t n = 0;
   std::array<PacketMeta, kBurstMax> pkt;
 
-  // Starts packet i of the burst at the first stage.
+  // Starts packet i of the burst at the first stage. Field by field: the
+  // flow key is written whole by ipv4_input, and only read after it.
   void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint64_t offload = 0, uint32_t rss_hash = 0) {
-    pkt[i] = PacketMeta{.data = data, .len = len, .in = in, .out = in, .next = Next::EthInput, .flags = 0,
-                        .l3 = 0, .l4 = 0, .drop = DropReason::Count, .punt = PuntReason::Count,
-                        .nexthop = 0, .offload = offload, .rss_hash = rss_hash, .key = {}};
+    PacketMeta& p = pkt[i];
+    p.data = data;
+    p.len = len;
+    p.in = in;
+    p.out = in;
+    p.next = Next::EthInput;
+    p.flags = 0;
+    p.l3 = 0;
+    p.l4 = 0;
+    p.drop = DropReason::Count;
+    p.punt = PuntReason::Count;
+    p.nexthop = 0;
+    p.offload = offload;
+    p.rss_hash = rss_hash;
   }
 };
 

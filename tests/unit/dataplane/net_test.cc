@@ -38,3 +38,28 @@ TEST_CASE("internet checksum and incremental update agree", "[net]") {
   std::memcpy(d + 2, &neww, 2);
   CHECK(checksum_adjust(c, oldw, neww) == inet_checksum(d));
 }
+
+TEST_CASE("the inline IPv4 header checksum agrees with the generic one", "[net]") {
+  uint8_t h[24];
+  uint32_t x = 12345;
+  for (int round = 0; round < 1000; ++round) {
+    for (auto& b : h) b = uint8_t(x = x * 1103515245 + 12345 >> 7);
+    CHECK(ipv4_header_checksum(h, 20) == inet_checksum({h, 20}));
+    CHECK(ipv4_header_checksum(h, 24) == inet_checksum({h, 24}));
+    // Stored into the checksum field, it makes the header check out as intact.
+    h[10] = h[11] = 0;
+    uint16_t c = ipv4_header_checksum(h, 20);
+    std::memcpy(h + 10, &c, 2);
+    CHECK(ipv4_header_checksum(h, 20) == 0);
+  }
+}
+
+TEST_CASE("MAC equality compares all six bytes", "[net]") {
+  Mac a{{1, 2, 3, 4, 5, 6}};
+  for (size_t i = 0; i < 6; ++i) {
+    Mac b = a;
+    b.b[i] ^= 0x10;
+    CHECK_FALSE(a == b);
+  }
+  CHECK(a == Mac{{1, 2, 3, 4, 5, 6}});
+}
