@@ -118,6 +118,7 @@ TEST_CASE("readers on other threads never see a freed snapshot while the writer 
   snap.publish(std::make_unique<const Tracked>(0), rcu);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads{0}, bad{0};
+  std::atomic<unsigned> running{0};
 
   std::vector<std::thread> readers;
   for (unsigned id = 0; id < kReaders; ++id) {
@@ -129,7 +130,7 @@ TEST_CASE("readers on other threads never see a freed snapshot while the writer 
         // Values only grow: a reader never goes back to an older snapshot.
         if (t->magic != Tracked::kMagic || t->value < last) bad.fetch_add(1);
         last = t->value;
-        ++n;
+        if (++n == 1) running.fetch_add(1);
         rcu.quiescent(id);
         if (n % 1024 == 0) {  // now and then sleep offline, as an idle worker does
           rcu.offline(id);
@@ -141,6 +142,9 @@ TEST_CASE("readers on other threads never see a freed snapshot while the writer 
       reads.fetch_add(n);
     });
   }
+  // Publish only once every reader is reading, so they overlap the writer
+  // however the threads are scheduled.
+  while (running.load() < kReaders) std::this_thread::yield();
   for (int i = 1; i <= kPublishes; ++i) {
     snap.publish(std::make_unique<const Tracked>(uint64_t(i)), rcu);
     rcu.reclaim();
@@ -150,7 +154,7 @@ TEST_CASE("readers on other threads never see a freed snapshot while the writer 
   rcu.reclaim();  // every reader is offline now
 
   CHECK(bad == 0);
-  CHECK(reads > 0);
+  CHECK(reads >= kReaders);
   CHECK(rcu.pending() == 0);
   CHECK(Tracked::live == 1);  // only the current snapshot
 }

@@ -224,14 +224,6 @@ TEST_CASE("hafwctl talks to the daemon and prints what operators expect", "[tool
     json j = json::parse(hafwctl(sock + "--json stats").out);
     CHECK(j["control"]["socket"]["connections"] >= 2);
   }
-  SECTION("zz dump") {
-    hafw::test::Host host(cluster.lan);
-    host.send(std::vector<uint8_t>(10, 0xab));
-    cluster.run_for(10ms);
-    hafwctl(sock2 + "carp");
-    printf("%s", hafwctl(sock2 + "stats").out.c_str());
-    printf("%s", hafwctl(sock2 + "raw help").out.c_str());
-  }
   SECTION("events lists the node's transitions") {
     Run r = hafwctl(sock + "events");
     CHECK(r.status == 0);
