@@ -18,7 +18,7 @@ namespace hafw::config {
 
 enum class Role { Primary, Secondary };
 
-struct Node {
+struct NodeIdentity {  // the "node" section: who this appliance is
   std::string name;
   Role role = Role::Primary;
 };
@@ -110,7 +110,7 @@ struct Control {
 };
 
 struct Config {
-  Node node;
+  NodeIdentity node;
   Dataplane dataplane;
   std::vector<Interface> interfaces;
   Carp carp;

@@ -89,7 +89,7 @@ struct RuleDraft {
 };
 
 struct Draft {
-  Node node;
+  NodeIdentity node;
   bool role_ok = false;
   Dataplane dataplane;
   bool max_states_set = false;  // written in the file (it is not enforced yet)

@@ -156,16 +156,18 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     error = "interfaces: at most " + std::to_string(kMaxIfaces) + " ports, got " + std::to_string(setup.ports.size());
     return false;
   }
-  eal_args_.push_back("hafwd");
-  for (const auto& a : setup.eal) eal_args_.push_back(a);
-  std::vector<char*> argv;
-  for (auto& a : eal_args_) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
-    error = setup.eal_key + ": EAL initialisation failed: " + rte_strerror(rte_errno);
-    return false;
+  if (!setup.eal_initialized) {
+    eal_args_.push_back("hafwd");
+    for (const auto& a : setup.eal) eal_args_.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : eal_args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
+      error = setup.eal_key + ": EAL initialisation failed: " + rte_strerror(rte_errno);
+      return false;
+    }
+    eal_up_ = true;  // ours to clean up
   }
-  eal_up_ = true;
 
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {

@@ -16,6 +16,9 @@ namespace hafw::dp {
 
 struct DpdkSetup {
   std::vector<std::string> eal;  // EAL arguments, argv[0] excluded
+  // The caller has run rte_eal_init already (a benchmark that creates its
+  // ports before opening them); `eal` is then ignored.
+  bool eal_initialized = false;
   std::string eal_key = "dataplane.eal";
   unsigned workers = 1;
   std::string workers_key = "dataplane.workers";

@@ -1,0 +1,185 @@
+// hafw-bench-worker: the real DPDK worker loop, one worker lcore, fed
+// through ring ports.
+//
+// Two ports made with rte_eth_from_rings: "lan" receives from a ring this
+// program fills, "wan" transmits into a ring it drains. The worker is
+// hafwd's own (DpdkIo: rx_burst, the pipeline, TX buffers, tx_burst); the
+// main lcore is the traffic generator: it takes each forwarded mbuf off the
+// WAN ring, restores the 40 bytes a NIC would write anew (Ethernet, IPv4,
+// ports) from its flow's template and puts it back on the LAN ring, so
+// nothing is allocated in the steady state. Cycles per packet are TSC cycles
+// of the worker core divided by the packets it forwarded (the worker never
+// idles while the ring is full). Prints one JSON object and a summary line.
+//
+//   hafw-bench-worker [--seconds S] [--flows N]      (as root; 2 cores)
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/dpdk/dpdk.h"
+#include "dataplane/net/net.h"
+#include "dataplane/view.h"
+
+using namespace hafw;
+
+namespace {
+
+constexpr unsigned kRing = 4096;      // per direction; the generator keeps ~2048 frames in flight
+constexpr unsigned kInFlight = 2048;
+constexpr unsigned kBurst = 32;
+
+uint32_t ip4(const char* s) { return net::IpAddr::parse(s)->v4(); }
+
+std::vector<uint8_t> frame(uint32_t flow) {
+  std::vector<uint8_t> f(60, 0);
+  net::EthHdr eth{.dst = net::Mac::virtual_for(1), .src = net::Mac{{0x02, 0, 0, 0, 0, 0x50}},
+                  .type = net::be16(net::kEtherTypeIpv4)};
+  net::Ipv4Hdr ip{.ver_ihl = 0x45, .tos = 0, .total_len = net::be16(46), .id = 0, .frag = 0, .ttl = 64,
+                  .proto = net::kProtoUdp, .csum = 0, .src = net::be32(ip4("192.168.1.50") + flow % 200),
+                  .dst = net::be32(ip4("203.0.113.10"))};
+  ip.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip), sizeof ip});
+  std::memcpy(f.data(), &eth, sizeof eth);
+  std::memcpy(f.data() + sizeof eth, &ip, sizeof ip);
+  const uint16_t sport = net::be16(uint16_t(1024 + flow)), dport = net::be16(53), ulen = net::be16(26);
+  std::memcpy(f.data() + 34, &sport, 2);
+  std::memcpy(f.data() + 36, &dport, 2);
+  std::memcpy(f.data() + 38, &ulen, 2);
+  return f;
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "hafw-bench-worker: %s: %s\n", what.c_str(), rte_strerror(rte_errno));
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 5;
+  unsigned flows = 1024;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--seconds") seconds = std::stod(argv[i + 1]);
+    else if (a == "--flows") flows = unsigned(std::stoul(argv[i + 1]));
+  }
+
+  const std::string prefix = "--file-prefix=hafw-bench-" + std::to_string(getpid());
+  std::vector<std::string> eal = {"hafw-bench-worker", "--no-huge", "-m", "512", "--no-pci", prefix, "-l", "0-1",
+                                  "--log-level=warning"};
+  std::vector<char*> eal_argv;
+  for (auto& a : eal) eal_argv.push_back(a.data());
+  if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) die("EAL");
+
+  auto ring = [](const char* name) {
+    rte_ring* r = rte_ring_create(name, kRing, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!r) die(std::string("ring ") + name);
+    return r;
+  };
+  rte_ring *wan_rx = ring("b_wan_rx"), *wan_tx = ring("b_wan_tx"), *lan_rx = ring("b_lan_rx"),
+           *lan_tx = ring("b_lan_tx");
+  const int wan = rte_eth_from_rings("bench_wan", &wan_rx, 1, &wan_tx, 1, SOCKET_ID_ANY);
+  const int lan = rte_eth_from_rings("bench_lan", &lan_rx, 1, &lan_tx, 1, SOCKET_ID_ANY);
+  if (wan < 0 || lan < 0) die("ring ports");
+
+  dp::DpdkSetup setup;
+  setup.eal_initialized = true;
+  setup.workers = 1;
+  setup.ports = {{.device = std::to_string(wan), .key = "wan"}, {.device = std::to_string(lan), .key = "lan"}};
+  std::string error;
+  auto io = dp::DpdkIo::create(setup, error);
+  if (!io) {
+    std::fprintf(stderr, "hafw-bench-worker: %s\n", error.c_str());
+    return 1;
+  }
+
+  // The lab's plan, MASTER for both VIPs, the WAN gateway resolved.
+  auto topo = std::make_unique<dp::Topology>();
+  topo->ifaces = {{.port_id = 0, .mac = io->mac(0), .addr = ip4("198.51.100.201"), .plen = 24},
+                  {.port_id = 1, .mac = io->mac(1), .addr = ip4("192.168.1.2"), .plen = 24}};
+  topo->routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
+                  {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
+                  {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0}};
+  topo->configured_vips.vips = {
+      {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = net::Mac::virtual_for(200)},
+      {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = net::Mac::virtual_for(1)}};
+  auto owned = std::make_unique<dp::VipSet>(topo->configured_vips);
+  dp::NeighborTable::Entry gw[] = {{0, ip4("198.51.100.1"), net::Mac{{0x02, 0, 0, 0, 0, 0x01}}}};
+  io->snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topo)));
+  io->snapshots().publish(std::unique_ptr<const dp::VipSet>(std::move(owned)));
+  io->snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(gw)));
+
+  std::vector<std::vector<uint8_t>> templates;
+  for (unsigned f = 0; f < flows; ++f) templates.push_back(frame(f));
+  rte_mempool* pool = rte_pktmbuf_pool_create("bench_gen", kInFlight * 2 - 1, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              SOCKET_ID_ANY);
+  if (!pool) die("mbuf pool");
+  unsigned next_flow = 0;
+  auto fill = [&](rte_mbuf* m) {
+    const auto& t = templates[next_flow];
+    next_flow = next_flow + 1 == flows ? 0 : next_flow + 1;
+    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), t.data(), 40);
+    m->data_len = m->pkt_len = uint16_t(t.size());
+  };
+  for (unsigned i = 0; i < kInFlight; ++i) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m || !rte_pktmbuf_append(m, 60)) die("mbuf");
+    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), templates[i % flows].data(), 60);
+    if (rte_ring_enqueue(lan_rx, m) != 0) die("enqueue");
+  }
+
+  io->start_workers();
+  const uint64_t hz = rte_get_tsc_hz();
+  uint64_t forwarded = 0, start_count = 0, t_start = 0;
+  const uint64_t t0 = rte_get_tsc_cycles(), warmup = hz / 5, end = t0 + warmup + uint64_t(seconds * double(hz));
+  rte_mbuf* ms[kBurst];
+  // How often the worker's RX ring was found empty: when it is, the figure
+  // measures this generator, not the worker.
+  uint64_t polls = 0, starved = 0;
+  for (uint64_t now = t0; now < end; now = rte_get_tsc_cycles()) {
+    if (t_start) {
+      ++polls;
+      starved += rte_ring_empty(lan_rx);
+    }
+    if (!t_start && now - t0 >= warmup) {
+      t_start = now;
+      start_count = forwarded;
+    }
+    const unsigned n = rte_ring_dequeue_burst(wan_tx, reinterpret_cast<void**>(ms), kBurst, nullptr);
+    for (unsigned i = 0; i < n; ++i) fill(ms[i]);
+    const unsigned done = n ? rte_ring_enqueue_burst(lan_rx, reinterpret_cast<void**>(ms), n, nullptr) : 0;
+    if (done < n) rte_pktmbuf_free_bulk(ms + done, n - done);
+    forwarded += n;
+  }
+  const uint64_t t_end = rte_get_tsc_cycles();
+  io->stop_workers();
+
+  const dp::Counters c = io->counters();
+  uint64_t drops = 0;
+  for (auto d : c.drops) drops += d;
+  const double packets = double(forwarded - start_count);
+  const double secs = double(t_end - t_start) / double(hz);
+  const double cycles = double(t_end - t_start) / packets;
+  std::printf(
+      "{\"bench\": \"worker\", \"path\": \"forward\", \"ports\": \"net_ring\", \"workers\": 1, \"flows\": %u, "
+      "\"seconds\": %.2f, \"packets\": %.0f, \"tsc_per_packet\": %.1f, \"mpps_one_core\": %.2f, "
+      "\"worker_rx\": %lu, \"worker_tx\": %lu, \"drops\": %lu, \"rx_ring_empty_pct\": %.2f}\n",
+      flows, secs, packets, cycles, packets / secs / 1e6, (unsigned long)c[dp::IoCounter::Rx],
+      (unsigned long)c[dp::IoCounter::Tx], (unsigned long)drops, polls ? 100.0 * double(starved) / double(polls) : 0.0);
+  std::printf("worker forward over net_ring: %.1f cycles/packet, %.2f Mpps on one worker core, %lu drops%s\n",
+              cycles, packets / secs / 1e6, (unsigned long)drops,
+              starved * 100 > polls ? " (generator-bound: the worker's RX ring ran empty)" : "");
+  io.reset();
+  rte_eal_cleanup();
+  return drops == 0 && packets > 0 ? 0 : 1;
+}
