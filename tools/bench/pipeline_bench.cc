@@ -19,57 +19,10 @@
 #include "dataplane/net/net.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/view.h"
+#include "tools/bench/lab_flows.h"
 
 using namespace hafw;
 
-namespace {
-
-net::Mac mac(uint8_t last) { return net::Mac{{0x02, 0, 0, 0, 0, last}}; }
-uint32_t ip4(const char* s) { return net::IpAddr::parse(s)->v4(); }
-
-// The lab's plan: LAN 192.168.1.0/24 (VIP .1), WAN 198.51.100.0/24 with a
-// default gateway .1. This node is MASTER and knows the gateway's MAC.
-struct Tables {
-  dp::Topology topo;
-  dp::VipSet owned;
-  dp::NeighborTable neighbors;
-};
-
-Tables tables() {
-  Tables t;
-  t.topo.ifaces = {{.port_id = 0, .mac = mac(0xa1), .addr = ip4("198.51.100.201"), .plen = 24},
-                   {.port_id = 1, .mac = mac(0xa2), .addr = ip4("192.168.1.2"), .plen = 24}};
-  t.topo.routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
-                   {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
-                   {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0}};
-  t.topo.configured_vips.vips = {
-      {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = net::Mac::virtual_for(200)},
-      {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = net::Mac::virtual_for(1)}};
-  t.owned = t.topo.configured_vips;
-  dp::NeighborTable::Entry gw[] = {{0, ip4("198.51.100.1"), mac(0x01)}};
-  t.neighbors = dp::NeighborTable::build(gw);
-  return t;
-}
-
-// A 64-byte UDP frame from a LAN host to the virtual MAC, bound for the
-// internet through the default route; source port varies per flow.
-std::vector<uint8_t> frame(uint32_t flow) {
-  std::vector<uint8_t> f(60, 0);
-  net::EthHdr eth{.dst = net::Mac::virtual_for(1), .src = mac(0x50), .type = net::be16(net::kEtherTypeIpv4)};
-  net::Ipv4Hdr ip{.ver_ihl = 0x45, .tos = 0, .total_len = net::be16(46), .id = 0, .frag = 0, .ttl = 64,
-                  .proto = net::kProtoUdp, .csum = 0, .src = net::be32(ip4("192.168.1.50") + flow % 200),
-                  .dst = net::be32(ip4("203.0.113.10"))};
-  ip.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip), sizeof ip});
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &ip, sizeof ip);
-  const uint16_t sport = net::be16(uint16_t(1024 + flow)), dport = net::be16(53), ulen = net::be16(26);
-  std::memcpy(f.data() + 34, &sport, 2);
-  std::memcpy(f.data() + 36, &dport, 2);
-  std::memcpy(f.data() + 38, &ulen, 2);
-  return f;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   long bursts = 2'000'000;
@@ -79,13 +32,16 @@ int main(int argc, char** argv) {
     if (a == "--bursts") bursts = std::stol(argv[i + 1]);
     else if (a == "--flows") flows = unsigned(std::stoul(argv[i + 1]));
   }
-  const Tables t = tables();
+  // MASTER for both VIPs; the MACs are arbitrary, nothing leaves.
+  const dp::Topology topo = bench::lab_topology(net::Mac{{0x02, 0, 0, 0, 0, 0xa1}}, net::Mac{{0x02, 0, 0, 0, 0, 0xa2}});
+  const dp::VipSet owned = topo.configured_vips;
+  const dp::NeighborTable neighbors = bench::lab_neighbors();
   std::vector<std::vector<uint8_t>> templates;
-  for (unsigned f = 0; f < flows; ++f) templates.push_back(frame(f));
+  for (unsigned f = 0; f < flows; ++f) templates.push_back(bench::lab_frame(f));
   std::vector<std::vector<uint8_t>> bufs(dp::kBurstMax, std::vector<uint8_t>(60));
 
   dp::WorkerCounters counters;
-  dp::WorkerCtx ctx{.view = {&t.topo, &t.owned, &t.neighbors}, .counters = &counters};
+  dp::WorkerCtx ctx{.view = {&topo, &owned, &neighbors}, .counters = &counters};
   dp::Burst b;
   uint64_t forwarded = 0;
   unsigned next_flow = 0;
@@ -96,7 +52,7 @@ int main(int argc, char** argv) {
       for (unsigned i = 0; i < dp::kBurstMax; ++i) {
         const auto& src = templates[next_flow];
         next_flow = next_flow + 1 == flows ? 0 : next_flow + 1;
-        std::memcpy(bufs[i].data(), src.data(), 40);  // headers and ports: what the NIC rewrites
+        std::memcpy(bufs[i].data(), src.data(), bench::kRestoreBytes);
         b.set(b.n++, bufs[i].data(), uint16_t(bufs[i].size()), 1);
       }
       dp::run_burst(ctx, b);

@@ -30,6 +30,7 @@
 #include "dataplane/dpdk/dpdk.h"
 #include "dataplane/net/net.h"
 #include "dataplane/view.h"
+#include "tools/bench/lab_flows.h"
 
 using namespace hafw;
 
@@ -38,25 +39,6 @@ namespace {
 constexpr unsigned kRing = 4096;      // per direction; the generator keeps ~2048 frames in flight
 constexpr unsigned kInFlight = 2048;
 constexpr unsigned kBurst = 32;
-
-uint32_t ip4(const char* s) { return net::IpAddr::parse(s)->v4(); }
-
-std::vector<uint8_t> frame(uint32_t flow) {
-  std::vector<uint8_t> f(60, 0);
-  net::EthHdr eth{.dst = net::Mac::virtual_for(1), .src = net::Mac{{0x02, 0, 0, 0, 0, 0x50}},
-                  .type = net::be16(net::kEtherTypeIpv4)};
-  net::Ipv4Hdr ip{.ver_ihl = 0x45, .tos = 0, .total_len = net::be16(46), .id = 0, .frag = 0, .ttl = 64,
-                  .proto = net::kProtoUdp, .csum = 0, .src = net::be32(ip4("192.168.1.50") + flow % 200),
-                  .dst = net::be32(ip4("203.0.113.10"))};
-  ip.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip), sizeof ip});
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &ip, sizeof ip);
-  const uint16_t sport = net::be16(uint16_t(1024 + flow)), dport = net::be16(53), ulen = net::be16(26);
-  std::memcpy(f.data() + 34, &sport, 2);
-  std::memcpy(f.data() + 36, &dport, 2);
-  std::memcpy(f.data() + 38, &ulen, 2);
-  return f;
-}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "hafw-bench-worker: %s: %s\n", what.c_str(), rte_strerror(rte_errno));
@@ -104,23 +86,14 @@ int main(int argc, char** argv) {
   }
 
   // The lab's plan, MASTER for both VIPs, the WAN gateway resolved.
-  auto topo = std::make_unique<dp::Topology>();
-  topo->ifaces = {{.port_id = 0, .mac = io->mac(0), .addr = ip4("198.51.100.201"), .plen = 24},
-                  {.port_id = 1, .mac = io->mac(1), .addr = ip4("192.168.1.2"), .plen = 24}};
-  topo->routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
-                  {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
-                  {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0}};
-  topo->configured_vips.vips = {
-      {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = net::Mac::virtual_for(200)},
-      {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = net::Mac::virtual_for(1)}};
+  auto topo = std::make_unique<dp::Topology>(bench::lab_topology(io->mac(0), io->mac(1)));
   auto owned = std::make_unique<dp::VipSet>(topo->configured_vips);
-  dp::NeighborTable::Entry gw[] = {{0, ip4("198.51.100.1"), net::Mac{{0x02, 0, 0, 0, 0, 0x01}}}};
   io->snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topo)));
   io->snapshots().publish(std::unique_ptr<const dp::VipSet>(std::move(owned)));
-  io->snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(gw)));
+  io->snapshots().publish(std::make_unique<const dp::NeighborTable>(bench::lab_neighbors()));
 
   std::vector<std::vector<uint8_t>> templates;
-  for (unsigned f = 0; f < flows; ++f) templates.push_back(frame(f));
+  for (unsigned f = 0; f < flows; ++f) templates.push_back(bench::lab_frame(f));
   rte_mempool* pool = rte_pktmbuf_pool_create("bench_gen", kInFlight * 2 - 1, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                               SOCKET_ID_ANY);
   if (!pool) die("mbuf pool");
@@ -128,7 +101,7 @@ int main(int argc, char** argv) {
   auto fill = [&](rte_mbuf* m) {
     const auto& t = templates[next_flow];
     next_flow = next_flow + 1 == flows ? 0 : next_flow + 1;
-    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), t.data(), 40);
+    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), t.data(), bench::kRestoreBytes);
     m->data_len = m->pkt_len = uint16_t(t.size());
   };
   for (unsigned i = 0; i < kInFlight; ++i) {

@@ -25,23 +25,7 @@ constexpr Time kSkew100 = std::chrono::nanoseconds(100'000'000'000LL / 256);
 
 std::string node_json(const std::string& name, const std::string& role, int host, int skew,
                       const std::string& state_dir) {
-  auto h = std::to_string(host), p = std::to_string(host == 2 ? 3 : 2);
-  auto w = std::to_string(host == 2 ? 201 : 202), wp = std::to_string(host == 2 ? 202 : 201);
-  return R"({
-    "node": {"name": ")" + name + R"(", "role": ")" + role + R"("},
-    "dataplane": {"eal": [], "workers": 1},
-    "interfaces": [
-      {"name": "wan", "port": "0", "address": "198.51.100.)" + w + R"(/24", "peer": "198.51.100.)" + wp + R"("},
-      {"name": "lan", "port": "1", "address": "192.168.1.)" + h + R"(/24", "peer": "192.168.1.)" + p + R"("},
-      {"name": "sync", "port": "2", "address": "172.16.1.)" + h + R"(/24", "peer": "172.16.1.)" + p + R"("}],
-    "carp": {"preempt": true, "vips": [
-      {"interface": "wan", "vhid": 200, "addresses": ["198.51.100.200"], "password": "wan-secret", "advbase": 1, "advskew": )" +
-         std::to_string(skew) + R"(},
-      {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret", "advbase": 1, "advskew": )" +
-         std::to_string(skew) + R"(}]},
-    "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
-    "control": {"socket": "/nonexistent/hafwd.sock", "state_dir": ")" + state_dir + R"("}
-  })";
+  return test::lab_node_json(name, role, host, skew, "/nonexistent/hafwd.sock", state_dir);
 }
 
 config::Config load(const std::string& text) {
