@@ -1,0 +1,179 @@
+// The state table: every connection the firewall tracks, shared by all
+// workers and (with state sync) the sync applier.
+//
+//   - Lookups take no lock: a reader hashes the key, loads one bucket head and
+//     walks its chain of states with acquire loads.
+//   - Inserts take no lock either: a new state is filled in, then linked at
+//     the head of each of its two keys' chains with a compare-and-swap, after
+//     checking the chain for a live state with the same key ("insert if
+//     absent"; a lost race re-checks, so two workers never create the same
+//     connection twice).
+//   - Deletion is two-step. Any thread may kill() a state (TCP closed, a rule
+//     change); one reaper thread — the control thread — unlinks dead and
+//     expired states in an incremental sweep and retires them to the RCU
+//     domain, so a slot is reused only after every worker has passed a
+//     quiescent state. Workers never wait for the sweep.
+//   - Capacity is fixed at creation (dataplane.max_states). A full table
+//     refuses the new state; nothing established is ever evicted to make room.
+//
+// Each state has two keys: key[0] the flow as the initiator's packets arrive,
+// key[1] as the replies arrive (source and destination swapped, and NAT's
+// translation applied). A lookup returns the state and which key matched —
+// the packet's direction. Design, memory layout and numbers:
+// docs/state-table.md.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dataplane/net/flow.h"
+#include "dataplane/rcu.h"
+
+namespace hafw::dp {
+
+using StateIndex = uint32_t;
+constexpr StateIndex kNoState = ~StateIndex(0);
+
+// pf's timeout classes; the seconds come from dataplane.timeouts.
+enum class Timeout : uint8_t {
+  TcpFirst,
+  TcpOpening,
+  TcpEstablished,
+  TcpClosing,
+  TcpFinWait,
+  TcpClosed,
+  UdpFirst,
+  UdpSingle,
+  UdpMultiple,
+  IcmpFirst,
+  IcmpError,
+  Other,
+  Count,
+};
+
+// One side of a TCP connection as pf tracks it (sequence window, scaling).
+struct TcpPeer {
+  uint32_t seqlo = 0;    // lowest sequence number the peer may send
+  uint32_t seqhi = 0;    // highest sequence number the peer may send
+  uint16_t max_win = 0;  // largest window the peer advertised
+  uint8_t wscale = 0;    // window scale, with pf's "scaling seen" bit
+  uint8_t state = 0;     // pf's TCPS_* progress of this side
+};
+
+struct State {
+  // The reaper's and the readers' fields first. next[w] links key[w] into
+  // its bucket's chain; a link value is (state << 1 | w).
+  std::atomic<uint32_t> next[2];
+  // When the state expires, in the table clock's seconds; 0 while it dies.
+  std::atomic<uint32_t> expire;
+  uint16_t rule;       // the rule that created it
+  Timeout timeout;     // which timeout refreshes it
+  std::atomic<uint8_t> unlinked;  // bit w set once key[w] is out of its chain (or never linked)
+  net::FlowKey key[2];
+  uint64_t id;         // with `creator`, the state's identity across the pair (pfsync)
+  uint32_t creator;
+  uint32_t created;    // table clock seconds
+  TcpPeer tcp[2];      // [w]: the side that sends packets matching key[w]
+  std::atomic<uint64_t> packets[2];
+  std::atomic<uint64_t> bytes[2];
+};
+// 168 bytes, plus 8 of bucket heads per state: 176 in all. The target is 128
+// (docs/state-table.md says where the bytes go and how to get there).
+static_assert(sizeof(State) <= 168, "the state grew: update docs/state-table.md");
+
+// What a new state starts with.
+struct StateInit {
+  net::FlowKey key[2];
+  uint16_t rule = 0;
+  Timeout timeout = Timeout::Other;
+  uint32_t lifetime = 0;  // seconds until it expires unless refreshed
+  uint64_t id = 0;
+  uint32_t creator = 0;
+  TcpPeer tcp[2] = {};
+};
+
+struct Hit {
+  StateIndex state = kNoState;
+  uint8_t dir = 0;  // which key matched: 0 = the initiator's direction, 1 = the reply's
+  bool found() const { return state != kNoState; }
+};
+
+class StateTable {
+ public:
+  // Room for `capacity` states (at least 1, at most 2^30).
+  explicit StateTable(uint32_t capacity);
+  StateTable(const StateTable&) = delete;
+  StateTable& operator=(const StateTable&) = delete;
+
+  static uint64_t hash(const net::FlowKey& k);
+
+  // ---- any thread
+  Hit lookup(const net::FlowKey& k) const { return lookup(k, hash(k)); }
+  Hit lookup(const net::FlowKey& k, uint64_t hash) const;
+  // A burst: hashes[i] = hash(*keys[i]); every bucket is prefetched before
+  // any is walked, so the DRAM latency of one key hides behind the others.
+  void lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
+                   std::span<Hit> out) const;
+
+  enum class Inserted : uint8_t { New, Exists, Full, Conflict };
+  struct InsertResult {
+    Inserted result;
+    Hit hit;  // New: the new state (dir 0); Exists: the live state that has the key
+  };
+  // Insert unless a live state already has key[0] (Exists: that one) or key[1]
+  // (Conflict: the new state is withdrawn — e.g. a NAT mapping in use).
+  InsertResult insert(const StateInit& init, uint32_t now);
+
+  // Mark dead: lookups stop finding it at once; the reaper frees it.
+  void kill(StateIndex s);
+  // Push the expiry out to now + lifetime. Returns false if the state is
+  // dying (the caller treats the packet as a miss). At most one write per
+  // second per state, so established flows do not bounce its cache line.
+  bool refresh(StateIndex s, uint32_t now, uint32_t lifetime);
+
+  State& at(StateIndex s) { return states_[s]; }
+  const State& at(StateIndex s) const { return states_[s]; }
+
+  // ---- the reaper (one thread)
+  // Walk the next `buckets` buckets (wrapping around): unlink dead states and
+  // those expired at `now`, and retire the fully unlinked ones to `rcu`,
+  // which returns their slots to the free list after a grace period.
+  // Returns the number of states unlinked for good.
+  size_t sweep(uint32_t now, size_t buckets, Rcu& rcu);
+
+  uint32_t capacity() const { return capacity_; }
+  size_t bucket_count() const { return mask_ + 1; }
+  // Live or dying states not yet back on the free list.
+  uint32_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr uint32_t kNoLink = ~uint32_t(0);
+  static uint32_t link(StateIndex s, uint8_t w) { return s << 1 | w; }
+  static StateIndex state_of(uint32_t link) { return link >> 1; }
+  static uint8_t side_of(uint32_t link) { return uint8_t(link & 1); }
+
+  bool live(const State& s) const { return s.expire.load(std::memory_order_acquire) != 0; }
+  // A live state in `head`'s chain holding key k (either of its keys).
+  Hit find(uint32_t head, const net::FlowKey& k) const;
+  // Link key[w] of s at the head of its bucket unless a live state has it.
+  Hit link_in(StateIndex s, uint8_t w);
+  StateIndex alloc();
+  void release(StateIndex s);  // back on the free list
+  static void release_batch(void* batch);
+
+  uint32_t capacity_;
+  uint64_t mask_;  // bucket_count - 1
+  std::unique_ptr<State[]> states_;
+  std::unique_ptr<std::atomic<uint32_t>[]> heads_;
+  // Free slots: a stack through State::next[0], head tagged against ABA
+  // (tag << 32 | slot).
+  std::atomic<uint64_t> free_;
+  std::atomic<uint32_t> in_use_{0};
+  size_t sweep_cursor_ = 0;  // reaper only
+};
+
+}  // namespace hafw::dp
