@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+
+#include <sys/mman.h>
 
 namespace hafw::dp {
 
@@ -17,7 +21,29 @@ struct RetiredStates {
 
 inline uint64_t rotl(uint64_t x, int r) { return x << r | x >> (64 - r); }
 
+constexpr size_t kHugePage = 2u << 20;
+
 }  // namespace
+
+template <class T>
+HugeArray<T>::HugeArray(size_t n) : n_(n) {
+  bytes_ = (n * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage;
+  void* mem = std::aligned_alloc(kHugePage, bytes_);
+  if (!mem) throw std::bad_alloc();
+  // Advice only: where THP is off the array simply stays on 4 KB pages.
+  madvise(mem, bytes_, MADV_HUGEPAGE);
+  p_ = static_cast<T*>(mem);
+  for (size_t i = 0; i < n; ++i) new (&p_[i]) T();
+}
+
+template <class T>
+HugeArray<T>::~HugeArray() {
+  for (size_t i = 0; i < n_; ++i) p_[i].~T();
+  std::free(p_);
+}
+
+template class HugeArray<State>;
+template class HugeArray<std::atomic<uint32_t>>;
 
 // Memory ordering (docs/state-table.md has the why):
 //   - an inserter fills the state, then publishes it with a release CAS on
@@ -29,14 +55,25 @@ inline uint64_t rotl(uint64_t x, int r) { return x << r | x >> (64 - r); }
 //     only, with CAS, so an unlink of the head races with inserts through
 //     the same CAS and is redone from the new head when it loses.
 
-StateTable::StateTable(uint32_t capacity) : capacity_(capacity) {
+namespace {
+
+uint32_t checked(uint32_t capacity) {
   if (capacity == 0 || capacity > (1u << 30)) throw std::invalid_argument("state table capacity must be 1..2^30");
-  // Two keys per state and two buckets per state: chains average at most
-  // one link when the table is full.
-  const uint64_t buckets = std::bit_ceil(uint64_t(capacity) * 2);
-  mask_ = buckets - 1;
-  states_ = std::make_unique<State[]>(capacity);
-  heads_ = std::make_unique<std::atomic<uint32_t>[]>(buckets);
+  return capacity;
+}
+
+// Two keys per state and four buckets per state: at most half the buckets
+// hold a key when the table is full, so a hit walks 1.25 links on average.
+uint64_t bucket_count_for(uint32_t capacity) { return std::bit_ceil(uint64_t(capacity) * 4); }
+
+}  // namespace
+
+StateTable::StateTable(uint32_t capacity)
+    : capacity_(checked(capacity)),
+      mask_(bucket_count_for(capacity) - 1),
+      states_(capacity),
+      heads_(bucket_count_for(capacity)) {
+  const uint64_t buckets = mask_ + 1;
   for (uint64_t b = 0; b < buckets; ++b) heads_[b].store(kNoLink, std::memory_order_relaxed);
   for (uint32_t i = 0; i < capacity; ++i) {
     states_[i].next[0].store(i + 1 < capacity ? i + 1 : kNoState, std::memory_order_relaxed);
@@ -88,7 +125,13 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
     for (size_t i = 0; i < n; ++i) __builtin_prefetch(&heads_[hashes[base + i] & mask_]);
     for (size_t i = 0; i < n; ++i) {
       first[i] = heads_[hashes[base + i] & mask_].load(std::memory_order_acquire);
-      if (first[i] != kNoLink) __builtin_prefetch(&states_[state_of(first[i])]);
+      if (first[i] != kNoLink) {
+        // The link and expiry, and the key the link is for (a state spans
+        // three cache lines).
+        const State& s = states_[state_of(first[i])];
+        __builtin_prefetch(&s);
+        __builtin_prefetch(&s.key[side_of(first[i])]);
+      }
     }
     for (size_t i = 0; i < n; ++i) out[base + i] = find(first[i], *keys[base + i]);
   }

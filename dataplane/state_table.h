@@ -102,6 +102,25 @@ struct Hit {
   bool found() const { return state != kNoState; }
 };
 
+// A fixed array in memory the kernel may back with 2 MB pages (transparent
+// huge pages): a table of a million states spans 180 MB, and with 4 KB pages
+// nearly every lookup would also miss the TLB.
+template <class T>
+class HugeArray {
+ public:
+  explicit HugeArray(size_t n);
+  ~HugeArray();
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+  T& operator[](size_t i) { return p_[i]; }
+  const T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_;
+  size_t n_;
+  size_t bytes_;
+};
+
 class StateTable {
  public:
   // Room for `capacity` states (at least 1, at most 2^30).
@@ -167,8 +186,8 @@ class StateTable {
 
   uint32_t capacity_;
   uint64_t mask_;  // bucket_count - 1
-  std::unique_ptr<State[]> states_;
-  std::unique_ptr<std::atomic<uint32_t>[]> heads_;
+  HugeArray<State> states_;
+  HugeArray<std::atomic<uint32_t>> heads_;
   // Free slots: a stack through State::next[0], head tagged against ABA
   // (tag << 32 | slot).
   std::atomic<uint64_t> free_;
