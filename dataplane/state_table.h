@@ -1,13 +1,17 @@
 // The state table: every connection the firewall tracks, shared by all
 // workers and (with state sync) the sync applier.
 //
-//   - Lookups take no lock: a reader hashes the key, loads one bucket head and
-//     walks its chain of states with acquire loads.
-//   - Inserts take no lock either: a new state is filled in, then linked at
-//     the head of each of its two keys' chains with a compare-and-swap, after
-//     checking the chain for a live state with the same key ("insert if
-//     absent"; a lost race re-checks, so two workers never create the same
-//     connection twice).
+//   - Lookups take no lock: a reader hashes the key and reads its home bucket,
+//     one cache line of 7 slots, each a 32-bit signature of a key's hash and
+//     a link to a state; only a state whose signature matches is touched.
+//     Keys that did not fit their home bucket live in the next buckets, and
+//     the home bucket's overflow count says so.
+//   - Inserts take no lock either: a new state is filled in, then each key
+//     claims an empty slot with a compare-and-swap after checking that no
+//     live state has it; the key's home bucket carries a version that every
+//     insert bumps with a compare-and-swap, and an insert whose version moved
+//     under it withdraws its slot and checks again ("insert if absent": two
+//     workers never create the same connection twice).
 //   - Deletion is two-step. Any thread may kill() a state (TCP closed, a rule
 //     change); one reaper thread — the control thread — unlinks dead and
 //     expired states in an incremental sweep and retires them to the RCU
@@ -65,14 +69,12 @@ struct TcpPeer {
 };
 
 struct State {
-  // The reaper's and the readers' fields first. next[w] links key[w] into
-  // its bucket's chain; a link value is (state << 1 | w).
-  std::atomic<uint32_t> next[2];
   // When the state expires, in the table clock's seconds; 0 while it dies.
   std::atomic<uint32_t> expire;
+  std::atomic<uint32_t> free_next;  // the free list's link while the slot is free
   uint16_t rule;       // the rule that created it
   Timeout timeout;     // which timeout refreshes it
-  std::atomic<uint8_t> unlinked;  // bit w set once key[w] is out of its chain (or never linked)
+  std::atomic<uint8_t> unlinked;  // bit w set once key[w] is out of the index (or never in it)
   net::FlowKey key[2];
   uint64_t id;         // with `creator`, the state's identity across the pair (pfsync)
   uint32_t creator;
@@ -81,9 +83,9 @@ struct State {
   std::atomic<uint64_t> packets[2];
   std::atomic<uint64_t> bytes[2];
 };
-// 168 bytes, plus 8 of bucket heads per state: 176 in all. The target is 128
+// 160 bytes, plus 26-51 bytes of index per state. The target is 128 in all
 // (docs/state-table.md says where the bytes go and how to get there).
-static_assert(sizeof(State) <= 168, "the state grew: update docs/state-table.md");
+static_assert(sizeof(State) <= 160, "the state grew: update docs/state-table.md");
 
 // What a new state starts with.
 struct StateInit {
@@ -133,8 +135,9 @@ class StateTable {
   // ---- any thread
   Hit lookup(const net::FlowKey& k) const { return lookup(k, hash(k)); }
   Hit lookup(const net::FlowKey& k, uint64_t hash) const;
-  // A burst: hashes[i] = hash(*keys[i]); every bucket is prefetched before
-  // any is walked, so the DRAM latency of one key hides behind the others.
+  // A burst: hashes[i] = hash(*keys[i]). Every home bucket is prefetched,
+  // then every matching state's key, before any key is compared, so the
+  // DRAM latency of one key hides behind the others.
   void lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
                    std::span<Hit> out) const;
 
@@ -158,10 +161,10 @@ class StateTable {
   const State& at(StateIndex s) const { return states_[s]; }
 
   // ---- the reaper (one thread)
-  // Walk the next `buckets` buckets (wrapping around): unlink dead states and
-  // those expired at `now`, and retire the fully unlinked ones to `rcu`,
-  // which returns their slots to the free list after a grace period.
-  // Returns the number of states unlinked for good.
+  // Visit the next `buckets` buckets (wrapping around): take dead states and
+  // those expired at `now` out of the index, and retire the fully removed
+  // ones to `rcu`, which returns their slots to the free list after a grace
+  // period. Returns the number of states removed for good.
   size_t sweep(uint32_t now, size_t buckets, Rcu& rcu);
 
   uint32_t capacity() const { return capacity_; }
@@ -169,17 +172,43 @@ class StateTable {
   // Live or dying states not yet back on the free list.
   uint32_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
 
+ public:
+  // One cache line: 7 slots, each (signature << 32 | state << 1 | key), 0 =
+  // empty; how many keys with this home bucket or an earlier one were pushed
+  // past it; and the version every insert of a key with this home bumps.
+  struct alignas(64) Bucket {
+    std::atomic<uint64_t> slot[7];
+    std::atomic<uint32_t> overflow;
+    std::atomic<uint32_t> version;
+  };
+  static_assert(sizeof(Bucket) == 64);
+
  private:
-  static constexpr uint32_t kNoLink = ~uint32_t(0);
-  static uint32_t link(StateIndex s, uint8_t w) { return s << 1 | w; }
-  static StateIndex state_of(uint32_t link) { return link >> 1; }
-  static uint8_t side_of(uint32_t link) { return uint8_t(link & 1); }
+  static constexpr unsigned kSlots = 7;
+  // How far past its home bucket a key may go. The index is sized for at
+  // most 5 of 7 slots used, where linear probing rarely leaves home at all.
+  static constexpr unsigned kMaxProbe = 64;
+
+  static uint64_t slot_value(uint32_t sig, StateIndex s, uint8_t w) {
+    return uint64_t(sig) << 32 | uint64_t(s) << 1 | w;
+  }
+  static uint32_t sig_of(uint64_t hash) { return uint32_t(hash >> 32) | 1; }  // never 0: 0 is empty
+  static StateIndex state_of(uint64_t v) { return StateIndex(uint32_t(v) >> 1); }
+  static uint8_t side_of(uint64_t v) { return uint8_t(v & 1); }
 
   bool live(const State& s) const { return s.expire.load(std::memory_order_acquire) != 0; }
-  // A live state in `head`'s chain holding key k (either of its keys).
-  Hit find(uint32_t head, const net::FlowKey& k) const;
-  // Link key[w] of s at the head of its bucket unless a live state has it.
-  Hit link_in(StateIndex s, uint8_t w);
+  Bucket& bucket(uint64_t i) { return buckets_[i & mask_]; }
+  const Bucket& bucket(uint64_t i) const { return buckets_[i & mask_]; }
+  // The live state holding key k, searching from k's home bucket.
+  Hit find(const net::FlowKey& k, uint64_t hash) const;
+  // Put key[w] of s in the index unless a live state has it.
+  enum class IndexResult : uint8_t { Indexed, Exists, NoRoom };
+  struct Indexed {
+    IndexResult result;
+    Hit dup;  // Exists: the live state that has the key
+  };
+  Indexed index(StateIndex s, uint8_t w);
+  void add_overflow(uint64_t home, uint64_t at, int32_t delta);
   StateIndex alloc();
   void release(StateIndex s);  // back on the free list
   static void release_batch(void* batch);
@@ -187,8 +216,8 @@ class StateTable {
   uint32_t capacity_;
   uint64_t mask_;  // bucket_count - 1
   HugeArray<State> states_;
-  HugeArray<std::atomic<uint32_t>> heads_;
-  // Free slots: a stack through State::next[0], head tagged against ABA
+  HugeArray<Bucket> buckets_;
+  // Free slots: a stack through State::free_next, head tagged against ABA
   // (tag << 32 | slot).
   std::atomic<uint64_t> free_;
   std::atomic<uint32_t> in_use_{0};

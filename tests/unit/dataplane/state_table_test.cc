@@ -163,7 +163,11 @@ TEST_CASE("workers insert, look up and kill while the reaper sweeps: nothing pin
   constexpr unsigned kWorkers = 3;
   constexpr uint32_t kPinned = 2000;  // never killed: every lookup must find them
   constexpr uint32_t kChurn = 20000;  // keys each worker inserts and kills
-  StateTable t(kPinned + 4096);
+  // Roomy, and tight: with 256 spare states inserts often find the table
+  // full and the index is dense enough that keys spill past their home.
+  const uint32_t spare = GENERATE(4096u, 256u);
+  INFO("spare states " << spare);
+  StateTable t(kPinned + spare);
   dp::Qsbr rcu(kWorkers);
   for (uint32_t n = 0; n < kPinned; ++n) REQUIRE(t.insert(init(n, 1u << 30), 1).result == Inserted::New);
 
@@ -222,4 +226,39 @@ TEST_CASE("workers insert, look up and kill while the reaper sweeps: nothing pin
   CHECK(inserted > 0);
   CHECK(t.in_use() == kPinned);  // every churned slot came back; none leaked, none freed twice
   for (uint32_t n = 0; n < kPinned; ++n) REQUIRE(t.lookup(fwd(n)).found());
+}
+
+TEST_CASE("a small table filled, emptied and refilled many times keeps finding every key", "[state]") {
+  // 16 keys per fill in 4 buckets of 7 slots: keys often land past their
+  // home bucket, so the overflow counts are exercised both ways.
+  StateTable t(8);
+  dp::Qsbr rcu(1);
+  rcu.online(0);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 500; ++round) {
+    std::vector<uint32_t> flows;
+    std::vector<dp::StateIndex> states;
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t n = rng();
+      auto r = t.insert(init(n, 10), 10);  // expires at 20
+      REQUIRE(r.result == Inserted::New);
+      flows.push_back(n);
+      states.push_back(r.hit.state);
+    }
+    CHECK(t.insert(init(rng()), 10).result == Inserted::Full);
+    for (size_t i = 0; i < flows.size(); ++i) {
+      INFO("round " << round << " flow " << i);
+      REQUIRE(t.lookup(fwd(flows[i])).state == states[i]);
+      REQUIRE(t.lookup(reversed(fwd(flows[i]))).state == states[i]);
+    }
+    // Kill half, sweep them out, check the rest, then let everything expire.
+    for (size_t i = 0; i < flows.size(); i += 2) t.kill(states[i]);
+    t.sweep(10, t.bucket_count(), rcu);
+    for (size_t i = 1; i < flows.size(); i += 2) REQUIRE(t.lookup(fwd(flows[i])).found());
+    for (size_t i = 0; i < flows.size(); i += 2) REQUIRE_FALSE(t.lookup(fwd(flows[i])).found());
+    t.sweep(10 + 10, t.bucket_count(), rcu);
+    rcu.quiescent(0);
+    rcu.reclaim();
+    REQUIRE(t.in_use() == 0);
+  }
 }
