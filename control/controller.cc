@@ -266,6 +266,7 @@ void Controller::stats_json(json& out) const {
   json dataplane = named_json(dp::kIoCounters, c.io);
   dataplane["drops"] = named_json(dp::kDropReasons, c.drops);
   dataplane["punts"] = named_json(dp::kPuntReasons, c.punts);
+  dataplane["icmp"] = named_json(dp::kIcmpCounters, c.icmp);
   dataplane["snapshots_published"] = io_.snapshots().publications();
   out["dataplane"] = std::move(dataplane);
   out["carp"] = {{"drops", named_json(carp::kDrops, carp_.stats().drops)}};

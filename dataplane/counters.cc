@@ -20,6 +20,7 @@ Counters& Counters::operator+=(const Counters& o) {
   add_all(io, o.io);
   add_all(drops, o.drops);
   add_all(punts, o.punts);
+  add_all(icmp, o.icmp);
   return *this;
 }
 
@@ -28,6 +29,7 @@ Counters WorkerCounters::read() const {
   read_all(c.io, io_);
   read_all(c.drops, drops_);
   read_all(c.punts, punts_);
+  read_all(c.icmp, icmp_);
   return c;
 }
 

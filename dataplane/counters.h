@@ -41,8 +41,10 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::BadIpChecksum, "bad_ip_checksum", "IPv4 header checksum wrong"},
     {DropReason::IpFragment, "ip_fragment",
      "a fragment addressed to this node (no reassembly yet); transit fragments are forwarded"},
-    {DropReason::TtlExceeded, "ttl_exceeded", "TTL 0 or 1 on a packet to forward (no ICMP time exceeded yet)"},
-    {DropReason::NoRoute, "no_route", "no connected or static route to the destination"},
+    {DropReason::TtlExceeded, "ttl_exceeded",
+     "TTL 0 or 1 on a packet to forward, and no ICMP time exceeded went back (see dataplane.icmp)"},
+    {DropReason::NoRoute, "no_route",
+     "no connected or static route to the destination, and no ICMP unreachable went back (see dataplane.icmp)"},
     {DropReason::LocalUnsupported, "local_unsupported",
      "for this node but nothing here serves it (TCP/UDP, broadcast, IP options, multicast)"},
     {DropReason::VipNotOwned, "vip_not_owned", "for a VIP (address or virtual MAC) this node is BACKUP for"},
@@ -94,11 +96,32 @@ inline const char* name(DropReason r) { return net::name_of(kDropReasons, r); }
 inline const char* name(PuntReason r) { return net::name_of(kPuntReasons, r); }
 inline const char* name(IoCounter c) { return net::name_of(kIoCounters, c); }
 
+// ICMP errors the node generates in place of a packet it cannot forward.
+enum class IcmpCounter : uint8_t {
+  TimeExceeded,
+  Unreachable,
+  RateLimited,
+  NotEligible,
+  Count,
+};
+
+inline constexpr std::array<net::Named<IcmpCounter>, size_t(IcmpCounter::Count)> kIcmpCounters{{
+    {IcmpCounter::TimeExceeded, "time_exceeded_sent", "ICMP time exceeded sent for a packet whose TTL ran out here"},
+    {IcmpCounter::Unreachable, "unreachable_sent", "ICMP destination unreachable sent for a packet with no route"},
+    {IcmpCounter::RateLimited, "rate_limited", "ICMP errors not sent: over the rate limit (200 per second per worker)"},
+    {IcmpCounter::NotEligible, "not_eligible",
+     "ICMP errors not sent by rule (RFC 1812): about an ICMP error, a non-first fragment, or no source address"},
+}};
+static_assert(net::in_enum_order(kIcmpCounters), "kIcmpCounters must list every IcmpCounter in order");
+
+inline const char* name(IcmpCounter c) { return net::name_of(kIcmpCounters, c); }
+
 // Plain totals, as the control thread reads them.
 struct Counters {
   std::array<uint64_t, size_t(IoCounter::Count)> io{};
   std::array<uint64_t, size_t(DropReason::Count)> drops{};
   std::array<uint64_t, size_t(PuntReason::Count)> punts{};
+  std::array<uint64_t, size_t(IcmpCounter::Count)> icmp{};
 
   uint64_t& operator[](IoCounter c) { return io[size_t(c)]; }
   uint64_t operator[](IoCounter c) const { return io[size_t(c)]; }
@@ -114,6 +137,7 @@ class alignas(64) WorkerCounters {
   void add(IoCounter c, uint64_t n = 1) { bump(io_[size_t(c)], n); }
   void add(DropReason r, uint64_t n = 1) { bump(drops_[size_t(r)], n); }
   void add(PuntReason r, uint64_t n = 1) { bump(punts_[size_t(r)], n); }
+  void add(IcmpCounter c, uint64_t n = 1) { bump(icmp_[size_t(c)], n); }
   Counters read() const;
 
  private:
@@ -124,6 +148,7 @@ class alignas(64) WorkerCounters {
   std::array<Cell, size_t(IoCounter::Count)> io_{};
   std::array<Cell, size_t(DropReason::Count)> drops_{};
   std::array<Cell, size_t(PuntReason::Count)> punts_{};
+  std::array<Cell, size_t(IcmpCounter::Count)> icmp_{};
 };
 
 }  // namespace hafw::dp

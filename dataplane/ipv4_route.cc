@@ -10,11 +10,13 @@ namespace {
 
 void route(const Topology& t, PacketMeta& p) {
   const net::Ipv4Hdr* ip = ipv4_of(p);
-  // RFC 1812 §5.3.1: a packet arriving with TTL 0 or 1 must not be forwarded.
-  if (ip->ttl <= 1) return p.to_drop(DropReason::TtlExceeded);
+  // RFC 1812 §5.3.1: a packet arriving with TTL 0 or 1 must not be forwarded;
+  // the sender hears why (time exceeded in transit), which traceroute uses.
+  if (ip->ttl <= 1) return p.to_icmp_error(DropReason::TtlExceeded, net::kIcmpTimeExceeded, 0);
   const uint32_t dst = net::be32(ip->dst);
   const RouteView* r = t.route(dst);
-  if (!r || !t.iface(r->iface)) return p.to_drop(DropReason::NoRoute);
+  // RFC 1812 §5.2.7.1: network unreachable.
+  if (!r || !t.iface(r->iface)) return p.to_icmp_error(DropReason::NoRoute, net::kIcmpUnreachable, 0);
   p.out = r->iface;
   p.nexthop = r->gateway != 0 ? r->gateway : dst;
   p.next = Next::Ipv4Output;

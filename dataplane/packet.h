@@ -40,6 +40,7 @@ enum class Next : uint8_t {
   Ipv4Route,
   // filter, source NAT: with rules and NAT
   Ipv4Output,
+  IcmpError,  // an ICMP error in place of a packet route could not forward
   // Exits: the worker's I/O acts on these.
   Tx,       // transmit on `out` (a reply goes back out of `in`)
   Control,  // to the control thread; `punt` says why
@@ -54,7 +55,8 @@ enum class PacketFlag : uint8_t {
 // Per-packet metadata, filled in as the packet moves through the stages.
 struct PacketMeta {
   uint8_t* data;       // the frame, rewritten in place
-  uint16_t len;        // bytes in the frame; a stage may shrink it, never grow it
+  uint16_t len;        // bytes in the frame
+  uint16_t room;       // bytes the buffer holds from `data` on: a stage may grow the frame up to it
   uint8_t in;          // receiving interface
   uint8_t out;         // Tx: where it leaves; Control/Resolve: the route's interface
   Next next;
@@ -64,6 +66,8 @@ struct PacketMeta {
   DropReason drop;     // Drop only
   PuntReason punt;     // Control only
   uint32_t nexthop;    // host order: the route's next hop (Resolve: the address to ARP for)
+  uint8_t icmp_type;   // IcmpError: what to send back (the drop reason stands if nothing is sent)
+  uint8_t icmp_code;
   uint64_t offload;    // NIC offload flags from RX (checksum verified, RSS hash valid)
   uint32_t rss_hash;   // the NIC's RSS hash, when offload says it is valid
   net::FlowKey key;    // the flow the packet belongs to: written whole by ipv4_input, unset before
@@ -78,6 +82,13 @@ struct PacketMeta {
     next = Next::Control;
     punt = r;
   }
+  // Answer with an ICMP error (stage icmp_error); dropped for `why` if none may go back.
+  void to_icmp_error(DropReason why, uint8_t type, uint8_t code) {
+    next = Next::IcmpError;
+    drop = why;
+    icmp_type = type;
+    icmp_code = code;
+  }
   void to_tx(uint8_t iface) {
     next = Next::Tx;
     out = iface;
@@ -90,10 +101,14 @@ struct Burst {
 
   // Starts packet i of the burst at the first stage. Field by field: the
   // flow key is written whole by ipv4_input, and only read after it.
-  void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint64_t offload = 0, uint32_t rss_hash = 0) {
+  // `room` is what the buffer holds from `data` on (at least `len`); 0 means
+  // just the frame.
+  void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint16_t room = 0, uint64_t offload = 0,
+           uint32_t rss_hash = 0) {
     PacketMeta& p = pkt[i];
     p.data = data;
     p.len = len;
+    p.room = room > len ? room : len;
     p.in = in;
     p.out = in;
     p.next = Next::EthInput;
@@ -103,6 +118,8 @@ struct Burst {
     p.drop = DropReason::Count;
     p.punt = PuntReason::Count;
     p.nexthop = 0;
+    p.icmp_type = 0;
+    p.icmp_code = 0;
     p.offload = offload;
     p.rss_hash = rss_hash;
   }
@@ -114,6 +131,29 @@ class StateTable;
 class EventRing;
 class NatPorts;
 
+// A token bucket for the ICMP errors one worker sends (BSD's icmplim is 200
+// per second): a flood of expiring packets must not become a flood of
+// errors from the firewall.
+struct IcmpLimiter {
+  static constexpr uint64_t kPerSecond = 200;
+  static constexpr uint64_t kBurst = 50;
+  uint64_t tokens = kBurst;
+  Time refilled{};
+
+  bool take(Time now) {
+    if (now > refilled) {
+      const uint64_t add = uint64_t((now - refilled).count()) * kPerSecond / 1'000'000'000;
+      if (add > 0) {
+        tokens = tokens + add > kBurst ? kBurst : tokens + add;
+        refilled = now;
+      }
+    }
+    if (tokens == 0) return false;
+    --tokens;
+    return true;
+  }
+};
+
 // What one worker brings to every stage: the snapshots of this pass, the
 // time, its counters, and the shared tables it works on.
 struct WorkerCtx {
@@ -121,6 +161,7 @@ struct WorkerCtx {
   Time now{};
   unsigned worker = 0;
   WorkerCounters* counters = nullptr;
+  IcmpLimiter icmp_limit{};
   StateTable* states = nullptr;
   EventRing* events = nullptr;
   NatPorts* nat_ports = nullptr;

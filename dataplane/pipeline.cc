@@ -14,7 +14,8 @@ void run_burst(WorkerCtx& ctx, Burst& b) {
   stage::icmp_local(ctx, b);
   stage::ipv4_route(ctx, b);
   stage::ipv4_output(ctx, b);
-  static_assert(kStageCount == 8, "a stage was added to Next: run it here, in order");
+  stage::icmp_error(ctx, b);
+  static_assert(kStageCount == 9, "a stage was added to Next: run it here, in order");
 
   WorkerCounters& c = *ctx.counters;
   for (uint16_t i = 0; i < b.n; ++i) {
@@ -24,10 +25,10 @@ void run_burst(WorkerCtx& ctx, Burst& b) {
   }
 }
 
-PacketMeta run_one(WorkerCtx& ctx, uint8_t in, uint8_t* frame, uint16_t len) {
+PacketMeta run_one(WorkerCtx& ctx, uint8_t in, uint8_t* frame, uint16_t len, uint16_t room) {
   Burst b;
   b.n = 1;
-  b.set(0, frame, len, in);
+  b.set(0, frame, len, in, room);
   run_burst(ctx, b);
   return b.pkt[0];
 }

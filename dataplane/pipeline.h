@@ -19,6 +19,7 @@ namespace hafw::dp {
 void run_burst(WorkerCtx& ctx, Burst& b);
 
 // One frame through the pipeline as a burst of one: for tests and tools.
-PacketMeta run_one(WorkerCtx& ctx, uint8_t in, uint8_t* frame, uint16_t len);
+// `room`: the buffer's size from `frame` on (0: just the frame).
+PacketMeta run_one(WorkerCtx& ctx, uint8_t in, uint8_t* frame, uint16_t len, uint16_t room = 0);
 
 }  // namespace hafw::dp

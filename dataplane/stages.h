@@ -3,7 +3,8 @@
 //
 //   eth_input ─┬─ arp_input ─────────────────────────────────────── Tx | Control | Drop
 //              └─ ipv4_input ── ipv4_classify ─┬─ ipv4_local ── icmp_local
-//                                              └─ ipv4_route ── ipv4_output
+//                                              └─ ipv4_route ─┬─ ipv4_output
+//                                                             └─ icmp_error (TTL expired, no route)
 //
 // Only pipeline.cc and the stage files include this.
 #pragma once
@@ -24,6 +25,7 @@ void ipv4_local(WorkerCtx& ctx, Burst& b);
 void icmp_local(WorkerCtx& ctx, Burst& b);
 void ipv4_route(WorkerCtx& ctx, Burst& b);
 void ipv4_output(WorkerCtx& ctx, Burst& b);
+void icmp_error(WorkerCtx& ctx, Burst& b);
 
 // Runs fn(packet) for every packet of the burst waiting at stage `at`.
 template <class F>

@@ -362,7 +362,8 @@ void Impl::run_worker(unsigned id) {
           continue;
         }
         rx[burst.n] = m;
-        burst.set(burst.n++, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, uint8_t(in), m->ol_flags, m->hash.rss);
+        burst.set(burst.n++, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, uint8_t(in),
+                  uint16_t(m->buf_len - m->data_off), m->ol_flags, m->hash.rss);
       }
       run_burst(ctx, burst);
 

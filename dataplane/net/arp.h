@@ -10,8 +10,6 @@
 
 namespace hafw::net {
 
-// Ethernet minimum frame without FCS; ARP frames we originate are padded to it.
-constexpr size_t kEthMinFrame = 60;
 constexpr size_t kArpFrameLen = sizeof(EthHdr) + sizeof(ArpHdr);  // 42, before padding
 
 struct ArpFrame {

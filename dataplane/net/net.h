@@ -97,6 +97,9 @@ constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoCarp = 112;
 constexpr uint8_t kProtoPfsync = 240;
 
+// Ethernet minimum frame without FCS; frames we originate are padded to it.
+constexpr size_t kEthMinFrame = 60;
+
 struct [[gnu::packed]] EthHdr {
   Mac dst;
   Mac src;
@@ -146,7 +149,15 @@ struct [[gnu::packed]] IcmpHdr {
 };
 static_assert(sizeof(IcmpHdr) == 8);
 constexpr uint8_t kIcmpEchoReply = 0;
+constexpr uint8_t kIcmpUnreachable = 3;
 constexpr uint8_t kIcmpEchoRequest = 8;
+constexpr uint8_t kIcmpTimeExceeded = 11;
+// ICMP messages that report an error (RFC 1812 §4.3.2.7: never answered with
+// another error): unreachable, source quench, redirect, time exceeded,
+// parameter problem.
+constexpr bool is_icmp_error(uint8_t type) {
+  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
 
 // ---------------------------------------------------------------- checksums
 

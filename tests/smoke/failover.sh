@@ -219,6 +219,12 @@ gw_mac=$(inns cli ip neigh show "$LAN_VIP" dev eth0 | awk '{ for (i = 1; i < NF;
 check "client resolves the LAN VIP to the virtual MAC $LAN_VMAC (got ${gw_mac:-none})" \
   eval '[[ $gw_mac == "$LAN_VMAC" ]]'
 
+# A packet whose TTL runs out at the master is answered with ICMP time
+# exceeded from the master's LAN address (what traceroute shows).
+inns cli ping -c 1 -t 1 -W 2 "$SERVER" >"$WORK/ttl.log" 2>&1
+check "TTL 1 through the VIP: 'Time to live exceeded' from n1's LAN address 192.168.1.2" \
+  grep -q "From 192.168.1.2 .*Time to live exceeded" "$WORK/ttl.log"
+
 # Step 3: the backup never answers ARP for a VIP.
 backup_arp_silent before-failover
 

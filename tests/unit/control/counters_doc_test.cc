@@ -64,7 +64,7 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
   const json stats = node.handle("stats", json::object());
 
   const auto doc = doc_sections();
-  for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "carp.drops", "control",
+  for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "carp.drops", "control",
                               "control.socket"}) {
     INFO("section " << section);
     REQUIRE(doc.count(section));

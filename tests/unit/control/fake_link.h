@@ -81,8 +81,13 @@ class FakeIo final : public dp::PacketIo {
         batch.push_back(std::move(inbox_.front()));
         inbox_.pop_front();
       }
+      // Room to grow, as an mbuf has (an ICMP error is longer than a runt).
       dp::Burst b;
-      for (auto& [in, frame] : batch) b.set(b.n++, frame.data(), uint16_t(frame.size()), in);
+      for (auto& [in, frame] : batch) {
+        const uint16_t len = uint16_t(frame.size());
+        frame.resize(size_t(len) + kRoom);
+        b.set(b.n++, frame.data(), len, in, uint16_t(frame.size()));
+      }
       counters_.add(dp::IoCounter::Rx, b.n);
       n += b.n;
       dp::run_burst(ctx, b);
@@ -110,6 +115,7 @@ class FakeIo final : public dp::PacketIo {
   dp::View view() const { return snapshots_.load(); }
 
  private:
+  static constexpr size_t kRoom = 128;
   std::vector<Segment*> segs_;
   std::vector<net::Mac> macs_;
   std::vector<int> ids_;

@@ -18,6 +18,12 @@ const uint32_t kWanAddr = ip4("198.51.100.201"), kWanVip = ip4("198.51.100.200")
 const uint32_t kLanAddr = ip4("192.168.1.2"), kLanVip = ip4("192.168.1.1");
 const uint32_t kHost = ip4("192.168.1.50");
 
+net::IcmpHdr icmp_of(const Bytes& f) {
+  net::IcmpHdr h;
+  std::memcpy(&h, f.data() + sizeof(net::EthHdr) + ip_of(f).ihl_bytes(), sizeof h);
+  return h;
+}
+
 struct Run {
   Result r;
   Bytes out;
@@ -318,17 +324,20 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
     auto z = run(v, kWan, ipv4_frame(kWanMac, kGwMac, ip4("8.8.8.8"), ip4("192.168.1.60"), 17, udp));
     CHECK(z.r.nexthop == ip4("192.168.1.60"));  // connected: the destination itself
   }
-  SECTION("TTL 1 expires, TTL 0 too") {
-    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 1)),
-                  DropReason::TtlExceeded);
-    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 0)),
-                  DropReason::TtlExceeded);
+  SECTION("TTL 1 expires, TTL 0 too: not forwarded, answered") {
+    for (uint8_t ttl : {1, 0}) {
+      auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, ttl));
+      CHECK(x.r.exit == Exit::Reply);
+      CHECK(icmp_of(x.out).type == net::kIcmpTimeExceeded);
+    }
   }
-  SECTION("no route without a default") {
+  SECTION("no route without a default: not forwarded, answered") {
     v.topo.routes.erase(v.topo.routes.begin() + 3);  // the default route (after the 3 connected)
     REQUIRE(v.topo.route(ip4("8.8.8.8")) == nullptr);
-    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
-                  DropReason::NoRoute);
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp));
+    CHECK(x.r.exit == Exit::Reply);
+    CHECK(icmp_of(x.out).type == net::kIcmpUnreachable);
+    CHECK(icmp_of(x.out).code == 0);  // network unreachable
   }
   SECTION("a transit packet sent to the broadcast MAC is not forwarded") {
     check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
@@ -466,4 +475,81 @@ TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplan
     CHECK(p.key.sport == 0);
     CHECK(p.key.dport == 0);
   }
+}
+
+TEST_CASE("a packet whose TTL runs out is answered with ICMP time exceeded quoting it", "[dataplane][icmp_error]") {
+  auto v = master_view();
+  const Bytes orig = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(100), 1);
+  Bytes buf = orig;
+  buf.resize(2048);  // an mbuf's room
+  dp::WorkerCounters counters;
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  const dp::PacketMeta p = dp::run_one(ctx, kLan, buf.data(), uint16_t(orig.size()), uint16_t(buf.size()));
+  REQUIRE(p.next == dp::Next::Tx);
+  CHECK(p.out == kLan);  // back where it came from
+  const Bytes out(buf.begin(), buf.begin() + p.len);
+  // Ethernet: to the hop it came from, from our port.
+  CHECK(eth_of(out).dst == kHostMac);
+  CHECK(eth_of(out).src == kLanMac);
+  // IP: from our LAN address to the sender, a valid header.
+  const net::Ipv4Hdr ip = ip_of(out);
+  CHECK(net::be32(ip.src) == kLanAddr);
+  CHECK(net::be32(ip.dst) == kHost);
+  CHECK(ip.proto == net::kProtoIcmp);
+  CHECK(ip.ttl == 64);
+  CHECK(ip_checksum_ok(out));
+  // ICMP: time exceeded in transit, checksum good, quoting the original IP
+  // header and the first 8 bytes of its payload (RFC 792).
+  const size_t icmp_at = sizeof(net::EthHdr) + sizeof(net::Ipv4Hdr);
+  CHECK(out[icmp_at] == net::kIcmpTimeExceeded);
+  CHECK(out[icmp_at + 1] == 0);
+  CHECK(net::be16(ip.total_len) == 20 + 8 + 20 + 8);
+  CHECK(net::inet_checksum({out.data() + icmp_at, size_t(8 + 28)}) == 0);
+  CHECK(std::equal(out.begin() + icmp_at + 8, out.begin() + icmp_at + 8 + 28, orig.begin() + 14));
+  CHECK(p.len == 14 + 20 + 8 + 28);
+  const dp::Counters c = counters.read();
+  CHECK(c.icmp[size_t(dp::IcmpCounter::TimeExceeded)] == 1);
+  CHECK(c.drops[size_t(DropReason::TtlExceeded)] == 0);  // answered, not dropped
+}
+
+TEST_CASE("no ICMP error about an ICMP error, a later fragment, or beyond the rate limit", "[dataplane][icmp_error]") {
+  auto v = master_view();
+  dp::WorkerCounters counters;
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  auto send = [&](Bytes f) {
+    const uint16_t len = uint16_t(f.size());
+    f.resize(2048);
+    return dp::run_one(ctx, kLan, f.data(), len, uint16_t(f.size()));
+  };
+  Bytes err(8 + 28, 0);
+  err[0] = net::kIcmpUnreachable;
+  auto a = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, err, 1));
+  CHECK(a.next == dp::Next::Drop);
+  CHECK(a.drop == DropReason::TtlExceeded);
+  auto b = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 1, 0x0010));
+  CHECK(b.next == dp::Next::Drop);
+  CHECK(counters.read().icmp[size_t(dp::IcmpCounter::NotEligible)] == 2);
+  // An echo request whose TTL runs out is answered (traceroute -I).
+  auto e = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(1, 1, 8), 1));
+  CHECK(e.next == dp::Next::Tx);
+
+  // A flood of expiring packets: the burst allowance, then one error per
+  // 5 ms (200 a second).
+  size_t sent = 1;
+  for (int i = 0; i < 100; ++i)
+    sent += send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 1)).next ==
+            dp::Next::Tx;
+  CHECK(sent == dp::IcmpLimiter::kBurst);
+  CHECK(counters.read().icmp[size_t(dp::IcmpCounter::RateLimited)] == 101 - dp::IcmpLimiter::kBurst);
+  ctx.now += std::chrono::milliseconds(10);
+  CHECK(send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 1)).next ==
+        dp::Next::Tx);
+}
+
+TEST_CASE("an ICMP error that does not fit the buffer is not sent; the packet is dropped", "[dataplane][icmp_error]") {
+  auto v = master_view();
+  // 42-byte frame (UDP, no payload) with no room beyond it: the error needs 70.
+  Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, Bytes(8, 0), 1);
+  auto x = run(v, kLan, f);
+  check_dropped(x, DropReason::TtlExceeded);
 }
