@@ -80,6 +80,13 @@ Output Carp::set_demotion(uint8_t demotion, Time now) {
   return out;
 }
 
+Output Carp::set_link(std::string_view iface, bool up, Time now) {
+  Output out;
+  for (auto& e : entries_)
+    if (e.vhid.config().interface == iface) out.append(run(e.vhid, [&](Vhid& v) { return v.set_link(up, now); }));
+  return out;
+}
+
 Output Carp::set_maintenance(bool on, Time now) {
   Output out;
   for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.set_maintenance(on, now); }));

@@ -54,6 +54,9 @@ class Carp {
   // while the pfsync bulk update is unfinished.
   Output set_demotion(uint8_t demotion, Time now);
   Output set_maintenance(bool on, Time now);
+  // The link of `iface` went down or came back: its VHIDs go to INIT or
+  // start again (Vhid::set_link).
+  Output set_link(std::string_view iface, bool up, Time now);
   Output shutdown(Time now);
   // MAC of a unicast CARP peer, once resolved; until then unicast adverts go
   // to Ethernet broadcast.

@@ -91,7 +91,9 @@ Output Vhid::start(Time now) {
   switch (state_) {
     case State::Init:
       // Never start as MASTER: listen for a full master-down interval first so
-      // a rebooting node does not steal the VIP from a healthy master.
+      // a rebooting node does not steal the VIP from a healthy master. A VHID
+      // whose link is down waits in INIT for it.
+      if (!link_up_) break;
       become(State::Backup, "started", out);
       deadline_ = now + master_down();
       break;
@@ -228,8 +230,28 @@ Output Vhid::set_maintenance(bool on, Time now) {
   return out;
 }
 
+Output Vhid::set_link(bool up, Time now) {
+  Output out;
+  if (up == link_up_) return out;
+  link_up_ = up;
+  if (shut_down_) return out;
+  if (!up) {
+    // Nothing can be sent on a dead link: no bow-out. The peer's master-down
+    // timer, or our demoted adverts on the other interfaces, move the VIP.
+    if (state_ != State::Init) become(State::Init, "interface link down", out);
+    deadline_ = kNever;
+    return out;
+  }
+  if (state_ == State::Init) {
+    become(State::Backup, "interface link up", out);
+    deadline_ = now + master_down();
+  }
+  return out;
+}
+
 Output Vhid::shutdown(Time /*now*/) {
   Output out;
+  shut_down_ = true;
   switch (state_) {
     case State::Master:
       // OpenBSD sc_bow_out: one advert with advbase = advskew = 255 so the

@@ -41,6 +41,10 @@ class Vhid {
   Output timeout(Time now);
   Output set_demotion(uint8_t demotion, Time now);
   Output set_maintenance(bool on, Time now);
+  // The parent interface's link (OpenBSD carp_carpdev_state): down puts the
+  // VHID in INIT — it can neither hear nor be heard; up starts it again as
+  // BACKUP, waiting a full master-down interval before it may take over.
+  Output set_link(bool up, Time now);
   Output shutdown(Time now);
 
   // Ethernet destination of unicast adverts (cfg.peer); broadcast until the
@@ -60,6 +64,7 @@ class Vhid {
   uint8_t advskew() const;  // as advertised: 254 in maintenance mode
   uint8_t demotion() const { return demotion_; }
   bool maintenance() const { return maintenance_; }
+  bool link_up() const { return link_up_; }
   uint64_t counter() const { return last_counter_; }  // of the last advert sent
   uint64_t adverts_sent() const { return adverts_sent_; }
   uint64_t adverts_received() const { return adverts_received_; }
@@ -81,6 +86,8 @@ class Vhid {
   Time deadline_ = kNever;
   uint8_t demotion_ = 0;
   bool maintenance_ = false;
+  bool link_up_ = true;
+  bool shut_down_ = false;
   // MASTER that has bowed out for maintenance and keeps forwarding until a
   // peer's advert takes the VIP (make-before-break), or deadline_ passes.
   bool handing_over_ = false;

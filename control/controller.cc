@@ -18,6 +18,14 @@ namespace {
 
 constexpr size_t kMaxEvents = 1000;  // enough for days of flapping; bounded memory
 
+// How often link status is read: rte_eth_link_get_nowait is a register read
+// on real NICs, and 100 ms bounds how long a dead link can keep a VIP here.
+constexpr Time kLinkPoll = std::chrono::milliseconds(100);
+
+const std::string kOperatorCause = "operator";
+const std::string kSyncLinkCause = "sync link down";
+std::string link_cause(const std::string& iface) { return "link down: " + iface; }
+
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -67,6 +75,7 @@ void Controller::start() {
   publish_owned_vips();
   publish_neighbors();
   apply(carp_.start(clock_.now()));
+  poll_links(clock_.now());
   // Persistent maintenance (pfSense): a node the operator took out stays out
   // across restarts and reboots until the operator says otherwise.
   if (std::filesystem::exists(maintenance_path())) {
@@ -103,6 +112,7 @@ bool Controller::step() {
     apply(carp_.poll(now));
     worked = true;
   }
+  if (now >= next_link_poll_) poll_links(now);
   neighbors_.expire(now);
   for (auto& [iface, frame] : neighbors_.due_requests(now)) io_.send(iface, frame);
   flush();
@@ -205,10 +215,37 @@ void Controller::log_event(std::string message) {
   if (events_.size() > kMaxEvents) events_.pop_front();
 }
 
-unsigned Controller::demotion() const {
-  unsigned d = 0;
-  for (const auto& s : carp_.status()) d = std::max<unsigned>(d, s.demotion);
-  return d;
+unsigned Controller::demotion() const { return demotion_.total(); }
+
+void Controller::poll_links(Time now) {
+  next_link_poll_ = now + kLinkPoll;
+  link_up_.resize(cfg_.interfaces.size(), true);
+  for (size_t i = 0; i < cfg_.interfaces.size(); ++i) {
+    const bool up = io_.iface_status(unsigned(i)).link_up;
+    if (up == link_up_[i]) continue;
+    link_up_[i] = up;
+    const std::string& name = cfg_.interfaces[i].name;
+    log_event(name + ": link " + (up ? "up" : "down"));
+    apply(carp_.set_link(name, up, now));
+    const bool is_sync = cfg_.sync && cfg_.sync->interface == name;
+    if (is_sync) set_demotion_cause(kSyncLinkCause, up ? 0 : carp::Demotion::kSyncLinkDown);
+    // OpenBSD demotes for a carp interface whose parent link is down; an
+    // interface without VHIDs (other than sync) moves nothing.
+    bool has_vhid = false;
+    for (const auto& v : cfg_.carp.vips) has_vhid = has_vhid || v.interface == name;
+    if (has_vhid) set_demotion_cause(link_cause(name), up ? 0 : carp::Demotion::kLinkDown);
+  }
+}
+
+void Controller::set_demotion_cause(const std::string& cause, int value) {
+  if (!demotion_.set(cause, value)) {
+    if (value != 0) log_event("demotion cause '" + cause + "' " + std::to_string(value) + " (no change in total)");
+    return;
+  }
+  std::string why;
+  for (const auto& [c, v] : demotion_.causes()) why += (why.empty() ? "" : ", ") + c + " " + std::to_string(v);
+  log_event("demotion " + std::to_string(demotion_.total()) + (why.empty() ? "" : " (" + why + ")"));
+  apply(carp_.set_demotion(demotion_.total(), clock_.now()));
 }
 
 int Controller::iface_index(std::string_view name) const {
@@ -274,7 +311,9 @@ void Controller::stats_json(json& out) const {
 }
 
 json Controller::carp_status_json() const {
-  return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"vhids", carp_json()}};
+  json causes = json::array();
+  for (const auto& [c, v] : demotion_.causes()) causes.push_back({{"cause", c}, {"value", v}});
+  return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"demotion_causes", causes}, {"vhids", carp_json()}};
 }
 
 json Controller::events_json() const {
@@ -308,6 +347,19 @@ void Controller::register_commands(Commands& commands) {
                   if (!args.contains("enter") || !args["enter"].is_boolean())
                     throw CommandError("carp.maintenance needs {\"enter\": true|false}");
                   set_maintenance(args["enter"].get<bool>());
+                  return carp_status_json();
+                }});
+  commands.add({.name = "carp.demote",
+                .args = R"({"by": N})",
+                .summary = "raise (N > 0) or lower (N < 0) the operator's part of the node's demotion",
+                .run = [this](std::string_view, const json& args) {
+                  if (!args.contains("by") || !args["by"].is_number_integer())
+                    throw CommandError("carp.demote needs {\"by\": N}, N a whole number (+ raises, - lowers)");
+                  const long long by = args["by"].get<long long>();
+                  if (by < -255 || by > 255) throw CommandError("carp.demote: N must be -255..255");
+                  const int now_value = std::clamp<int>(demotion_.get(kOperatorCause) + int(by), 0, 255);
+                  set_demotion_cause(kOperatorCause, now_value);
+                  flush();
                   return carp_status_json();
                 }});
   commands.add({.name = "events",

@@ -11,10 +11,12 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "carp/carp.h"
+#include "carp/demotion.h"
 #include "control/clock.h"
 #include "control/commands.h"
 #include "control/config.h"
@@ -57,6 +59,10 @@ class Controller {
  private:
   void on_punt(const dp::Punt& p);
   void apply(const carp::Output& out);
+  // Links: polled every kLinkPoll; a change moves the VHIDs on the interface
+  // and the node's demotion.
+  void poll_links(Time now);
+  void set_demotion_cause(const std::string& cause, int value);
   void publish_owned_vips();
   void publish_neighbors();
   void flush();  // publish what changed since the last flush
@@ -84,6 +90,9 @@ class Controller {
   bool vips_dirty_ = false;       // CARP ownership changed since the last flush
   uint64_t neighbors_published_ = 0;  // neighbors_.version() last published
   bool maintenance_ = false;
+  carp::Demotion demotion_;       // by cause; every VHID advertises the total
+  std::vector<bool> link_up_;     // as last polled, per interface
+  Time next_link_poll_{};
   uint64_t control_drops_ = 0;    // punts the control thread could not use
 };
 

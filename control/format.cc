@@ -128,8 +128,14 @@ std::string format_carp_vhids(const json& vhids) {
 std::string format_carp(const json& s) {
   // Accept the bare VHID array too (status's "carp" member).
   if (s.is_array()) return format_carp_vhids(s);
-  return format_carp_vhids(member(s, "vhids")) + "demotion " + field(s, "demotion") + ", maintenance " +
-         (flag(s, "maintenance") ? "on" : "off") + '\n';
+  // The causes, when there are any: "demotion 2 (link down: lan 1, operator 1)".
+  std::string causes;
+  const json& cs = member(s, "demotion_causes");
+  if (cs.is_array())
+    for (const auto& c : cs) causes += (causes.empty() ? "" : ", ") + field(c, "cause") + " " + field(c, "value");
+  return format_carp_vhids(member(s, "vhids")) + "demotion " + field(s, "demotion") +
+         (causes.empty() ? "" : " (" + causes + ")") + ", maintenance " + (flag(s, "maintenance") ? "on" : "off") +
+         '\n';
 }
 
 std::string format_uptime(uint64_t s) {

@@ -34,6 +34,7 @@ verbs:
   status                        node, interfaces, CARP, demotion, maintenance
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
+  carp demote +N|-N             raise/lower the operator's part of the node's demotion
   stats                         counters (non-zero drops by reason)
   events                        recent events: CARP transitions, maintenance, start/stop
   config                        the running configuration
@@ -66,8 +67,10 @@ Options parse_options(int argc, char** argv) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     // Options may come before or after the verb (`hafwctl carp --json`), but
-    // not after "--" nor as raw's JSON argument.
-    if (options_done || a.empty() || a[0] != '-' || a == "-") {
+    // not after "--" nor as raw's JSON argument. A negative number
+    // (`carp demote -10`) is an argument, not an option.
+    const bool negative_number = a.size() > 1 && a[0] == '-' && a[1] >= '0' && a[1] <= '9';
+    if (options_done || a.empty() || a[0] != '-' || a == "-" || negative_number) {
       o.words.push_back(a);
       continue;
     }
@@ -138,8 +141,23 @@ int run(const Options& o) {
       cmd = "carp.maintenance";
       args["enter"] = w[2] == "on";
       human = ctl::format_carp;
+    } else if (w[1] == "demote") {
+      want_args(w, 2, 2, "carp demote +N|-N");
+      const std::string& n = w[2];
+      size_t end = 0;
+      long long by = 0;
+      try {
+        by = std::stoll(n, &end);
+      } catch (const std::exception&) {
+        end = 0;
+      }
+      if (n.empty() || (n[0] != '+' && n[0] != '-') || end != n.size())
+        throw Usage{"usage: hafwctl carp demote +N|-N (a signed whole number, e.g. +10 or -10)"};
+      cmd = "carp.demote";
+      args["by"] = by;
+      human = ctl::format_carp;
     } else {
-      throw Usage{"usage: hafwctl carp [status | maintenance on|off]"};
+      throw Usage{"usage: hafwctl carp [status | maintenance on|off | demote +N|-N]"};
     }
   } else if (verb == "stats") {
     want_args(w, 0, 0, "stats");

@@ -7,6 +7,14 @@
 // own TX queue. Punted frames go the other way through one ring per worker.
 #include "dataplane/dpdk/dpdk.h"
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -95,6 +103,25 @@ class DpdkRcu final : public Rcu {
   std::deque<Retired> retired_;
 };
 
+// The kernel interface behind an af_packet port ("iface=lan" in its devargs),
+// or "" for any other driver.
+std::string af_packet_iface(uint16_t port) {
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) != 0 || !info.driver_name ||
+      std::string_view(info.driver_name) != "net_af_packet" || !info.device)
+    return "";
+  const rte_devargs* da = rte_dev_devargs(info.device);
+  if (!da || !da->args) return "";
+  std::string_view args = da->args;
+  for (size_t at = 0; at < args.size();) {
+    const size_t end = std::min(args.find(',', at), args.size());
+    const std::string_view kv = args.substr(at, end - at);
+    if (kv.starts_with("iface=")) return std::string(kv.substr(6));
+    at = end + 1;
+  }
+  return "";
+}
+
 class Impl;
 
 int worker_main(void* arg);
@@ -128,6 +155,8 @@ class Impl final : public DpdkIo {
 
   std::vector<std::string> eal_args_;
   std::vector<uint16_t> ports_;
+  std::vector<std::string> kernel_ifaces_;  // af_packet: the kernel interface, for its link state
+  int ioctl_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   std::vector<net::Mac> macs_;
   std::vector<unsigned> lcores_;
   std::vector<WorkerArg> args_;
@@ -242,6 +271,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     std::memcpy(m.b.data(), ea.addr_bytes, 6);
     ports_.push_back(port);
     macs_.push_back(m);
+    kernel_ifaces_.push_back(af_packet_iface(port));
   }
 
   for (unsigned w = 0; w < workers_; ++w) {
@@ -283,6 +313,7 @@ Impl::~Impl() {
   for (auto* r : punt_rings_) rte_ring_free(r);
   for (auto* r : control_tx_) rte_ring_free(r);
   rte_free(qsv_);
+  if (ioctl_fd_ >= 0) ::close(ioctl_fd_);
   if (pool_) rte_mempool_free(pool_);
   if (eal_up_) rte_eal_cleanup();
 }
@@ -465,6 +496,17 @@ IfaceStatus Impl::iface_status(unsigned i) const {
   IfaceStatus s;
   rte_eth_link link{};
   if (rte_eth_link_get_nowait(ports_.at(i), &link) == 0) s.link_up = link.link_status == RTE_ETH_LINK_UP;
+  // The af_packet PMD reports its link as always up; the kernel knows better
+  // (a veth whose peer is gone, a cable pulled under a kernel NIC). One
+  // ioctl on the control thread per poll.
+  if (i < kernel_ifaces_.size() && !kernel_ifaces_[i].empty() && ioctl_fd_ >= 0) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, kernel_ifaces_[i].c_str(), IFNAMSIZ - 1);
+    if (ioctl(ioctl_fd_, SIOCGIFFLAGS, &ifr) == 0)
+      s.link_up = s.link_up && (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+    else
+      s.link_up = false;
+  }
   rte_eth_stats es{};
   if (rte_eth_stats_get(ports_.at(i), &es) == 0) {
     s.rx_packets = es.ipackets;

@@ -6,8 +6,10 @@
 # ARP for a VIP; after a crash (SIGKILL) of the primary the secondary is
 # MASTER within the CARP master-down interval, 3*advbase + advskew/256 s
 # (OpenBSD's carp_setrun), plus 1 s of slack, and traffic resumes; with
-# preempt the restarted primary takes MASTER back and traffic goes on; and
-# the lab leaves nothing behind.
+# preempt the restarted primary takes MASTER back and traffic goes on; a TTL
+# that runs out at the master is answered with ICMP time exceeded; pulling
+# the master's LAN link moves every VIP to the peer and back when it returns;
+# and the lab leaves nothing behind.
 #
 # Needs root, iproute2, iputils-ping, iputils-arping and tcpdump, and
 # hafwd/hafwctl under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
@@ -292,4 +294,21 @@ traffic_report failback "traffic goes on through n1" "after it took MASTER back"
 # The backup is silent again after the failback.
 backup_arp_silent after-failback
 
-# Step 6 (teardown and its check) runs in the EXIT trap, also after a failure.
+# Step 6: pull the master's LAN link. Its LAN VHID goes INIT and the node is
+# demoted, so the peer takes the WAN VIP at once and the LAN VIP when its
+# master-down timer runs out: the whole node moves, no split master.
+inns n1 ip link set lan down
+t0=$(now_ms)
+if poll_state n2 MASTER 8000; then
+  check "n2 MASTER on wan and lan $(($(now_ms) - t0)) ms after n1's LAN link went down" true
+else
+  fail "n2 MASTER on wan and lan after n1's LAN link went down (not within 8 s)"
+fi
+n1_carp=$("$BUILD/hafwctl" --socket "$RUN/n1.sock" carp 2>&1)
+check "n1 shows why: 'demotion 1 (link down: lan 1)', LAN VHID INIT" \
+  eval 'grep -q "demotion 1 (link down: lan 1)" <<<"$n1_carp" && grep -q "lan: carp: INIT" <<<"$n1_carp"'
+inns n1 ip link set lan up
+check "link back: n1 MASTER again on wan and lan" poll_state n1 MASTER 8000
+check "link back: n2 BACKUP again" poll_state n2 BACKUP 3000
+
+# Step 7 (teardown and its check) runs in the EXIT trap, also after a failure.

@@ -409,3 +409,41 @@ TEST_CASE("two nodes that both became MASTER settle on the more preferred one", 
   CHECK(b.state() == State::Master);
   CHECK(a.state() == State::Backup);
 }
+
+TEST_CASE("link down: INIT, silent, no timer; link up: BACKUP for a full master-down", "[carp][vhid]") {
+  Vhid v = master(config(0));
+  const Time t = v.deadline();
+  Output down = v.set_link(false, t);
+  CHECK(v.state() == State::Init);
+  CHECK(down.frames.empty());  // nothing can go out on a dead link
+  REQUIRE(down.transitions.size() == 1);
+  CHECK(down.transitions[0].reason == "interface link down");
+  CHECK(v.deadline() == kNever);
+  // Adverts and timers do nothing while the link is down.
+  CHECK(v.input(from_peer(1, 100), t + 1s).empty());
+  CHECK(v.set_link(false, t + 1s).empty());
+
+  Output up = v.set_link(true, t + 2s);
+  CHECK(v.state() == State::Backup);
+  REQUIRE(up.transitions.size() == 1);
+  CHECK(up.transitions[0].reason == "interface link up");
+  CHECK(v.deadline() == t + 2s + 3s);  // waits a full master-down before it may take over
+  CHECK(up.frames.empty());
+}
+
+TEST_CASE("a VHID whose link is down at start waits in INIT for it", "[carp][vhid]") {
+  Vhid v(config(0), 1);
+  (void)v.set_link(false, t0);
+  CHECK(v.start(t0).empty());
+  CHECK(v.state() == State::Init);
+  (void)v.set_link(true, t0 + 1s);
+  CHECK(v.state() == State::Backup);
+}
+
+TEST_CASE("after shutdown a link coming back does not restart the VHID", "[carp][vhid]") {
+  Vhid v = master(config(0));
+  (void)v.shutdown(t0);
+  (void)v.set_link(false, t0);
+  CHECK(v.set_link(true, t0).empty());
+  CHECK(v.state() == State::Init);
+}

@@ -315,3 +315,101 @@ TEST_CASE("maintenance mode hands the VIPs to the peer and survives a restart", 
   REQUIRE(back);
   CHECK(*back <= 1s + kSkew100 + 20ms);
 }
+
+TEST_CASE("a master whose LAN link fails hands every VIP to the peer, and takes them back when it returns",
+          "[node][demotion]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+
+  // Pull n1's LAN cable. Within one link poll (100 ms) its LAN VHID is INIT
+  // and its WAN VHID advertises demotion 1, which the peer takes over from at
+  // once; the LAN VIP moves when the peer's master-down timer runs out
+  // (nothing can be heard from a dead link).
+  lab.io1->set_link(1, false);
+  auto wan_moved = lab.time_until([&] { return Lab::state(*lab.n2, "wan") == "MASTER"; }, 1s);
+  REQUIRE(wan_moved);
+  CHECK(*wan_moved <= 200ms);
+  CHECK(Lab::state(*lab.n1, "lan") == "INIT");
+  CHECK(Lab::state(*lab.n1, "wan") == "BACKUP");
+  auto lan_moved = lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 5s);
+  REQUIRE(lan_moved);
+  CHECK(*lan_moved <= 3s + kSkew100 + 20ms);
+
+  // The operator sees why, in carp.status and in the events.
+  auto st = lab.n1->handle("carp.status", {});
+  CHECK(st["demotion"] == 1);
+  REQUIRE(st["demotion_causes"].size() == 1);
+  CHECK(st["demotion_causes"][0]["cause"] == "link down: lan");
+  CHECK(st["demotion_causes"][0]["value"] == 1);
+  bool link_event = false, demotion_event = false;
+  const auto events = lab.n1->handle("events", {});
+  for (const auto& e : events["events"]) {
+    link_event = link_event || e["message"] == "lan: link down";
+    demotion_event = demotion_event || e["message"] == "demotion 1 (link down: lan 1)";
+  }
+  CHECK(link_event);
+  CHECK(demotion_event);
+  // Traffic flows through n2.
+  auto echoes = lab.ping_server(7);
+  REQUIRE(echoes.size() == 1);
+  CHECK(eth_src(echoes[0]) == mac(2, 0));
+
+  // The cable is back: demotion 0; the LAN VHID listens a full master-down
+  // interval (no preempt storm), hears n2's slower adverts and, with
+  // preempt, takes both VIPs back.
+  lab.io1->set_link(1, true);
+  lab.run_for(200ms);
+  CHECK(lab.n1->handle("carp.status", {})["demotion"] == 0);
+  CHECK(Lab::state(*lab.n1, "lan") == "BACKUP");
+  auto back = lab.time_until([&] { return Lab::state(*lab.n1, "lan") == "MASTER" &&
+                                          Lab::state(*lab.n1, "wan") == "MASTER"; }, 5s);
+  REQUIRE(back);
+  CHECK(Lab::state(*lab.n2, "lan") == "BACKUP");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+}
+
+TEST_CASE("the sync link going down demotes the node", "[node][demotion]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+  lab.io1->set_link(2, false);
+  lab.run_for(300ms);
+  auto st = lab.n1->handle("carp.status", {});
+  CHECK(st["demotion"] == 1);
+  CHECK(st["demotion_causes"][0]["cause"] == "sync link down");
+  CHECK(Lab::state(*lab.n2, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "lan") == "MASTER");
+}
+
+TEST_CASE("the operator demotes a node and the peer takes over; undoing it gives the VIPs back", "[node][demotion]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+
+  auto st = lab.n1->handle("carp.demote", {{"by", 10}});
+  CHECK(st["demotion"] == 10);
+  CHECK(st["demotion_causes"][0]["cause"] == "operator");
+  lab.settle();
+  CHECK(Lab::state(*lab.n2, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "lan") == "MASTER");
+  CHECK(Lab::state(*lab.n1, "wan") == "BACKUP");
+
+  // Lowering below zero stops at zero; the cause disappears.
+  st = lab.n1->handle("carp.demote", {{"by", -30}});
+  CHECK(st["demotion"] == 0);
+  CHECK(st["demotion_causes"].empty());
+  auto back = lab.time_until([&] { return Lab::state(*lab.n1, "wan") == "MASTER"; }, 3s);
+  REQUIRE(back);
+
+  CHECK_THROWS_AS(lab.n1->handle("carp.demote", {{"by", "ten"}}), control::CommandError);
+  CHECK_THROWS_AS(lab.n1->handle("carp.demote", {{"by", 1000}}), control::CommandError);
+  CHECK_THROWS_AS(lab.n1->handle("carp.demote", nlohmann::json::object()), control::CommandError);
+}

@@ -48,11 +48,11 @@ class Segment {
 class FakeIo final : public dp::PacketIo {
  public:
   FakeIo(std::vector<Segment*> segs, std::vector<net::Mac> macs)
-      : segs_(std::move(segs)), macs_(std::move(macs)), rcu_(1), snapshots_(rcu_) {
+      : segs_(std::move(segs)), macs_(std::move(macs)), link_(segs_.size(), true), rcu_(1), snapshots_(rcu_) {
     rcu_.online(0);
     for (size_t i = 0; i < segs_.size(); ++i)
       ids_.push_back(segs_[i]->join([this, i](std::span<const uint8_t> f) {
-        if (alive_) inbox_.emplace_back(uint8_t(i), std::vector<uint8_t>(f.begin(), f.end()));
+        if (alive_ && link_[i]) inbox_.emplace_back(uint8_t(i), std::vector<uint8_t>(f.begin(), f.end()));
       }));
   }
   ~FakeIo() override { unplug(); }
@@ -65,9 +65,12 @@ class FakeIo final : public dp::PacketIo {
     inbox_.clear();
   }
 
+  // Pull one cable: the port reports link down and nothing passes it.
+  void set_link(unsigned i, bool up) { link_.at(i) = up; }
+
   unsigned iface_count() const override { return unsigned(segs_.size()); }
   net::Mac mac(unsigned i) const override { return macs_.at(i); }
-  dp::IfaceStatus iface_status(unsigned) const override { return {.link_up = alive_}; }
+  dp::IfaceStatus iface_status(unsigned i) const override { return {.link_up = alive_ && link_.at(i)}; }
 
   size_t poll(const std::function<void(const dp::Punt&)>& fn) override {
     size_t n = 0;
@@ -105,7 +108,7 @@ class FakeIo final : public dp::PacketIo {
     return n;
   }
   bool send(unsigned iface, std::span<const uint8_t> frame) override {
-    if (!alive_) return false;
+    if (!alive_ || !link_.at(iface)) return false;
     counters_.add(dp::IoCounter::Tx);
     segs_.at(iface)->send(ids_.at(iface), frame);
     return true;
@@ -119,6 +122,7 @@ class FakeIo final : public dp::PacketIo {
   std::vector<Segment*> segs_;
   std::vector<net::Mac> macs_;
   std::vector<int> ids_;
+  std::vector<bool> link_;
   std::deque<std::pair<uint8_t, std::vector<uint8_t>>> inbox_;
   dp::Qsbr rcu_;  // before snapshots_: frees what they retire, after them
   dp::Snapshots snapshots_;

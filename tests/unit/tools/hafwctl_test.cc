@@ -132,14 +132,16 @@ std::vector<std::string> expand(const std::string& form, const std::map<std::str
     bool optional = w.front() == '[' && w.back() == ']';
     if (optional) w = w.substr(1, w.size() - 2);
     std::vector<std::string> choices;
-    if (std::any_of(w.begin(), w.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); })) {
-      auto s = samples.find(w);
-      INFO("help lists '" << form << "': no sample value for " << w);
-      REQUIRE(s != samples.end());
-      choices.push_back(s->second);
-    } else {
-      std::istringstream alts(w);
-      for (std::string a; std::getline(alts, a, '|');) choices.push_back(a);
+    std::istringstream alts(w);
+    for (std::string a; std::getline(alts, a, '|');) {
+      if (std::any_of(a.begin(), a.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); })) {
+        auto s = samples.find(a);
+        INFO("help lists '" << form << "': no sample value for " << a);
+        REQUIRE(s != samples.end());
+        choices.push_back(s->second);
+      } else {
+        choices.push_back(a);
+      }
     }
     std::vector<std::string> next;
     for (const auto& prefix : out) {
@@ -271,6 +273,8 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       {"NODE.json", shell_quote(cluster.config_path("fw1"))},
       {"PEER.json", shell_quote(cluster.config_path("fw2"))},
       {"CMD", "help"},
+      {"+N", "+3"},
+      {"-N", "-3"},
       {"JSON-ARGS", "'{}'"},
   };
   std::set<std::string> verbs;
@@ -306,8 +310,8 @@ TEST_CASE("hafwctl raw help lists exactly the commands the daemon registered", "
     CHECK_FALSE(c.at("summary").get<std::string>().empty());
   }
   CHECK(listed == fw1.registered());
-  CHECK(listed == std::vector<std::string>{"help", "stats", "status", "carp.status", "carp.maintenance", "events",
-                                           "config.get"});
+  CHECK(listed == std::vector<std::string>{"help", "stats", "status", "carp.status", "carp.maintenance",
+                                           "carp.demote", "events", "config.get"});
 }
 
 TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]") {
@@ -343,4 +347,21 @@ TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]")
   Run h = hafwctl("help");
   CHECK(h.status == 0);
   CHECK(h.out.starts_with("usage: hafwctl [--socket PATH] [--json]"));
+}
+
+TEST_CASE("hafwctl carp demote moves the node's demotion and shows its causes", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const std::string sock = "--socket " + shell_quote(cluster.socket_path("fw1")) + " ";
+  Run up = hafwctl(sock + "carp demote +20");
+  REQUIRE(up.status == 0);
+  CHECK(up.out.find("demotion 20 (operator 20), maintenance off\n") != std::string::npos);
+  Run down = hafwctl(sock + "carp demote -25");
+  REQUIRE(down.status == 0);
+  CHECK(down.out.find("demotion 0, maintenance off\n") != std::string::npos);
+  // Not a signed number: a usage error, nothing sent.
+  for (const char* bad : {"carp demote 5", "carp demote +x", "carp demote", "carp demote +1 +2"}) {
+    INFO(bad);
+    CHECK(hafwctl(sock + bad).status == 2);
+  }
 }
