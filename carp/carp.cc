@@ -13,7 +13,7 @@ static uint64_t random_counter() {
 
 Carp::Carp(std::vector<VhidConfig> vhids) {
   entries_.reserve(vhids.size());
-  for (auto& cfg : vhids) entries_.push_back(Entry{Vhid(std::move(cfg), random_counter())});
+  for (auto& cfg : vhids) entries_.push_back(Entry{.vhid = Vhid(std::move(cfg), random_counter())});
 }
 
 // Every call into a VHID goes through here so the node's sent total follows.
@@ -48,17 +48,45 @@ Output Carp::receive(std::span<const uint8_t> frame, std::string_view iface, Tim
   }
   // OpenBSD checks the HMAC before the replay cookie: an unauthenticated
   // frame must not be able to claim to be ours.
+  const std::string who = a.src.str() + " (" + a.eth_src.str() + ")";
+  const std::string vhid_name = it->vhid.config().interface + " vhid " + std::to_string(a.vhid);
   if (!it->vhid.authentic(a)) {
     drop(Drop::BadAuth);
     ++it->bad_auth;
-    return {};
+    it->last_bad_auth_from = who;
+    Output out;
+    if (due(it->bad_auth_noticed, now))
+      out.notices.push_back(vhid_name + ": advert with a bad HMAC from " + who +
+                            ": the password or the VIP list differs from ours (or another cluster uses this VHID)");
+    return out;
   }
   if (it->vhid.is_own(a)) {
     drop(Drop::OwnAdvert);
     return {};
   }
   ++stats_.adverts_received;
-  return run(it->vhid, [&](Vhid& v) { return v.input(a, now); });
+  const bool was_master = it->vhid.state() == State::Master;
+  Output out = run(it->vhid, [&](Vhid& v) { return v.input(a, now); });
+  if (was_master && it->vhid.state() == State::Master && !a.bow_out()) {
+    ++it->masters_heard;
+    it->last_master_heard_from = who;
+    const bool in_a_row = it->master_last_heard != kNever && now - it->master_last_heard <= kStreakGap;
+    it->master_streak = in_a_row ? it->master_streak + 1 : 1;
+    it->master_last_heard = now;
+    if (it->master_streak >= kSplitBrainStreak && due(it->master_noticed, now))
+      out.notices.push_back(vhid_name + ": another MASTER keeps advertising, " + who +
+                            ", and does not hear this node (split brain: check the link, VLAN or multicast "
+                            "filtering between the nodes)");
+  } else if (it->vhid.state() != State::Master) {
+    it->master_streak = 0;
+  }
+  return out;
+}
+
+bool Carp::due(Time& last, Time now) {
+  if (last != kNever && now - last < kNoticeEvery) return false;
+  last = now;
+  return true;
 }
 
 Output Carp::poll(Time now) {
@@ -122,6 +150,9 @@ std::vector<Carp::VhidStatus> Carp::status() const {
         .adverts_sent = v.adverts_sent(),
         .adverts_received = v.adverts_received(),
         .bad_auth = e.bad_auth,
+        .last_bad_auth_from = e.last_bad_auth_from,
+        .masters_heard = e.masters_heard,
+        .last_master_heard_from = e.last_master_heard_from,
     });
   }
   return s;

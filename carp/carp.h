@@ -40,6 +40,13 @@ class Carp {
     uint64_t adverts_sent;
     uint64_t adverts_received;
     uint64_t bad_auth;  // adverts for this VHID failing the HMAC: password or VIP mismatch
+    std::string last_bad_auth_from;  // "ADDRESS (MAC)" of the last of them, "" if none
+    // Authenticated adverts from another master that should have yielded to
+    // us (we stayed MASTER): a healthy peer yields at once, so at most one
+    // per takeover. If it keeps counting, the peer does not hear this node
+    // (split brain: filtered multicast, a VLAN, a one-way link).
+    uint64_t masters_heard;
+    std::string last_master_heard_from{};
   };
 
   // Counters start at a random 64-bit value per VHID (FreeBSD/ucarp).
@@ -69,7 +76,22 @@ class Carp {
   struct Entry {
     Vhid vhid;
     uint64_t bad_auth = 0;
+    std::string last_bad_auth_from{};
+    Time bad_auth_noticed = kNever;  // when the last bad-HMAC notice went to the log
+    uint64_t masters_heard = 0;
+    std::string last_master_heard_from{};
+    Time master_noticed = kNever;
+    unsigned master_streak = 0;   // in a row, each within kStreakGap of the last
+    Time master_last_heard = kNever;
   };
+  // At most one notice per cause per VHID per this long: a misconfigured peer
+  // advertising every second must not flood the event log.
+  static constexpr Time kNoticeEvery = std::chrono::seconds(60);
+  // Three adverts from a master that will not yield, none more than this
+  // apart, are a split brain worth telling.
+  static constexpr Time kStreakGap = std::chrono::seconds(10);
+  static constexpr unsigned kSplitBrainStreak = 3;
+  static bool due(Time& last, Time now);
   template <class F>
   Output run(Vhid& v, F&& call);
   void drop(Drop d) { ++stats_.drops[size_t(d)]; }

@@ -60,12 +60,14 @@ struct OutFrame {
 struct Output {
   std::vector<OutFrame> frames;              // transmit in order, each on its interface
   std::vector<Transition> transitions;       // state changes, to log and publish to workers
+  std::vector<std::string> notices;          // what an operator should know: to the event log
 
   void append(Output&& o) {
     for (auto& f : o.frames) frames.push_back(std::move(f));
     for (auto& t : o.transitions) transitions.push_back(std::move(t));
+    for (auto& n : o.notices) notices.push_back(std::move(n));
   }
-  bool empty() const { return frames.empty() && transitions.empty(); }
+  bool empty() const { return frames.empty() && transitions.empty() && notices.empty(); }
 };
 
 // Drop reasons for received CARP packets; each has a counter, in the order

@@ -176,6 +176,7 @@ void Controller::apply(const carp::Output& out) {
     int idx = iface_index(f.interface);
     if (idx >= 0) io_.send(unsigned(idx), f.bytes);
   }
+  for (const auto& n : out.notices) log_event(n);
   for (const auto& t : out.transitions)
     log_event(t.interface + " vhid " + std::to_string(t.vhid) + ": " + carp::state_name(t.from) + " -> " +
               carp::state_name(t.to) + " (" + t.reason + ")");
@@ -270,6 +271,10 @@ json Controller::carp_json() const {
                      {"addresses", addrs},
                      {"adverts_sent", s.adverts_sent},
                      {"adverts_received", s.adverts_received},
+                     {"bad_auth", s.bad_auth},
+                     {"last_bad_auth_from", s.last_bad_auth_from},
+                     {"masters_heard", s.masters_heard},
+                     {"last_master_heard_from", s.last_master_heard_from},
                      {"last_transition", s.last_transition_reason}});
   }
   return vhids;

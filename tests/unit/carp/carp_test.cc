@@ -129,7 +129,11 @@ TEST_CASE("node: wrong password is counted as BadAuth and changes nothing", "[ca
   (void)n.start(t0);
   const Time md = n.next_deadline();
   // A more preferred master, but with the wrong password.
-  CHECK(n.receive(peer_advert("wrong", 0), "wan", t0 + 1s).empty());
+  const Output bad = n.receive(peer_advert("wrong", 0), "wan", t0 + 1s);
+  CHECK(bad.frames.empty());
+  CHECK(bad.transitions.empty());
+  REQUIRE(bad.notices.size() == 1);  // the operator hears of it, with the sender
+  CHECK(bad.notices[0].find("bad HMAC from") != std::string::npos);
   CHECK(drops(n, Drop::BadAuth) == 1);
   CHECK(n.status()[0].bad_auth == 1);
   CHECK(n.status()[0].adverts_received == 0);
@@ -263,4 +267,32 @@ TEST_CASE("drop and state names", "[carp]") {
   CHECK(std::string(drop_name(Drop::BadAuth)) == "bad_auth");
   CHECK(std::string(drop_name(Drop::NotCarp)) == "not_carp");
   CHECK(std::string(drop_name(Drop::Count)) == "unknown");
+}
+
+TEST_CASE("node: bad-HMAC notices name the sender and come at most once a minute", "[carp][node]") {
+  Carp n = primary(false);
+  (void)n.start(t0);
+  CHECK(n.receive(peer_advert("wrong", 0), "wan", t0 + 1s).notices.size() == 1);
+  CHECK(n.receive(peer_advert("wrong", 0), "wan", t0 + 2s).notices.empty());
+  CHECK(n.receive(peer_advert("wrong", 0), "wan", t0 + 62s).notices.size() == 1);
+  CHECK(n.status()[0].bad_auth == 3);
+  CHECK(n.status()[0].last_bad_auth_from.find("198.51.100.202") == 0);
+}
+
+TEST_CASE("node: a master that keeps advertising without yielding is reported as a split brain", "[carp][node]") {
+  Carp n = primary(true);
+  (void)n.start(t0);
+  (void)n.poll(t0 + 3s);
+  REQUIRE(n.status()[0].state == State::Master);
+  // A less preferred master (skew 100) that does not hear us keeps
+  // advertising: we stay MASTER; the third advert in a row is reported.
+  size_t notices = 0;
+  for (int i = 1; i <= 3; ++i) {
+    const Output o = n.receive(peer_advert("wanpass", 100), "wan", t0 + 3s + std::chrono::seconds(i));
+    notices += o.notices.size();
+    CHECK(n.status()[0].state == State::Master);
+    CHECK(notices == (i == 3 ? 1u : 0u));
+  }
+  CHECK(n.status()[0].masters_heard == 3);
+  CHECK(n.status()[0].last_master_heard_from.find("198.51.100.202") == 0);
 }
