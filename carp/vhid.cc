@@ -96,6 +96,7 @@ Output Vhid::start(Time now) {
       if (!link_up_) break;
       become(State::Backup, "started", out);
       deadline_ = now + master_down();
+      preempt_hold_ = deadline_;
       break;
     case State::Backup:
     case State::Master:
@@ -137,7 +138,10 @@ Output Vhid::input(const Advert& a, Time now) {
         take_over("master bowed out", now, out);
         break;
       }
-      if (cfg_.preempt && local < remote && a.demote >= demotion_) {
+      // A VHID that has just started (or whose link just came back) listens
+      // one master-down interval before it preempts: a flapping link or a
+      // restart loop must not pull the VIPs back and forth each time.
+      if (cfg_.preempt && local < remote && a.demote >= demotion_ && now >= preempt_hold_) {
         take_over("preempting less preferred master", now, out);
         break;
       }
@@ -245,6 +249,7 @@ Output Vhid::set_link(bool up, Time now) {
   if (state_ == State::Init) {
     become(State::Backup, "interface link up", out);
     deadline_ = now + master_down();
+    preempt_hold_ = deadline_;
   }
   return out;
 }

@@ -87,6 +87,7 @@ class Vhid {
   uint8_t demotion_ = 0;
   bool maintenance_ = false;
   bool link_up_ = true;
+  Time preempt_hold_{};  // no preempting before this (one master-down after start or link up)
   bool shut_down_ = false;
   // MASTER that has bowed out for maintenance and keeps forwarding until a
   // peer's advert takes the VIP (make-before-break), or deadline_ passes.

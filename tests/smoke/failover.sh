@@ -32,9 +32,10 @@ LAN_VIP=192.168.1.1 WAN_VIP=198.51.100.200 SERVER=198.51.100.10
 LAN_VMAC=00:00:5e:00:01:01 WAN_VMAC=00:00:5e:00:01:c8  # 00:00:5e:00:01:VHID
 # Master-down interval of the backup, plus 1 s for polling and scheduling.
 LIMIT_MS=$((3 * ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1000))
-# The restarted primary preempts on the backup's next advert, at the latest
-# after its own master-down interval (3*advbase); 2 s more for its start-up.
-FAILBACK_MS=$((3 * ADVBASE * 1000 + 2000))
+# The restarted primary listens one master-down interval (3*advbase) before
+# it may preempt, then preempts on the backup's next advert (at most one
+# advert interval, advbase + skew/256, later); 1.5 s more for scheduling.
+FAILBACK_MS=$((3 * ADVBASE * 1000 + ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1500))
 
 passed=0 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }

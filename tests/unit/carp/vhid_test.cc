@@ -145,15 +145,20 @@ TEST_CASE("BACKUP and a less preferred master: preempt decides", "[carp][vhid]")
     CHECK(v.state() == State::Backup);
     CHECK(v.deadline() == now + 3s);
   }
-  SECTION("with preempt it takes over at once") {
+  SECTION("with preempt it takes over on the first advert after its start-up hold") {
     Vhid v(config(0, true), 1);
     (void)v.start(t0);
-    Output o = v.input(from_peer(1, 100), now);
+    // Within one master-down interval of its start it only listens: a
+    // restart loop or a flapping link must not pull the VIP back each time.
+    CHECK(v.input(from_peer(1, 100), now).empty());
+    CHECK(v.state() == State::Backup);
+    const Time later = t0 + 3s + 100ms;  // past master-down (3 s), before the re-armed timer
+    Output o = v.input(from_peer(1, 100), later);
     CHECK(v.state() == State::Master);
     CHECK(o.transitions.at(0).reason == "preempting less preferred master");
     CHECK(adverts_in(o).size() == 1);
     CHECK(arps_in(o) == 1);
-    CHECK(v.deadline() == now + 1s);
+    CHECK(v.deadline() == later + 1s);
   }
   SECTION("with preempt it does not take over from a more preferred master") {
     Vhid v(config(100, true), 1);
