@@ -183,6 +183,59 @@ std::string format_stats(const json& stats) {
   return table(rows, {false, true});
 }
 
+namespace {
+
+// Metric names allow [a-zA-Z0-9_:]; label values are quoted with \ and " escaped.
+std::string metric_part(std::string_view s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  return out;
+}
+
+std::string label_value(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// Families whose members are reasons of one counter: a label, not a name.
+bool is_reason_family(std::string_view key) { return key == "drops" || key == "punts" || key == "icmp"; }
+
+void prometheus(const json& j, const std::string& name, std::string& out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      const std::string child = name + "_" + metric_part(key);
+      if (is_reason_family(key) && value.is_object()) {
+        out += "# TYPE " + child + " counter\n";
+        for (const auto& [reason, n] : value.items())
+          if (n.is_number()) out += child + "{reason=\"" + label_value(reason) + "\"} " + n.dump() + '\n';
+      } else {
+        prometheus(value, child, out);
+      }
+    }
+    return;
+  }
+  if (!j.is_number()) return;  // strings and lists are not metrics
+  const bool gauge = name == "hafw_control_socket_active";
+  out += "# TYPE " + name + (gauge ? " gauge\n" : " counter\n");
+  out += name + ' ' + j.dump() + '\n';
+}
+
+}  // namespace
+
+std::string format_prometheus(const json& stats) {
+  std::string out;
+  prometheus(stats, "hafw", out);
+  return out;
+}
+
 std::string format_events(const json& ev) {
   const json& list = ev.is_array() ? ev : member(ev, "events");
   if (!list.is_array() || list.empty()) return "no events\n";

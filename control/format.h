@@ -31,6 +31,14 @@ std::string format_status(const nlohmann::json& status);
 // reasons: the operator looks for what is dropping, not for forty zeros.
 std::string format_stats(const nlohmann::json& stats);
 
+// stats in the Prometheus text format (version 0.0.4), for node_exporter's
+// textfile collector: every number becomes hafw_<section>_<name>, and the
+// per-reason families (drops, punts, icmp) one metric with a label:
+//   hafw_dataplane_rx 1000
+//   hafw_dataplane_drops{reason="no_route"} 3
+// All are counters but control.socket.active, a gauge.
+std::string format_prometheus(const nlohmann::json& stats);
+
 // events: "TIME  MESSAGE" per event, oldest first as the daemon sends them.
 std::string format_events(const nlohmann::json& events);
 

@@ -35,7 +35,7 @@ verbs:
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
   carp demote +N|-N             raise/lower the operator's part of the node's demotion
-  stats                         counters (non-zero drops by reason)
+  stats [--prometheus]          counters (non-zero drops by reason); Prometheus text format
   events                        recent events: CARP transitions, maintenance, start/stop
   config                        the running configuration
   raw CMD [JSON-ARGS]           send any control command, print its result
@@ -43,6 +43,7 @@ verbs:
 
 options:
   --socket PATH     control socket (default $HAFW_SOCKET, else /run/hafw/hafwd.sock)
+  --prometheus      (stats) the Prometheus text format, for node_exporter's textfile collector
   --json            print the daemon's result as JSON, for scripts
   --timeout SECONDS give up waiting for the daemon after this long (default 10)
 )";
@@ -54,6 +55,7 @@ struct Usage {
 struct Options {
   std::string socket;
   bool json = false;
+  bool prometheus = false;  // stats only
   int timeout_s = kDefaultTimeoutS;
   std::vector<std::string> words;  // verb and its arguments
 };
@@ -81,6 +83,8 @@ Options parse_options(int argc, char** argv) {
     };
     if (a == "--") {
       options_done = true;
+    } else if (a == "--prometheus") {
+      o.prometheus = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "-h" || a == "--help") {
@@ -113,6 +117,7 @@ int run(const Options& o) {
   if (w.empty()) throw Usage{"missing verb"};
   const std::string& verb = w[0];
 
+  if (o.prometheus && verb != "stats") throw Usage{"--prometheus goes with stats only"};
   if (verb == "help") {
     std::cout << kUsage;
     return 0;
@@ -160,9 +165,9 @@ int run(const Options& o) {
       throw Usage{"usage: hafwctl carp [status | maintenance on|off | demote +N|-N]"};
     }
   } else if (verb == "stats") {
-    want_args(w, 0, 0, "stats");
+    want_args(w, 0, 0, "stats [--prometheus]");
     cmd = "stats";
-    human = ctl::format_stats;
+    human = o.prometheus ? ctl::format_prometheus : ctl::format_stats;
   } else if (verb == "events") {
     want_args(w, 0, 0, "events");
     cmd = "events";

@@ -258,3 +258,39 @@ TEST_CASE("a reply missing fields prints '?' instead of failing", "[control][for
   CHECK(format_events(json::object()) == "no events\n");
   CHECK(format_events(json{{"events", {{{"message", "x"}}}}}) == "?  x\n");
 }
+
+TEST_CASE("stats in the Prometheus text format: one counter per number, reasons as labels",
+          "[control][format][prometheus]") {
+  Cluster c;
+  hafw::test::Host host(c.lan);
+  host.send(std::vector<uint8_t>(10, 0xab));  // a runt
+  c.run_for(10ms);
+  json reply = c.fw2->handle("stats", {});
+  reply["control"]["socket"] = hafw::control::ControlStats{.requests = 7, .active = 1}.to_json();
+  const std::string text = format_prometheus(reply);
+
+  // Every line is a TYPE comment or "name{reason="..."}? value", and every
+  // sample follows the TYPE line of its metric.
+  const std::regex type_line(R"(# TYPE (hafw_[a-z_]+) (counter|gauge))");
+  const std::regex sample(R"((hafw_[a-z_]+)(\{reason="[a-z_]+"\})? ([0-9]+))");
+  std::istringstream in(text);
+  std::string line, typed;
+  size_t samples = 0;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    INFO(line);
+    if (std::regex_match(line, m, type_line)) {
+      typed = m[1];
+    } else {
+      REQUIRE(std::regex_match(line, m, sample));
+      CHECK(m[1] == typed);
+      ++samples;
+    }
+  }
+  CHECK(samples > 40);
+  CHECK(text.find("hafw_dataplane_drops{reason=\"runt\"} 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE hafw_dataplane_drops counter\n") != std::string::npos);
+  CHECK(text.find("hafw_carp_drops{reason=\"bad_auth\"} 0\n") != std::string::npos);
+  CHECK(text.find("hafw_control_socket_requests 7\n") != std::string::npos);
+  CHECK(text.find("# TYPE hafw_control_socket_active gauge\nhafw_control_socket_active 1\n") != std::string::npos);
+}
