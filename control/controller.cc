@@ -22,8 +22,8 @@ constexpr size_t kMaxEvents = 1000;  // enough for days of flapping; bounded mem
 // on real NICs, and 100 ms bounds how long a dead link can keep a VIP here.
 constexpr Time kLinkPoll = std::chrono::milliseconds(100);
 
-const std::string kOperatorCause = "operator";
-const std::string kSyncLinkCause = "sync link down";
+constexpr const char* kOperatorCause = "operator";
+constexpr const char* kSyncLinkCause = "sync link down";
 std::string link_cause(const std::string& iface) { return "link down: " + iface; }
 
 int64_t unix_ms_now() {
