@@ -147,6 +147,7 @@ std::vector<Carp::VhidStatus> Carp::status() const {
         .maintenance = v.maintenance(),
         .addresses = v.config().addresses,
         .last_transition_reason = v.last_transition_reason(),
+        .transitions = v.transitions(),
         .adverts_sent = v.adverts_sent(),
         .adverts_received = v.adverts_received(),
         .bad_auth = e.bad_auth,

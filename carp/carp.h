@@ -37,6 +37,7 @@ class Carp {
     bool maintenance;
     std::vector<net::IpAddr> addresses;
     std::string last_transition_reason;
+    uint64_t transitions;  // state changes since start: a count that keeps rising is flapping
     uint64_t adverts_sent;
     uint64_t adverts_received;
     uint64_t bad_auth;  // adverts for this VHID failing the HMAC: password or VIP mismatch

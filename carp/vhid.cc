@@ -41,6 +41,7 @@ void Vhid::become(State to, const char* reason, Output& out) {
       Transition{.interface = cfg_.interface, .vhid = cfg_.vhid, .from = state_, .to = to, .reason = reason});
   state_ = to;
   last_reason_ = reason;
+  ++transitions_;
   if (to != State::Master) {
     arp_countdown_ = -1;
     handing_over_ = false;

@@ -68,6 +68,8 @@ class Vhid {
   uint64_t counter() const { return last_counter_; }  // of the last advert sent
   uint64_t adverts_sent() const { return adverts_sent_; }
   uint64_t adverts_received() const { return adverts_received_; }
+  // State changes since start, so an operator can see flapping.
+  uint64_t transitions() const { return transitions_; }
   const std::string& last_transition_reason() const { return last_reason_; }
 
   Time interval() const;     // between our adverts as MASTER
@@ -98,6 +100,7 @@ class Vhid {
   bool sent_any_ = false;
   uint64_t adverts_sent_ = 0;
   uint64_t adverts_received_ = 0;
+  uint64_t transitions_ = 0;
   std::string last_reason_;
 };
 

@@ -50,6 +50,18 @@ std::vector<net::Mac> port_macs(const dp::PacketIo& io) {
 
 }  // namespace
 
+// The running config with its secrets (CARP passwords, the sync key)
+// replaced: `hafwctl config` output ends up in tickets and chat.
+json redacted(json cfg) {
+  constexpr const char* kHidden = "(hidden)";
+  if (cfg.contains("carp") && cfg["carp"].is_object() && cfg["carp"].contains("vips") &&
+      cfg["carp"]["vips"].is_array())
+    for (auto& v : cfg["carp"]["vips"])
+      if (v.is_object() && v.contains("password")) v["password"] = kHidden;
+  if (cfg.contains("sync") && cfg["sync"].is_object() && cfg["sync"].contains("key")) cfg["sync"]["key"] = kHidden;
+  return cfg;
+}
+
 // Every member of a counter table as {"name": value}.
 template <class E, size_t N, class Values>
 json named_json(const std::array<net::Named<E>, N>& table, const Values& values) {
@@ -275,7 +287,8 @@ json Controller::carp_json() const {
                      {"last_bad_auth_from", s.last_bad_auth_from},
                      {"masters_heard", s.masters_heard},
                      {"last_master_heard_from", s.last_master_heard_from},
-                     {"last_transition", s.last_transition_reason}});
+                     {"last_transition", s.last_transition_reason},
+                     {"transitions", s.transitions}});
   }
   return vhids;
 }
@@ -372,9 +385,14 @@ void Controller::register_commands(Commands& commands) {
                 .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first",
                 .run = [this](std::string_view, const json&) { return events_json(); }});
   commands.add({.name = "config.get",
-                .args = "",
-                .summary = "the configuration this daemon runs",
-                .run = [this](std::string_view, const json&) { return running_; }});
+                .args = R"({"secrets": true|false})",
+                .summary = "the configuration this daemon runs; CARP passwords and the sync key hidden unless secrets",
+                .run = [this](std::string_view, const json& args) {
+                  if (args.contains("secrets") && !args["secrets"].is_boolean())
+                    throw CommandError("config.get: \"secrets\" must be true or false");
+                  if (args.value("secrets", false)) return running_;
+                  return redacted(running_);
+                }});
   commands.add_stats([this](json& out) { stats_json(out); });
 }
 

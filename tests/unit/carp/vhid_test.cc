@@ -452,3 +452,14 @@ TEST_CASE("after shutdown a link coming back does not restart the VHID", "[carp]
   CHECK(v.set_link(true, t0).empty());
   CHECK(v.state() == State::Init);
 }
+
+TEST_CASE("every state change is counted, so flapping shows", "[carp][vhid]") {
+  Vhid v(config(0), 1);
+  CHECK(v.transitions() == 0);
+  (void)v.start(t0);                              // INIT -> BACKUP
+  (void)v.timeout(v.deadline());                  // BACKUP -> MASTER
+  (void)v.input(from_peer(1, 0), t0 + 4s);        // another master, equal timing: steps down
+  CHECK(v.state() == State::Backup);
+  CHECK(v.transitions() == 3);
+  CHECK(v.last_transition_reason() == "more frequent master advertised");
+}
