@@ -124,7 +124,10 @@ bool Controller::step() {
     apply(carp_.poll(now));
     worked = true;
   }
-  if (now >= next_link_poll_) poll_links(now);
+  if (now >= next_link_poll_) {
+    poll_links(now);
+    resolve_unicast_peers(now);
+  }
   neighbors_.expire(now);
   for (auto& [iface, frame] : neighbors_.due_requests(now)) io_.send(iface, frame);
   flush();
@@ -247,6 +250,23 @@ void Controller::poll_links(Time now) {
     bool has_vhid = false;
     for (const auto& v : cfg_.carp.vips) has_vhid = has_vhid || v.interface == name;
     if (has_vhid) set_demotion_cause(link_cause(name), up ? 0 : carp::Demotion::kLinkDown);
+  }
+}
+
+// Unicast CARP (carp.vips[].peer): adverts go to the peer's address, and to
+// its MAC once ARP has found it (Ethernet broadcast until then). Re-checked
+// with the link poll, so a peer whose MAC changes is followed.
+void Controller::resolve_unicast_peers(Time now) {
+  for (const auto& v : cfg_.carp.vips) {
+    if (!v.peer || !v.peer->is_v4()) continue;
+    const int idx = iface_index(v.interface);
+    if (idx < 0) continue;
+    const uint32_t peer = v.peer->v4();
+    if (const net::Mac* mac = neighbors_.find(uint8_t(idx), peer)) {
+      carp_.set_peer_mac(*v.peer, *mac);
+      continue;
+    }
+    for (auto& frame : neighbors_.want(uint8_t(idx), peer, now)) io_.send(unsigned(idx), frame);
   }
 }
 

@@ -63,6 +63,7 @@ class Controller {
   // and the node's demotion.
   void poll_links(Time now);
   void set_demotion_cause(const std::string& cause, int value);
+  void resolve_unicast_peers(Time now);
   void publish_owned_vips();
   void publish_neighbors();
   void flush();  // publish what changed since the last flush

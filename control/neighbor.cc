@@ -141,13 +141,37 @@ std::vector<Frame> NeighborManager::resolve(uint8_t iface, uint32_t nexthop, std
     e.held.erase(e.held.begin());
     ++stats_.queue_drops;
   }
+  return ask(iface, nexthop, e, now);
+}
+
+std::vector<Frame> NeighborManager::ask(uint8_t iface, uint32_t ip, Entry& e, Time now) {
   if (e.asked && now - e.last_asked < cfg_.retry) return {};
   e.asked = true;
   e.last_asked = now;
   ++stats_.requests_sent;
   std::vector<Frame> out;
-  out.push_back(build_request(ifaces_[iface], nexthop, net::Mac::broadcast()));
+  out.push_back(build_request(ifaces_[iface], ip, net::Mac::broadcast()));
   return out;
+}
+
+std::vector<Frame> NeighborManager::want(uint8_t iface, uint32_t ip, Time now) {
+  if (!on_link(iface, ip)) {
+    ++stats_.bad_resolve;
+    return {};
+  }
+  auto it = table_.find(Key{iface, ip});
+  if (it == table_.end()) {
+    if (table_.size() >= cfg_.max_entries) return {};
+    it = table_.emplace(Key{iface, ip}, Entry{}).first;
+    it->second.first_asked = now;
+  }
+  if (it->second.resolved) return {};
+  return ask(iface, ip, it->second, now);
+}
+
+const net::Mac* NeighborManager::find(uint8_t iface, uint32_t ip) const {
+  auto it = table_.find(Key{iface, ip});
+  return it != table_.end() && it->second.resolved ? &it->second.mac : nullptr;
 }
 
 std::vector<std::pair<uint8_t, Frame>> NeighborManager::take_ready() {

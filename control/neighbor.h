@@ -77,6 +77,13 @@ class NeighborManager {
   // it is used instead (a caller may pass the receiving interface).
   std::vector<Frame> resolve(uint8_t iface, uint32_t nexthop, std::vector<uint8_t> packet, Time now);
 
+  // Resolve `ip` on `iface` with no packet waiting (a unicast CARP peer):
+  // the ARP request to send now, if one is due. A reply then creates the
+  // entry as for resolve().
+  std::vector<Frame> want(uint8_t iface, uint32_t ip, Time now);
+  // The MAC of a resolved neighbour, or null.
+  const net::Mac* find(uint8_t iface, uint32_t ip) const;
+
   // Held packets whose neighbour is now known, with eth src/dst rewritten,
   // paired with the interface to send them on.
   std::vector<std::pair<uint8_t, Frame>> take_ready();
@@ -114,6 +121,8 @@ class NeighborManager {
   using Key = std::pair<uint8_t, uint32_t>;
 
   bool on_link(uint8_t iface, uint32_t ip) const;
+  // The request for an unresolved entry, unless one went out within `retry`.
+  std::vector<Frame> ask(uint8_t iface, uint32_t ip, Entry& e, Time now);
   bool set(uint8_t iface, uint32_t ip, net::Mac mac, Time now, bool create);
   void release(uint8_t iface, Entry& e);
 

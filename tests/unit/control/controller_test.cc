@@ -24,8 +24,8 @@ namespace {
 constexpr Time kSkew100 = std::chrono::nanoseconds(100'000'000'000LL / 256);
 
 std::string node_json(const std::string& name, const std::string& role, int host, int skew,
-                      const std::string& state_dir) {
-  return test::lab_node_json(name, role, host, skew, "/nonexistent/hafwd.sock", state_dir);
+                      const std::string& state_dir, bool unicast = false) {
+  return test::lab_node_json(name, role, host, skew, "/nonexistent/hafwd.sock", state_dir, unicast);
 }
 
 config::Config load(const std::string& text) {
@@ -64,6 +64,7 @@ std::optional<net::Ipv4Hdr> as_ipv4(const std::vector<uint8_t>& f) {
 }
 
 net::Mac eth_src(const std::vector<uint8_t>& f) { return test::eth_of(f).src; }
+net::Mac eth_dst(const std::vector<uint8_t>& f) { return test::eth_of(f).dst; }
 
 // A simulated host that answers ARP for its own address.
 struct ArpHost : test::Host {
@@ -94,6 +95,7 @@ struct TempDir {
 };
 
 struct Lab {
+  bool unicast = false;  // CARP to the peer's address instead of 224.0.0.18
   TempDir dirs;
   ManualClock clock;
   test::Segment wan, lan, sync;
@@ -105,14 +107,14 @@ struct Lab {
   void start_n1() {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
-    auto text = node_json("n1", "primary", 2, 0, dirs.path + "/n1");
+    auto text = node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast);
     n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
   }
   void start_n2() {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
-    auto text = node_json("n2", "secondary", 3, 100, dirs.path + "/n2");
+    auto text = node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast);
     n2 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io2, clock);
     n2->start();
   }
@@ -414,4 +416,31 @@ TEST_CASE("the operator demotes a node and the peer takes over; undoing it gives
   CHECK_THROWS_AS(lab.n1->handle("carp.demote", {{"by", "ten"}}), control::CommandError);
   CHECK_THROWS_AS(lab.n1->handle("carp.demote", {{"by", 1000}}), control::CommandError);
   CHECK_THROWS_AS(lab.n1->handle("carp.demote", nlohmann::json::object()), control::CommandError);
+}
+
+TEST_CASE("unicast CARP: adverts go to the peer's address and, once ARP found it, its MAC", "[node][unicast]") {
+  Lab lab;
+  lab.unicast = true;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n2, "wan") == "BACKUP");
+
+  // What the master sends on the WAN now, as a bystander on the segment sees it.
+  test::Host watcher(lab.wan);
+  lab.run_for(3s);
+  size_t unicast = 0, other = 0;
+  for (const auto& f : watcher.received) {
+    auto ip4 = as_ipv4(f);
+    if (!ip4 || ip4->proto != net::kProtoCarp || ip4->src != net::be32(ip("198.51.100.201").v4())) continue;
+    if (ip4->dst == net::be32(ip("198.51.100.202").v4()) && eth_dst(f) == mac(2, 0)) ++unicast;
+    else ++other;
+  }
+  CHECK(unicast >= 2);  // an advert a second
+  CHECK(other == 0);    // none to the group, none to broadcast any more
+
+  // And the election works over it: the primary dies, the secondary takes over.
+  lab.kill_n1();
+  CHECK(lab.time_until([&] { return Lab::state(*lab.n2, "wan") == "MASTER"; }, 5s));
 }

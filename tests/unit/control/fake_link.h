@@ -133,11 +133,15 @@ class FakeIo final : public dp::PacketIo {
 // The two-node lab's config (the example address plan of docs/config.md) for
 // one node as JSON text: host 2 is the primary (.201 on the WAN), host 3 the
 // secondary (.202); both VHIDs get `skew`.
+// With `unicast`, every VHID advertises to the other node's address (CARP's
+// `peer`) instead of 224.0.0.18.
 inline std::string lab_node_json(const std::string& name, const std::string& role, int host, int skew,
-                                 const std::string& socket, const std::string& state_dir) {
+                                 const std::string& socket, const std::string& state_dir, bool unicast = false) {
   auto h = std::to_string(host), p = std::to_string(host == 2 ? 3 : 2);
   auto w = std::to_string(host == 2 ? 201 : 202), wp = std::to_string(host == 2 ? 202 : 201);
   auto s = std::to_string(skew);
+  auto wan_peer = unicast ? R"(, "peer": "198.51.100.)" + wp + "\"" : std::string();
+  auto lan_peer = unicast ? R"(, "peer": "192.168.1.)" + p + "\"" : std::string();
   return R"({
   "node": {"name": ")" + name + R"(", "role": ")" + role + R"("},
   "dataplane": {"eal": [], "workers": 1},
@@ -147,9 +151,9 @@ inline std::string lab_node_json(const std::string& name, const std::string& rol
     {"name": "sync", "port": "2", "address": "172.16.1.)" + h + R"(/24", "peer": "172.16.1.)" + p + R"("}],
   "carp": {"preempt": true, "vips": [
     {"interface": "wan", "vhid": 200, "addresses": ["198.51.100.200"], "password": "wan-secret",
-     "advbase": 1, "advskew": )" + s + R"(},
+     "advbase": 1, "advskew": )" + s + wan_peer + R"(},
     {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret",
-     "advbase": 1, "advskew": )" + s + R"(}]},
+     "advbase": 1, "advskew": )" + s + lan_peer + R"(}]},
   "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
   "control": {"socket": ")" + socket + R"(", "state_dir": ")" + state_dir + R"("}
 }
