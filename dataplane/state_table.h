@@ -42,7 +42,8 @@ namespace hafw::dp {
 using StateIndex = uint32_t;
 constexpr StateIndex kNoState = ~StateIndex(0);
 
-// pf's timeout classes; the seconds come from dataplane.timeouts.
+// pf's timeout classes. Their seconds (pf's defaults, later dataplane.timeouts)
+// come with the stages that use the table.
 enum class Timeout : uint8_t {
   TcpFirst,
   TcpOpening,
