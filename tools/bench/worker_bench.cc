@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -153,6 +154,10 @@ int main(int argc, char** argv) {
               cycles, packets / secs / 1e6, (unsigned long)drops,
               starved * 100 > polls ? " (generator-bound: the worker's RX ring ran empty)" : "");
   io.reset();
+  // The EAL leaves its runtime directory behind; a benchmark should not.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  std::error_code ignored;
+  std::filesystem::remove_all(runtime_dir, ignored);
   return drops == 0 && packets > 0 ? 0 : 1;
 }
