@@ -37,17 +37,9 @@ LIMIT_MS=$((3 * ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1000))
 # advert interval, advbase + skew/256, later); 1.5 s more for scheduling.
 FAILBACK_MS=$((3 * ADVBASE * 1000 + ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1500))
 
-passed=0 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() {  # check "step" command...
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-now_ms() { local t=${EPOCHREALTIME/./}; echo "$((t / 1000))"; }
+# shellcheck source=tests/smoke/lib.sh
+source "$REPO/tests/smoke/lib.sh"
 lab() { "$LAB" "$@"; }
-inns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 
 WORK=$(mktemp -d /tmp/hafw-smoke.XXXXXX)
 BG_PIDS=()

@@ -23,16 +23,8 @@ SOCK=$WORK/h.sock
 HAFWD_PID=
 UCARP_PID=
 
-passed=0 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() {  # check "step" command...
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-now_ms() { local t=${EPOCHREALTIME/./}; echo "$((t / 1000))"; }
-inns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+# shellcheck source=tests/smoke/lib.sh
+source "$REPO/tests/smoke/lib.sh"
 hctl() { "$BUILD/hafwctl" --socket "$SOCK" "$@"; }
 
 # hafwd's state for the VHID ("MASTER", ...), ucarp's from its scripts.
