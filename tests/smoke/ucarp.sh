@@ -30,6 +30,13 @@ hctl() { "$BUILD/hafwctl" --socket "$SOCK" "$@"; }
 # hafwd's state for the VHID ("MASTER", ...), ucarp's from its scripts.
 h_state() { hctl carp 2>/dev/null | awk '$2 == "carp:" { print $3 }'; }
 u_state() { cat "$WORK/ucarp.state" 2>/dev/null; }
+# check_within "STEP" WHAT WANT TIMEOUT_MS: wait_for, reporting how long it took.
+check_within() {
+  local step=$1 t0
+  shift
+  t0=$(now_ms)
+  if wait_for "$@"; then pass "$step ($(($(now_ms) - t0)) ms)"; else fail "$step (not within $3 ms)"; fi
+}
 # wait_for WHAT WANT TIMEOUT_MS: poll every 100 ms.
 wait_for() {
   local what=$1 want=$2 timeout=$3 t0
@@ -148,21 +155,11 @@ check "hafwd stays MASTER" eval '[[ $(h_state) == MASTER ]]'
 
 kill -9 "$HAFWD_PID"
 HAFWD_PID=
-t0=$(now_ms)
-if wait_for u_state MASTER 6000; then
-  pass "ucarp MASTER $(($(now_ms) - t0)) ms after SIGKILL of hafwd"
-else
-  fail "ucarp MASTER after SIGKILL of hafwd (not within 6 s)"
-fi
+check_within "ucarp MASTER after SIGKILL of hafwd" u_state MASTER 6000
 
 rm -rf "/var/run/dpdk/$P-h"
 check "hafwd restarts" start_hafwd
-t0=$(now_ms)
-if wait_for h_state MASTER 6000; then
-  pass "restarted hafwd preempts ucarp: MASTER $(($(now_ms) - t0)) ms after its start"
-else
-  fail "restarted hafwd preempts ucarp (not within 6 s)"
-fi
+check_within "restarted hafwd preempts ucarp: MASTER after its start" h_state MASTER 6000
 check "ucarp yields to hafwd's adverts: BACKUP" wait_for u_state BACKUP 3000
 status=$(hctl --json carp)
 received=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["vhids"][0]["adverts_received"])' <<<"$status")
@@ -171,12 +168,7 @@ check "hafwd authenticated ucarp's adverts ($received received, $bad with a bad 
   eval '((received >= 1 && bad == 0))'
 
 hctl carp maintenance on >/dev/null
-t0=$(now_ms)
-if wait_for u_state MASTER 3000; then
-  pass "hafwd maintenance: ucarp MASTER $(($(now_ms) - t0)) ms later (bow-out)"
-else
-  fail "hafwd maintenance: ucarp MASTER (not within 3 s)"
-fi
+check_within "hafwd maintenance: ucarp MASTER (bow-out)" u_state MASTER 3000
 check "hafwd BACKUP in maintenance" wait_for h_state BACKUP 3000
 hctl carp maintenance off >/dev/null
 check "maintenance off: hafwd MASTER again" wait_for h_state MASTER 4000
