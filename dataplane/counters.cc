@@ -21,6 +21,8 @@ Counters& Counters::operator+=(const Counters& o) {
   add_all(drops, o.drops);
   add_all(punts, o.punts);
   add_all(icmp, o.icmp);
+  add_all(states, o.states);
+  add_all(nat, o.nat);
   return *this;
 }
 
@@ -30,6 +32,8 @@ Counters WorkerCounters::read() const {
   read_all(c.drops, drops_);
   read_all(c.punts, punts_);
   read_all(c.icmp, icmp_);
+  read_all(c.states, states_);
+  read_all(c.nat, nat_);
   return c;
 }
 

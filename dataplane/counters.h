@@ -28,6 +28,15 @@ enum class DropReason : uint8_t {
   VipNotOwned,
   Martian,
   BadIcmp,
+  BadL4Header,
+  DefaultBlock,
+  RuleBlock,
+  TcpNotSyn,
+  TcpBadFlags,
+  TcpOutOfWindow,
+  StateTableFull,
+  StateConflict,
+  NatPortsExhausted,
   Count,
 };
 
@@ -40,7 +49,7 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::BadIpHeader, "bad_ip_header", "IPv4 version, IHL or total length inconsistent with the frame"},
     {DropReason::BadIpChecksum, "bad_ip_checksum", "IPv4 header checksum wrong"},
     {DropReason::IpFragment, "ip_fragment",
-     "a fragment addressed to this node (no reassembly yet); transit fragments are forwarded"},
+     "an IPv4 fragment: there is no reassembly yet, and a fragment without its ports cannot be matched to a state"},
     {DropReason::TtlExceeded, "ttl_exceeded",
      "TTL 0 or 1 on a packet to forward, and no ICMP time exceeded went back (see dataplane.icmp)"},
     {DropReason::NoRoute, "no_route",
@@ -51,6 +60,22 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::Martian, "martian",
      "source is ours (looped back) or impossible (multicast, loopback, 0/8, class E)"},
     {DropReason::BadIcmp, "bad_icmp", "ICMP to this node truncated or with a bad checksum"},
+    {DropReason::BadL4Header, "bad_l4_header",
+     "TCP, UDP or ICMP header truncated or inconsistent (TCP data offset, UDP length, an ICMP error's quote)"},
+    {DropReason::DefaultBlock, "default_block",
+     "no rule passed a packet without a state (inbound default block, or none of an interface's out rules)"},
+    {DropReason::RuleBlock, "rule_block", "a block rule matched (which one: the rules section of stats)"},
+    {DropReason::TcpNotSyn, "tcp_not_syn",
+     "TCP without a state that is not a connection's first SYN (pf's flags S/SA): a connection older than this "
+     "node's table, or a scan"},
+    {DropReason::TcpBadFlags, "tcp_bad_flags", "TCP with an impossible flag combination (SYN+RST, SYN+FIN, none)"},
+    {DropReason::TcpOutOfWindow, "tcp_out_of_window",
+     "TCP segment or RST outside its state's sequence window (pf's bad state)"},
+    {DropReason::StateTableFull, "state_table_full",
+     "a new flow passed the rules but the state table is full (dataplane.max_states); established flows go on"},
+    {DropReason::StateConflict, "state_conflict", "a new flow whose reply would match another connection's state"},
+    {DropReason::NatPortsExhausted, "nat_ports_exhausted",
+     "outbound NAT found no free port for a new flow to the same server port"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 
@@ -116,12 +141,55 @@ static_assert(net::in_enum_order(kIcmpCounters), "kIcmpCounters must list every 
 
 inline const char* name(IcmpCounter c) { return net::name_of(kIcmpCounters, c); }
 
+// What the workers did with the state table.
+enum class StateCounter : uint8_t {
+  Created,
+  Raced,
+  Reopened,
+  IcmpErrorMatched,
+  Count,
+};
+
+inline constexpr std::array<net::Named<StateCounter>, size_t(StateCounter::Count)> kStateCounters{{
+    {StateCounter::Created, "created", "states created by a pass rule with keep_state"},
+    {StateCounter::Raced, "raced",
+     "new flows another worker had just created a state for: they used that state"},
+    {StateCounter::Reopened, "reopened", "closed TCP states a new SYN replaced (the port pair reused)"},
+    {StateCounter::IcmpErrorMatched, "icmp_error_matched",
+     "ICMP errors passed because they quote a packet of a known state"},
+}};
+static_assert(net::in_enum_order(kStateCounters), "kStateCounters must list every StateCounter in order");
+
+inline const char* name(StateCounter c) { return net::name_of(kStateCounters, c); }
+
+// Address translation.
+enum class NatCounter : uint8_t {
+  Outbound,
+  Forwarded,
+  PortRetries,
+  IcmpTranslated,
+  Count,
+};
+
+inline constexpr std::array<net::Named<NatCounter>, size_t(NatCounter::Count)> kNatCounters{{
+    {NatCounter::Outbound, "outbound", "new flows whose source outbound NAT translated to a VIP"},
+    {NatCounter::Forwarded, "forwarded", "new flows a port forward sent to its internal target"},
+    {NatCounter::PortRetries, "port_retries", "NAT port candidates skipped because a state already used them"},
+    {NatCounter::IcmpTranslated, "icmp_translated",
+     "ICMP errors about a translated flow, rewritten with the quoted packet (traceroute, path MTU discovery)"},
+}};
+static_assert(net::in_enum_order(kNatCounters), "kNatCounters must list every NatCounter in order");
+
+inline const char* name(NatCounter c) { return net::name_of(kNatCounters, c); }
+
 // Plain totals, as the control thread reads them.
 struct Counters {
   std::array<uint64_t, size_t(IoCounter::Count)> io{};
   std::array<uint64_t, size_t(DropReason::Count)> drops{};
   std::array<uint64_t, size_t(PuntReason::Count)> punts{};
   std::array<uint64_t, size_t(IcmpCounter::Count)> icmp{};
+  std::array<uint64_t, size_t(StateCounter::Count)> states{};
+  std::array<uint64_t, size_t(NatCounter::Count)> nat{};
 
   uint64_t& operator[](IoCounter c) { return io[size_t(c)]; }
   uint64_t operator[](IoCounter c) const { return io[size_t(c)]; }
@@ -138,6 +206,8 @@ class alignas(64) WorkerCounters {
   void add(DropReason r, uint64_t n = 1) { bump(drops_[size_t(r)], n); }
   void add(PuntReason r, uint64_t n = 1) { bump(punts_[size_t(r)], n); }
   void add(IcmpCounter c, uint64_t n = 1) { bump(icmp_[size_t(c)], n); }
+  void add(StateCounter c, uint64_t n = 1) { bump(states_[size_t(c)], n); }
+  void add(NatCounter c, uint64_t n = 1) { bump(nat_[size_t(c)], n); }
   Counters read() const;
 
  private:
@@ -149,6 +219,8 @@ class alignas(64) WorkerCounters {
   std::array<Cell, size_t(DropReason::Count)> drops_{};
   std::array<Cell, size_t(PuntReason::Count)> punts_{};
   std::array<Cell, size_t(IcmpCounter::Count)> icmp_{};
+  std::array<Cell, size_t(StateCounter::Count)> states_{};
+  std::array<Cell, size_t(NatCounter::Count)> nat_{};
 };
 
 }  // namespace hafw::dp

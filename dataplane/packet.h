@@ -17,6 +17,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/net/flow.h"
 #include "dataplane/net/time.h"
+#include "dataplane/state_table.h"
 #include "dataplane/view.h"
 
 namespace hafw::dp {
@@ -25,20 +26,21 @@ namespace hafw::dp {
 constexpr unsigned kBurstMax = 32;
 
 // The stages in the order the pipeline runs them; every edge goes from a
-// stage to a later one, so one pass in this order finishes every packet.
-// The firewall slots into the gaps marked below:
+// stage to a later one, so one pass in this order finishes every packet:
 //   input -> state lookup -> destination NAT -> local or transit -> route
-//   -> filter -> source NAT -> output
+//   -> filter -> state create (source NAT) -> output
 enum class Next : uint8_t {
   EthInput,
   ArpInput,
   Ipv4Input,
-  // state lookup, destination NAT: with the state table
+  StateLookup,   // bulk lookup; a hit is tracked, counted and translated here
+  Dnat,          // a miss: port forwards
   Ipv4Classify,  // local or transit
   Ipv4Local,
   IcmpLocal,
   Ipv4Route,
-  // filter, source NAT: with rules and NAT
+  Filter,        // a miss in transit: the rules
+  StateCreate,   // a pass that keeps state: outbound NAT, then the insert
   Ipv4Output,
   IcmpError,  // an ICMP error in place of a packet route could not forward
   // Exits: the worker's I/O acts on these.
@@ -49,7 +51,10 @@ enum class Next : uint8_t {
 constexpr unsigned kStageCount = unsigned(Next::Tx);
 
 enum class PacketFlag : uint8_t {
-  L2Unicast = 1,  // eth dst was our MAC or an owned virtual MAC, not broadcast/multicast
+  L2Unicast = 1,   // eth dst was our MAC or an owned virtual MAC, not broadcast/multicast
+  IcmpError = 2,   // an ICMP error: `key` is the flow it quotes, reversed (the state it belongs to)
+  Translated = 4,  // NAT rewrote an address or port: `key` still holds the packet as it arrived
+  TxIpCsum = 8,    // the port computes the IPv4 header checksum on transmit (checksum field 0)
 };
 
 // Per-packet metadata, filled in as the packet moves through the stages.
@@ -70,6 +75,10 @@ struct PacketMeta {
   uint8_t icmp_code;
   uint64_t offload;    // NIC offload flags from RX (checksum verified, RSS hash valid)
   uint32_t rss_hash;   // the NIC's RSS hash, when offload says it is valid
+  uint32_t state;      // StateIndex of the packet's state (kNoState: none yet)
+  uint8_t dir;         // which of the state's keys it matched
+  uint16_t rule;       // Filter: the rule that passed it (kNoRule: none)
+  NatDelta nat;        // Dnat: the port forward's target, for the state StateCreate makes
   net::FlowKey key;    // the flow the packet belongs to: written whole by ipv4_input, unset before
 
   bool has(PacketFlag f) const { return flags & uint8_t(f); }
@@ -122,14 +131,24 @@ struct Burst {
     p.icmp_code = 0;
     p.offload = offload;
     p.rss_hash = rss_hash;
+    p.state = kNoState;
+    p.dir = 0;
+    p.rule = kNoRule;
+    p.nat = NatDelta{};
   }
 };
 
-// Arrive with the state table, state sync and NAT; a worker's context already
-// has their slots, null until then.
-class StateTable;
+// State sync's event ring arrives with its issue; the slot is null until then.
 class EventRing;
-class NatPorts;
+
+// How one worker picks outbound NAT ports (dataplane/nat.h): a keyed hash of
+// the flow gives the first candidate, and each worker only hands out ports
+// p with p % workers == worker, so two workers never race for one.
+struct NatPorts {
+  uint64_t seed = 0;     // keys the hash: ports are not predictable from outside
+  unsigned worker = 0;
+  unsigned workers = 1;
+};
 
 // A token bucket for the ICMP errors one worker sends (BSD's icmplim is 200
 // per second): a flood of expiring packets must not become a flood of
@@ -159,12 +178,18 @@ struct IcmpLimiter {
 struct WorkerCtx {
   View view;
   Time now{};
+  uint32_t now_s = 0;  // `now` in whole seconds: the state table's clock
   unsigned worker = 0;
   WorkerCounters* counters = nullptr;
   IcmpLimiter icmp_limit{};
-  StateTable* states = nullptr;
+  StateTable* states = nullptr;  // required: run_burst looks every packet up
   EventRing* events = nullptr;
-  NatPorts* nat_ports = nullptr;
+  NatPorts nat_ports{};
+
+  void set_time(Time t) {
+    now = t;
+    now_s = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(t).count());
+  }
 };
 
 }  // namespace hafw::dp

@@ -38,9 +38,10 @@ class Snapshots {
   void publish(std::unique_ptr<const Topology> t) { publish(topology_, std::move(t)); }
   void publish(std::unique_ptr<const VipSet> v) { publish(owned_, std::move(v)); }
   void publish(std::unique_ptr<const NeighborTable> n) { publish(neighbors_, std::move(n)); }
+  void publish(std::unique_ptr<const Policy> p) { publish(policy_, std::move(p)); }
 
-  // A worker's view for one pass; not ready() until all three are published.
-  View load() const { return View{topology_.load(), owned_.load(), neighbors_.load()}; }
+  // A worker's view for one pass; not ready() until all four are published.
+  View load() const { return View{topology_.load(), owned_.load(), neighbors_.load(), policy_.load()}; }
   uint64_t publications() const { return publications_; }
   Rcu& rcu() { return rcu_; }
 
@@ -55,6 +56,7 @@ class Snapshots {
   Snapshot<Topology> topology_;
   Snapshot<VipSet> owned_;
   Snapshot<NeighborTable> neighbors_;
+  Snapshot<Policy> policy_;
   uint64_t publications_ = 0;
 };
 

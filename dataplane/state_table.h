@@ -2,10 +2,11 @@
 // workers and (with state sync) the sync applier.
 //
 //   - Lookups take no lock: a reader hashes the key and reads its home bucket,
-//     one cache line of 7 slots, each a 32-bit signature of a key's hash and
-//     a link to a state; only a state whose signature matches is touched.
-//     Keys that did not fit their home bucket live in the next buckets, and
-//     the home bucket's overflow count says so.
+//     one cache line of 12 slots, each an 8-bit signature of a key's hash and
+//     a 32-bit link to a state; the signatures are compared all at once (SSE2)
+//     and only a state whose signature matches is touched. Keys that did not
+//     fit their home bucket live in the next buckets, and the home bucket's
+//     overflow count says so.
 //   - Inserts take no lock either: a new state is filled in, then each key
 //     claims an empty slot with a compare-and-swap after checking that no
 //     live state has it; the key's home bucket carries a version that every
@@ -22,15 +23,17 @@
 //
 // Each state has two keys: key[0] the flow as the initiator's packets arrive,
 // key[1] as the replies arrive (source and destination swapped, and NAT's
-// translation applied). A lookup returns the state and which key matched —
+// translation applied). Only key[0] is stored; key[1] is derived from it and
+// the NAT delta (one endpoint: an interned address and a port), which keeps
+// a state at 112 bytes. A lookup returns the state and which key matched —
 // the packet's direction. Design, memory layout and numbers:
 // docs/state-table.md.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <vector>
 
@@ -41,62 +44,96 @@ namespace hafw::dp {
 
 using StateIndex = uint32_t;
 constexpr StateIndex kNoState = ~StateIndex(0);
+constexpr uint16_t kNoRule = 0xffff;
 
-// pf's timeout classes. Their seconds (pf's defaults, later dataplane.timeouts)
-// come with the stages that use the table.
-enum class Timeout : uint8_t {
-  TcpFirst,
-  TcpOpening,
-  TcpEstablished,
-  TcpClosing,
-  TcpFinWait,
-  TcpClosed,
-  UdpFirst,
-  UdpSingle,
-  UdpMultiple,
-  IcmpFirst,
-  IcmpError,
-  Other,
-  Count,
+// Which endpoint of key[1] NAT replaced: Src translation (outbound NAT: the
+// replies come back to the translated address and port) or Dst translation
+// (a port forward: the replies come from the internal target).
+enum class NatSide : uint8_t { None = 0, Src = 1, Dst = 2 };
+
+// The translated endpoint of a state, as key[1] sees it. For outbound NAT
+// (Src) it is the VIP and the allocated port: key[1].dst/dport. For a port
+// forward (Dst) it is the target: key[1].src/sport. ICMP query ids stand in
+// for both ports (pf's convention, see net::FlowKey), so an ICMP delta sets
+// both ports of key[1].
+struct NatDelta {
+  NatSide side = NatSide::None;
+  uint16_t addr = 0;  // AddrPool ref (StateTable::intern_addr)
+  uint16_t port = 0;  // network order
 };
 
-// One side of a TCP connection as pf tracks it (sequence window, scaling).
-struct TcpPeer {
-  uint32_t seqlo = 0;    // lowest sequence number the peer may send
-  uint32_t seqhi = 0;    // highest sequence number the peer may send
-  uint16_t max_win = 0;  // largest window the peer advertised
-  uint8_t wscale = 0;    // window scale, with pf's "scaling seen" bit
-  uint8_t state = 0;     // pf's TCPS_* progress of this side
-};
+// pf's per-side progress: TCPS_* for TCP (the order matters: progress only
+// rises), and NO_TRAFFIC/SINGLE/MULTIPLE for UDP and other protocols.
+namespace tcps {
+constexpr uint8_t Closed = 0, Listen = 1, SynSent = 2, SynReceived = 3, Established = 4, CloseWait = 5,
+                  FinWait1 = 6, Closing = 7, LastAck = 8, FinWait2 = 9, TimeWait = 10;
+}
+namespace udps {
+constexpr uint8_t NoTraffic = 0, Single = 1, Multiple = 2;
+}
+// The per-side byte: progress in the low nibble, the window scale the side
+// announced in the high nibble (kNoWscale: it sent no window scale option).
+constexpr uint8_t kNoWscale = 15;
+constexpr uint8_t peer_byte(uint8_t progress, uint8_t wscale) { return uint8_t(progress | wscale << 4); }
+constexpr uint8_t progress_of(uint8_t peer) { return peer & 0x0f; }
+constexpr uint8_t wscale_of(uint8_t peer) { return peer >> 4; }
 
+// State::flags bits.
+namespace sflag {
+constexpr uint8_t V6 = 0x01;        // family of the keys
+constexpr uint8_t NatMask = 0x06;   // NatSide << 1
+constexpr uint8_t Unlinked0 = 0x08; // key[0] is out of the index (or never went in)
+constexpr uint8_t Unlinked1 = 0x10; // key[1] likewise
+}  // namespace sflag
+
+// One tracked connection: 112 bytes. The first 48 bytes are what a lookup
+// reads (key[0], the NAT delta, the expiry); the rest is what the packet path
+// updates (TCP windows, progress, counters) and what only the control plane
+// reads (identity, creation, rule). Layout and the why of each field:
+// docs/state-table.md.
 struct State {
-  // When the state expires, in the table clock's seconds; 0 while it dies.
+  // key[0]: the initiator's packets as they arrive. IPv4 addresses sit in the
+  // first 4 bytes (network order), the rest zero.
+  std::array<uint8_t, 16> src;
+  std::array<uint8_t, 16> dst;
+  uint16_t sport;  // network order; ICMP queries: the id (both ports)
+  uint16_t dport;
+  uint8_t proto;
+  std::atomic<uint8_t> flags;  // sflag bits
+  uint16_t nat_port;           // NatDelta::port
+  uint16_t nat_addr;           // NatDelta::addr
+  uint16_t rule;               // the rule that created it (kNoRule: none, e.g. learned from the peer)
+  // When the state expires, in the table clock's seconds; 0 once it is dead.
   std::atomic<uint32_t> expire;
-  std::atomic<uint32_t> free_next;  // the free list's link while the slot is free
-  uint16_t rule;       // the rule that created it
-  Timeout timeout;     // which timeout refreshes it
-  std::atomic<uint8_t> unlinked;  // bit w set once key[w] is out of the index (or never in it)
-  net::FlowKey key[2];
-  uint64_t id;         // with `creator`, the state's identity across the pair (pfsync)
-  uint32_t creator;
-  uint32_t created;    // table clock seconds
-  TcpPeer tcp[2];      // [w]: the side that sends packets matching key[w]
-  std::atomic<uint64_t> packets[2];
+
+  // Per side: [w] is the side that sends the packets matching key[w].
+  // seqlo[0] doubles as the free list's link while the slot is free.
+  std::atomic<uint32_t> seqlo[2];      // pf: the highest sequence number the side sent (+ length)
+  std::atomic<uint32_t> seqhi[2];      // pf: the highest sequence number the side may send
+  std::atomic<uint16_t> max_win[2];    // the largest window the side announced (unscaled)
+  std::atomic<uint8_t> peer[2];        // progress | wscale << 4 (peer_byte)
+  std::atomic<uint16_t> packets_hi[2]; // packets[w] >> 32: 48-bit packet counts
+  uint8_t creator;                     // ref into the table's creator ids (intern_creator)
+  uint8_t reserved;
+  std::atomic<uint32_t> packets_lo[2];
+  uint32_t created;                    // table clock seconds
+  uint64_t id;                         // with the creator id, the state's identity across the pair (pfsync)
   std::atomic<uint64_t> bytes[2];
 };
-// 160 bytes, plus 26-51 bytes of index per state. The target is 128 in all
-// (docs/state-table.md says where the bytes go and how to get there).
-static_assert(sizeof(State) <= 160, "the state grew: update docs/state-table.md");
+static_assert(sizeof(State) == 112, "the state's size is its memory budget: update docs/state-table.md");
 
 // What a new state starts with.
 struct StateInit {
-  net::FlowKey key[2];
-  uint16_t rule = 0;
-  Timeout timeout = Timeout::Other;
+  net::FlowKey key;  // key[0]
+  NatDelta nat;
+  uint16_t rule = kNoRule;
   uint32_t lifetime = 0;  // seconds until it expires unless refreshed
   uint64_t id = 0;
-  uint32_t creator = 0;
-  TcpPeer tcp[2] = {};
+  uint8_t creator = 0;    // 0: this node (intern_creator's first id)
+  uint32_t seqlo[2] = {};
+  uint32_t seqhi[2] = {};
+  uint16_t max_win[2] = {};
+  uint8_t peer[2] = {peer_byte(0, kNoWscale), peer_byte(0, kNoWscale)};
 };
 
 struct Hit {
@@ -106,7 +143,7 @@ struct Hit {
 };
 
 // A fixed array in memory the kernel may back with 2 MB pages (transparent
-// huge pages): a table of a million states spans 180 MB, and with 4 KB pages
+// huge pages): a table of a million states spans 125 MB, and with 4 KB pages
 // nearly every lookup would also miss the TLB.
 template <class T>
 class HugeArray {
@@ -117,6 +154,7 @@ class HugeArray {
   HugeArray& operator=(const HugeArray&) = delete;
   T& operator[](size_t i) { return p_[i]; }
   const T& operator[](size_t i) const { return p_[i]; }
+  size_t bytes() const { return bytes_; }
 
  private:
   T* p_;
@@ -137,29 +175,59 @@ class StateTable {
   Hit lookup(const net::FlowKey& k) const { return lookup(k, hash(k)); }
   Hit lookup(const net::FlowKey& k, uint64_t hash) const;
   // A burst: hashes[i] = hash(*keys[i]). Every home bucket is prefetched,
-  // then every matching state's key, before any key is compared, so the
-  // DRAM latency of one key hides behind the others.
+  // then the lines of every state whose signature matches, before any key is
+  // compared, so the DRAM latency of one key hides behind the others. The
+  // whole state is prefetched: the caller updates it next.
   void lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
                    std::span<Hit> out) const;
+  // Start loading key k's home bucket (a caller that hashes a burst ahead).
+  void prefetch_bucket(uint64_t hash) const;
 
   enum class Inserted : uint8_t { New, Exists, Full, Conflict };
   struct InsertResult {
     Inserted result;
-    Hit hit;  // New: the new state (dir 0); Exists: the live state that has the key
+    Hit hit;  // New: the new state (dir 0); Exists/Conflict: the live state that has the key
   };
   // Insert unless a live state already has key[0] (Exists: that one) or key[1]
   // (Conflict: the new state is withdrawn — e.g. a NAT mapping in use).
   InsertResult insert(const StateInit& init, uint32_t now);
 
-  // Mark dead: lookups stop finding it at once; the reaper frees it.
+  // Mark dead: lookups stop finding it at once, and its keys are free for a
+  // new state at once; the reaper frees it.
   void kill(StateIndex s);
-  // Push the expiry out to now + lifetime. Returns false if the state is
-  // dying (the caller treats the packet as a miss). At most one write per
-  // second per state, so established flows do not bounce its cache line.
+  // Set the expiry to now + lifetime (later or earlier: a TCP state that
+  // closes gets a shorter one). Returns false if the state is dying (the
+  // caller treats the packet as a miss). Writes only when the value changes,
+  // so an established flow writes its line about once a second.
   bool refresh(StateIndex s, uint32_t now, uint32_t lifetime);
 
   State& at(StateIndex s) { return states_[s]; }
   const State& at(StateIndex s) const { return states_[s]; }
+  // key[w] of a state, NAT applied.
+  net::FlowKey key(StateIndex s, uint8_t w) const;
+  NatDelta nat(StateIndex s) const;
+  // Packets of direction w (48 bits: packets_hi:packets_lo).
+  uint64_t packets(StateIndex s, uint8_t w) const;
+  // Count one packet of `len` bytes in direction w. Each direction is
+  // written by the one worker its packets reach (RSS keeps a 5-tuple on one
+  // queue), so this is a plain load and store, no locked instruction; two
+  // workers on one direction may lose an increment, never corrupt a state.
+  void count(StateIndex s, uint8_t w, uint32_t len);
+
+  // ---- the control thread (config compile, the sync applier)
+  // The address NAT deltas refer to by a 16-bit ref: VIPs and port-forward
+  // targets, a few dozen per cluster. Append-only: a ref never changes
+  // meaning. Returns kNoAddr when the pool is full (kAddrPool entries).
+  static constexpr uint16_t kNoAddr = 0xffff;
+  static constexpr size_t kAddrPool = 4096;
+  uint16_t intern_addr(const net::IpAddr& a);
+  const std::array<uint8_t, 16>& pool_addr(uint16_t ref) const { return pool_[ref]; }
+  // pfsync creator ids (this node's, then each peer's). Id 0 is this node
+  // (set_own_creator); returns kNoCreator when 255 are taken.
+  static constexpr uint8_t kNoCreator = 0xff;
+  void set_own_creator(uint32_t id) { creators_[0] = id; }
+  uint8_t intern_creator(uint32_t id);
+  uint32_t creator_id(uint8_t ref) const { return creators_[ref]; }
 
   // ---- the reaper (one thread)
   // Visit the next `buckets` buckets (wrapping around): take dead states and
@@ -167,62 +235,68 @@ class StateTable {
   // ones to `rcu`, which returns their slots to the free list after a grace
   // period. Returns the number of states removed for good.
   size_t sweep(uint32_t now, size_t buckets, Rcu& rcu);
+  // Every live state reachable through its key[0] (the control thread only:
+  // states.list, the sync bulk update). fn(StateIndex) returns false to stop.
+  template <class F>
+  void for_each(F&& fn) const;
 
   uint32_t capacity() const { return capacity_; }
-  size_t bucket_count() const { return mask_ + 1; }
+  size_t bucket_count() const { return nbuckets_; }
   // Live or dying states not yet back on the free list.
   uint32_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
+  // Bytes of the state array and the index: the table's memory per state is
+  // memory_bytes() / capacity().
+  size_t memory_bytes() const { return states_.bytes() + buckets_.bytes(); }
 
- public:
-  // One cache line: 7 slots, each (signature << 32 | state << 1 | key), 0 =
-  // empty; how many keys with this home bucket or an earlier one were pushed
-  // past it; and the version every insert of a key with this home bumps.
+  // One cache line: 12 signatures (8 bits, never 0 where a slot is used),
+  // how many keys with this home bucket or an earlier one were pushed past
+  // it, the version every insert of a key with this home bumps, and 12
+  // links (state << 1 | key) + 1, 0 = empty.
   struct alignas(64) Bucket {
-    std::atomic<uint64_t> slot[7];
-    std::atomic<uint32_t> overflow;
-    std::atomic<uint32_t> version;
+    std::atomic<uint64_t> sig_lo;  // slots 0-7
+    std::atomic<uint32_t> sig_hi;  // slots 8-11
+    std::atomic<uint16_t> overflow;
+    std::atomic<uint16_t> version;
+    std::atomic<uint32_t> ref[12];
   };
   static_assert(sizeof(Bucket) == 64);
 
  private:
-  static constexpr unsigned kSlots = 7;
+  static constexpr unsigned kSlots = 12;
   // How far past its home bucket a key may go. The index is sized for at
-  // most 5 of 7 slots used, where linear probing rarely leaves home at all.
+  // most 80% of its slots used, where bucketised linear probing rarely
+  // leaves home at all.
   static constexpr unsigned kMaxProbe = 64;
 
-  static uint64_t slot_value(uint32_t sig, StateIndex s, uint8_t w) {
-    return uint64_t(sig) << 32 | uint64_t(s) << 1 | w;
-  }
-  static uint32_t sig_of(uint64_t hash) { return uint32_t(hash >> 32) | 1; }  // never 0: 0 is empty
-  static StateIndex state_of(uint64_t v) { return StateIndex(uint32_t(v) >> 1); }
-  static uint8_t side_of(uint64_t v) { return uint8_t(v & 1); }
-
+  uint64_t home(uint64_t hash) const;   // the home bucket's number
+  uint64_t next(uint64_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
   bool live(const State& s) const { return s.expire.load(std::memory_order_acquire) != 0; }
-  Bucket& bucket(uint64_t i) { return buckets_[i & mask_]; }
-  const Bucket& bucket(uint64_t i) const { return buckets_[i & mask_]; }
-  // The live state holding key k, searching from k's home bucket.
+  // Does key[w] of state s equal k?
+  bool key_equals(const State& s, uint8_t w, const net::FlowKey& k) const;
   Hit find(const net::FlowKey& k, uint64_t hash) const;
-  // Put key[w] of s in the index unless a live state has it.
   enum class IndexResult : uint8_t { Indexed, Exists, NoRoom };
   struct Indexed {
     IndexResult result;
     Hit dup;  // Exists: the live state that has the key
   };
   Indexed index(StateIndex s, uint8_t w);
-  void add_overflow(uint64_t home, uint64_t at, int32_t delta);
   StateIndex alloc();
   void release(StateIndex s);  // back on the free list
   static void release_batch(void* batch);
 
   uint32_t capacity_;
-  uint64_t mask_;  // bucket_count - 1
+  uint64_t nbuckets_;
   HugeArray<State> states_;
   HugeArray<Bucket> buckets_;
-  // Free slots: a stack through State::free_next, head tagged against ABA
+  // Free slots: a stack through State::seqlo[0], head tagged against ABA
   // (tag << 32 | slot).
   std::atomic<uint64_t> free_;
   std::atomic<uint32_t> in_use_{0};
   size_t sweep_cursor_ = 0;  // reaper only
+  std::array<std::array<uint8_t, 16>, kAddrPool> pool_{};
+  size_t pool_used_ = 0;  // control thread only
+  std::array<uint32_t, 256> creators_{};
+  size_t creators_used_ = 1;  // control thread only
 };
 
 }  // namespace hafw::dp

@@ -1,8 +1,9 @@
-// What the workers read: three immutable snapshots, each published on its own.
+// What the workers read: four immutable snapshots, each published on its own.
 //
 //   Topology      interfaces, routes and every configured VIP (config reload)
 //   VipSet        the VIPs this node is MASTER for (CARP transition)
 //   NeighborTable resolved next hops (ARP learned or expired)
+//   Policy        rules, NAT and state timeouts (config reload; dataplane/policy.h)
 //
 // A CARP transition publishes a new VipSet only and a new neighbour publishes
 // a NeighborTable only, so neither copies the rest. The control thread swaps
@@ -23,6 +24,7 @@
 
 #include "dataplane/net/limits.h"
 #include "dataplane/net/net.h"
+#include "dataplane/policy.h"
 
 namespace hafw::dp {
 
@@ -33,6 +35,7 @@ struct IfaceView {
   net::Mac mac;
   uint32_t addr;  // host order; 0 = no IPv4 address on this interface
   uint8_t plen;
+  bool tx_ip_csum = false;  // the port computes IPv4 header checksums on transmit
 };
 
 struct VipView {
@@ -121,8 +124,9 @@ struct View {
   const Topology* topo = nullptr;
   const VipSet* owned = nullptr;  // VIPs this node is MASTER for
   const NeighborTable* neighbors = nullptr;
+  const Policy* policy = nullptr;
 
-  bool ready() const { return topo && owned && neighbors; }
+  bool ready() const { return topo && owned && neighbors && policy; }
 };
 
 }  // namespace hafw::dp

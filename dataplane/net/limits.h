@@ -24,4 +24,9 @@ inline constexpr size_t kMaxVips = 64;
 // Static routes: the longest-prefix match is a linear scan today.
 inline constexpr size_t kMaxRoutes = 256;
 
+// Filter rules: a packet without a state is checked against its interface's
+// rules in order (a linear scan per new flow), every worker keeps 32 bytes of
+// counters per rule, and states name their rule in 16 bits.
+inline constexpr size_t kMaxRules = 1024;
+
 }  // namespace hafw::net
