@@ -50,8 +50,21 @@ net::FlowKey StateTable::key(StateIndex, uint8_t) const { return {}; }
 NatDelta StateTable::nat(StateIndex) const { return {}; }
 uint64_t StateTable::packets(StateIndex, uint8_t) const { return 0; }
 void StateTable::count(StateIndex, uint8_t, uint32_t) {}
-uint16_t StateTable::intern_addr(const net::IpAddr&) { return kNoAddr; }
-uint8_t StateTable::intern_creator(uint32_t) { return kNoCreator; }
+uint16_t StateTable::intern_addr(const net::IpAddr& a) {
+  for (size_t i = 0; i < pool_used_; ++i)
+    if (pool_[i] == a.b) return uint16_t(i);
+  if (pool_used_ >= kAddrPool) return kNoAddr;
+  pool_[pool_used_] = a.b;
+  return uint16_t(pool_used_++);
+}
+
+uint8_t StateTable::intern_creator(uint32_t id) {
+  for (size_t i = 0; i < creators_used_; ++i)
+    if (creators_[i] == id) return uint8_t(i);
+  if (creators_used_ >= kNoCreator) return kNoCreator;
+  creators_[creators_used_] = id;
+  return uint8_t(creators_used_++);
+}
 size_t StateTable::sweep(uint32_t, size_t, Rcu&) { return 0; }
 
 }  // namespace hafw::dp
