@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "control/compile.h"
 #include "control/socket.h"
@@ -21,6 +22,19 @@ constexpr size_t kMaxEvents = 1000;  // enough for days of flapping; bounded mem
 // How often link status is read: rte_eth_link_get_nowait is a register read
 // on real NICs, and 100 ms bounds how long a dead link can keep a VIP here.
 constexpr Time kLinkPoll = std::chrono::milliseconds(100);
+
+// The reaper visits the whole index once per period, spread over the
+// control loop's steps: an expired state leaves the table within about a
+// second of its expiry, and no step scans more than its share (at a million
+// states, about 220 buckets per 1 ms step).
+constexpr Time kSweepPeriod = std::chrono::seconds(1);
+
+// states.list: at most this many states per reply, and at most this many
+// looked at to find them (the control thread also runs CARP's timers).
+constexpr size_t kMaxListed = 10000;
+constexpr size_t kMaxScanned = 1u << 20;
+
+uint32_t table_seconds(Time t) { return uint32_t(std::chrono::duration_cast<std::chrono::seconds>(t).count()); }
 
 constexpr const char* kOperatorCause = "operator";
 constexpr const char* kSyncLinkCause = "sync link down";
@@ -80,10 +94,14 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
 
 void Controller::start() {
   started_ = clock_.now();
+  last_sweep_ = started_;
   log_event("node " + cfg_.node.name + " starting (" +
             (cfg_.node.role == config::Role::Primary ? "primary" : "secondary") + ")");
-  io_.snapshots().publish(
-      std::make_unique<const dp::Topology>(compile_topology(cfg_, port_macs(io_))));
+  auto topology = std::make_unique<dp::Topology>(compile_topology(cfg_, port_macs(io_)));
+  for (size_t i = 0; i < topology->ifaces.size(); ++i) topology->ifaces[i].tx_ip_csum = io_.tx_ip_checksum(unsigned(i));
+  io_.snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topology)));
+  io_.snapshots().publish(std::unique_ptr<const dp::Policy>(
+      compile_policy(cfg_, io_.states(), cfg_.dataplane.workers)));
   publish_owned_vips();
   publish_neighbors();
   apply(carp_.start(clock_.now()));
@@ -136,8 +154,20 @@ bool Controller::step() {
     io_.send(iface, frame);
     worked = true;
   }
+  reap(now);
   if (io_.snapshots().rcu().reclaim() > 0) worked = true;
   return worked;
+}
+
+void Controller::reap(Time now) {
+  dp::StateTable& t = io_.states();
+  if (now <= last_sweep_) return;
+  const uint64_t share = uint64_t(t.bucket_count()) * uint64_t((now - last_sweep_).count()) /
+                         uint64_t(kSweepPeriod.count());
+  if (share == 0) return;  // less than one bucket's worth: let it add up
+  last_sweep_ = now;
+  states_reaped_ += t.sweep(table_seconds(now), size_t(std::min<uint64_t>(share, t.bucket_count())),
+                            io_.snapshots().rcu());
 }
 
 void Controller::shutdown() {
@@ -342,8 +372,13 @@ void Controller::stats_json(json& out) const {
   dataplane["drops"] = named_json(dp::kDropReasons, c.drops);
   dataplane["punts"] = named_json(dp::kPuntReasons, c.punts);
   dataplane["icmp"] = named_json(dp::kIcmpCounters, c.icmp);
+  dataplane["states"] = named_json(dp::kStateCounters, c.states);
+  dataplane["nat"] = named_json(dp::kNatCounters, c.nat);
   dataplane["snapshots_published"] = io_.snapshots().publications();
   out["dataplane"] = std::move(dataplane);
+  const dp::StateTable& t = io_.states();
+  out["state_table"] = {{"states", t.in_use()}, {"capacity", t.capacity()}, {"reaped", states_reaped_}};
+  out["rules"] = rules_json();
   out["carp"] = {{"drops", named_json(carp::kDrops, carp_.stats().drops)}};
   out["control"]["unusable_punts"] = control_drops_;
 }
@@ -352,6 +387,181 @@ json Controller::carp_status_json() const {
   json causes = json::array();
   for (const auto& [c, v] : demotion_.causes()) causes.push_back({{"cause", c}, {"value", v}});
   return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"demotion_causes", causes}, {"vhids", carp_json()}};
+}
+
+json Controller::rules_json() const {
+  json rules = json::array();
+  const dp::Policy* pol = io_.snapshots().load().policy;
+  for (size_t i = 0; i < cfg_.rules.size(); ++i) {
+    const config::Rule& r = cfg_.rules[i];
+    const dp::RuleTotals n = pol ? pol->totals(uint16_t(i)) : dp::RuleTotals{};
+    rules.push_back({{"rule", i},
+                     {"action", r.action == config::Action::Pass ? "pass" : "block"},
+                     {"interface", r.interface},
+                     {"direction", r.direction == config::Direction::In ? "in" : "out"},
+                     {"evaluations", n.evaluations},
+                     {"matches", n.matches},
+                     {"packets", n.packets},
+                     {"bytes", n.bytes}});
+  }
+  return rules;
+}
+
+json Controller::states_summary_json() const {
+  const dp::StateTable& t = io_.states();
+  const dp::Counters c = io_.counters();
+  json timeouts = json::object();
+  const dp::Policy* pol = io_.snapshots().load().policy;
+  for (const auto& d : net::kTimeouts) timeouts[d.name] = pol ? pol->timeouts[size_t(d.id)] : d.seconds;
+  return {{"states", t.in_use()},
+          {"capacity", t.capacity()},
+          {"memory_bytes", t.memory_bytes()},
+          {"bytes_per_state", t.memory_bytes() / t.capacity()},
+          {"created", c.states[size_t(dp::StateCounter::Created)]},
+          {"reaped", states_reaped_},
+          {"refused_full", c.drops[size_t(dp::DropReason::StateTableFull)]},
+          {"timeouts", timeouts}};
+}
+
+namespace {
+
+std::string proto_name(uint8_t p) {
+  switch (p) {
+    case net::kProtoTcp: return "tcp";
+    case net::kProtoUdp: return "udp";
+    case net::kProtoIcmp: return "icmp";
+    default: return std::to_string(p);
+  }
+}
+
+// pf's names for a side's progress.
+std::string progress_name(uint8_t proto, uint8_t progress) {
+  static constexpr const char* kTcp[] = {"CLOSED",  "LISTEN",     "SYN_SENT", "SYN_RCVD",    "ESTABLISHED", "CLOSE_WAIT",
+                                         "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT"};
+  static constexpr const char* kUdp[] = {"NO_TRAFFIC", "SINGLE", "MULTIPLE"};
+  if (proto == net::kProtoTcp && progress < std::size(kTcp)) return kTcp[progress];
+  if (proto != net::kProtoTcp && proto != net::kProtoIcmp && progress < std::size(kUdp)) return kUdp[progress];
+  return std::to_string(progress);
+}
+
+std::string endpoint(const std::array<uint8_t, 16>& a, net::Family af, uint16_t port_n) {
+  net::IpAddr ip;
+  ip.af = af;
+  ip.b = a;
+  const std::string s = ip.str();
+  return (af == net::Family::V6 ? "[" + s + "]" : s) + ":" + std::to_string(net::be16(port_n));
+}
+
+std::string hex(uint64_t v, int digits) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%0*llx", digits, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// A filter of states.list: an address (either end, or the translation), a
+// port, a protocol.
+struct StateFilter {
+  std::optional<net::IpAddr> address;
+  std::optional<uint16_t> port;  // host order
+  std::optional<uint8_t> proto;
+
+  static StateFilter parse(const json& args) {
+    StateFilter f;
+    if (args.contains("address")) {
+      const json& a = args["address"];
+      if (!a.is_string() || !(f.address = net::IpAddr::parse(a.get<std::string>())))
+        throw CommandError("states.list: \"address\" must be an IPv4 or IPv6 address");
+    }
+    if (args.contains("port")) {
+      const json& p = args["port"];
+      if (!p.is_number_integer() || p.get<long long>() < 0 || p.get<long long>() > 65535)
+        throw CommandError("states.list: \"port\" must be 0-65535");
+      f.port = uint16_t(p.get<long long>());
+    }
+    if (args.contains("protocol")) {
+      const json& p = args["protocol"];
+      const std::string s = p.is_string() ? p.get<std::string>() : "";
+      if (s == "tcp") f.proto = net::kProtoTcp;
+      else if (s == "udp") f.proto = net::kProtoUdp;
+      else if (s == "icmp") f.proto = net::kProtoIcmp;
+      else throw CommandError("states.list: \"protocol\" must be tcp, udp or icmp");
+    }
+    return f;
+  }
+
+  bool keeps(const dp::StateTable& t, dp::StateIndex s) const {
+    const net::FlowKey k0 = t.key(s, 0), k1 = t.key(s, 1);
+    if (proto && k0.proto != *proto) return false;
+    if (port) {
+      const uint16_t n = net::be16(*port);
+      if (k0.sport != n && k0.dport != n && k1.sport != n && k1.dport != n) return false;
+    }
+    if (address) {
+      if (address->af != k0.af) return false;
+      const auto& b = address->b;
+      if (k0.src != b && k0.dst != b && k1.src != b && k1.dst != b) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+json Controller::state_json(dp::StateIndex i, uint32_t now_s) const {
+  const dp::StateTable& t = io_.states();
+  const dp::State& s = t.at(i);
+  const net::FlowKey k0 = t.key(i, 0), k1 = t.key(i, 1);
+  const dp::NatDelta nat = t.nat(i);
+  json j = {{"id", hex(s.id, 16)},
+            {"creator", hex(t.creator_id(s.creator), 8)},
+            {"protocol", proto_name(k0.proto)},
+            {"family", k0.af == net::Family::V4 ? 4 : 6},
+            {"src", endpoint(k0.src, k0.af, k0.sport)},
+            {"dst", endpoint(k0.dst, k0.af, k0.dport)},
+            {"reply_src", endpoint(k1.src, k1.af, k1.sport)},
+            {"reply_dst", endpoint(k1.dst, k1.af, k1.dport)}};
+  if (nat.side == dp::NatSide::None) {
+    j["nat"] = nullptr;
+  } else {
+    const bool src = nat.side == dp::NatSide::Src;
+    j["nat"] = {{"side", src ? "source" : "destination"},
+                {"to", src ? endpoint(k1.dst, k1.af, k1.dport) : endpoint(k1.src, k1.af, k1.sport)}};
+  }
+  const uint8_t p0 = dp::progress_of(s.peer[0].load(std::memory_order_relaxed));
+  const uint8_t p1 = dp::progress_of(s.peer[1].load(std::memory_order_relaxed));
+  j["state"] = progress_name(k0.proto, p0) + ":" + progress_name(k0.proto, p1);
+  const uint32_t expire = s.expire.load(std::memory_order_relaxed);
+  j["age_s"] = now_s >= s.created ? now_s - s.created : 0;
+  j["expires_in_s"] = expire > now_s ? expire - now_s : 0;
+  j["packets"] = {t.packets(i, 0), t.packets(i, 1)};
+  j["bytes"] = {s.bytes[0].load(std::memory_order_relaxed), s.bytes[1].load(std::memory_order_relaxed)};
+  j["rule"] = s.rule == dp::kNoRule ? json(nullptr) : json(s.rule);
+  return j;
+}
+
+json Controller::states_list_json(const json& args) const {
+  size_t limit = 100;
+  if (args.contains("limit")) {
+    const json& l = args["limit"];
+    if (!l.is_number_integer() || l.get<long long>() < 1 || l.get<long long>() > static_cast<long long>(kMaxListed))
+      throw CommandError("states.list: \"limit\" must be 1-" + std::to_string(kMaxListed));
+    limit = size_t(l.get<long long>());
+  }
+  const StateFilter filter = StateFilter::parse(args);
+  const dp::StateTable& t = io_.states();
+  const uint32_t now_s = table_seconds(clock_.now());
+  json states = json::array();
+  size_t scanned = 0;
+  bool truncated = false;
+  t.for_each([&](dp::StateIndex i) {
+    if (++scanned > kMaxScanned || states.size() >= limit) {
+      truncated = true;
+      return false;
+    }
+    if (filter.keeps(t, i)) states.push_back(state_json(i, now_s));
+    return true;
+  });
+  return {{"states", states}, {"truncated", truncated}};
 }
 
 json Controller::events_json() const {
@@ -413,6 +623,14 @@ void Controller::register_commands(Commands& commands) {
                   if (args.value("secrets", false)) return running_;
                   return redacted(running_);
                 }});
+  commands.add({.name = "states.summary",
+                .args = "",
+                .summary = "the state table: states, capacity, memory, created and reaped, timeouts",
+                .run = [this](std::string_view, const json&) { return states_summary_json(); }});
+  commands.add({.name = "states.list",
+                .args = R"({"limit": N, "address": "A", "port": N, "protocol": "tcp|udp|icmp"})",
+                .summary = "states with both keys, translation, progress, age, expiry and counters (at most limit)",
+                .run = [this](std::string_view, const json& args) { return states_list_json(args); }});
   commands.add_stats([this](json& out) { stats_json(out); });
 }
 

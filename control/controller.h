@@ -66,6 +66,8 @@ class Controller {
   void resolve_unicast_peers(Time now);
   void publish_owned_vips();
   void publish_neighbors();
+  // The state table's reaper: a share of the index per step (kSweepPeriod).
+  void reap(Time now);
   void flush();  // publish what changed since the last flush
   void log_event(std::string message);
   int iface_index(std::string_view name) const;
@@ -79,6 +81,10 @@ class Controller {
   nlohmann::json carp_status_json() const;
   nlohmann::json events_json() const;
   void stats_json(nlohmann::json& out) const;
+  nlohmann::json rules_json() const;
+  nlohmann::json states_summary_json() const;
+  nlohmann::json states_list_json(const nlohmann::json& args) const;
+  nlohmann::json state_json(dp::StateIndex s, uint32_t now_s) const;
 
   config::Config cfg_;
   nlohmann::json running_;
@@ -95,6 +101,8 @@ class Controller {
   std::vector<bool> link_up_;     // as last polled, per interface
   Time next_link_poll_{};
   uint64_t control_drops_ = 0;    // punts the control thread could not use
+  Time last_sweep_{};             // when reap() last swept
+  uint64_t states_reaped_ = 0;    // states the reaper removed (expired or killed)
 };
 
 }  // namespace hafw::control

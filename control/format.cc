@@ -172,15 +172,61 @@ std::string format_status(const json& st) {
 std::string format_stats(const json& stats) {
   if (!stats.is_object()) return scalar(stats) + '\n';
   // The packet path first, then the protocols, then the socket itself; any
-  // section a newer daemon adds follows in name order.
-  static constexpr std::string_view kOrder[] = {"dataplane", "carp", "pfsync", "sync", "control"};
+  // section a newer daemon adds follows in name order. The rules are a table
+  // of their own at the end.
+  static constexpr std::string_view kOrder[] = {"dataplane", "state_table", "carp", "pfsync", "sync", "control"};
   Rows rows;
   for (auto key : kOrder)
     if (auto it = stats.find(key); it != stats.end()) flatten(json{{std::string(key), *it}}, "", rows);
   for (const auto& [key, value] : stats.items())
-    if (std::find(std::begin(kOrder), std::end(kOrder), key) == std::end(kOrder))
+    if (std::find(std::begin(kOrder), std::end(kOrder), key) == std::end(kOrder) && key != "rules")
       flatten(json{{key, value}}, "", rows);
-  return table(rows, {false, true});
+  std::string out = table(rows, {false, true});
+  const json& rules = member(stats, "rules");
+  if (rules.is_array() && !rules.empty()) {
+    Rows r{{"rule", "action", "interface", "dir", "evaluations", "matches", "packets", "bytes"}};
+    for (const auto& x : rules)
+      r.push_back({field(x, "rule"), field(x, "action"), field(x, "interface"), field(x, "direction"),
+                   field(x, "evaluations"), field(x, "matches"), field(x, "packets"), field(x, "bytes")});
+    out += '\n' + table(r, {true, false, false, false, true, true, true, true});
+  }
+  return out;
+}
+
+std::string format_states(const json& list) {
+  const json& states = member(list, "states");
+  if (!states.is_array() || states.empty()) return "no states\n";
+  std::string out;
+  for (const auto& s : states) {
+    std::string line = field(s, "protocol") + " " + field(s, "src") + " -> " + field(s, "dst");
+    const json& nat = member(s, "nat");
+    if (nat.is_object()) line += (field(nat, "side") == "source" ? " (as " : " (to ") + field(nat, "to") + ")";
+    const json& pk = member(s, "packets");
+    const json& by = member(s, "bytes");
+    auto pair = [](const json& a) {
+      return a.is_array() && a.size() == 2 ? scalar(a[0]) + ":" + scalar(a[1]) : std::string("?");
+    };
+    line += "  " + field(s, "state") + "  age " + field(s, "age_s") + "s, expires in " + field(s, "expires_in_s") +
+            "s, " + pair(pk) + " pkts, " + pair(by) + " bytes";
+    const json& rule = member(s, "rule");
+    line += rule.is_null() ? ", no rule" : ", rule " + scalar(rule);
+    out += line + '\n';
+  }
+  if (flag(list, "truncated")) out += "(more states not shown: raise the limit or filter)\n";
+  return out;
+}
+
+std::string format_states_summary(const json& s) {
+  std::string out = "states " + field(s, "states") + " of " + field(s, "capacity") + " (" +
+                    field(s, "bytes_per_state") + " bytes each), " + field(s, "created") + " created, " +
+                    field(s, "reaped") + " reaped, " + field(s, "refused_full") + " refused (table full)\n";
+  const json& t = member(s, "timeouts");
+  if (t.is_object()) {
+    std::string line = "timeouts:";
+    for (const auto& [name, v] : t.items()) line += " " + name + " " + scalar(v) + "s";
+    out += line + '\n';
+  }
+  return out;
 }
 
 namespace {
@@ -232,7 +278,21 @@ void prometheus(const json& j, const std::string& name, std::string& out) {
 
 std::string format_prometheus(const json& stats) {
   std::string out;
-  prometheus(stats, "hafw", out);
+  json rest = stats;
+  if (rest.is_object()) rest.erase("rules");
+  prometheus(rest, "hafw", out);
+  // Per-rule counters: one metric per counter, the rule as labels.
+  const json& rules = member(stats, "rules");
+  if (rules.is_array() && !rules.empty()) {
+    for (const char* c : {"evaluations", "matches", "packets", "bytes"}) {
+      const std::string name = std::string("hafw_rule_") + c;
+      out += "# TYPE " + name + " counter\n";
+      for (const auto& r : rules)
+        out += name + "{rule=\"" + label_value(field(r, "rule")) + "\",action=\"" + label_value(field(r, "action")) +
+               "\",interface=\"" + label_value(field(r, "interface")) + "\",direction=\"" +
+               label_value(field(r, "direction")) + "\"} " + field(r, c) + '\n';
+    }
+  }
   return out;
 }
 

@@ -39,6 +39,14 @@ std::string format_stats(const nlohmann::json& stats);
 // All are counters but control.socket.active, a gauge.
 std::string format_prometheus(const nlohmann::json& stats);
 
+// states.list: one line per state, pfctl -ss style:
+//   "udp 192.168.1.50:5000 -> 198.51.100.10:53 (as 198.51.100.200:40123)  MULTIPLE:SINGLE  age 12s, ..."
+// "(as ...)" is outbound NAT's translation, "(to ...)" a port forward's target.
+std::string format_states(const nlohmann::json& list);
+
+// states.summary: states of capacity, memory per state, created/reaped, the timeouts.
+std::string format_states_summary(const nlohmann::json& summary);
+
 // events: "TIME  MESSAGE" per event, oldest first as the daemon sends them.
 std::string format_events(const nlohmann::json& events);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -93,8 +94,31 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The state table outlives the ports and workers that use it.
+  std::unique_ptr<hafw::dp::StateTable> states;
+  try {
+    states = std::make_unique<hafw::dp::StateTable>(cfg.dataplane.max_states);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hafwd: dataplane.max_states: cannot make a table of %u states: %s\n",
+                 cfg.dataplane.max_states, e.what());
+    return 1;
+  }
+  std::random_device entropy;
+  // pf's host id: a random 32-bit creator id that names this node's states
+  // to the peer.
+  states->set_own_creator(uint32_t(entropy()) | 1);
+  hafw::dp::DpdkSetup setup = dpdk_setup(cfg);
+  setup.states = states.get();
+  setup.nat_seed = uint64_t(entropy()) << 32 | entropy();
+  // State ids start at the wall clock's seconds in the high half, as pf's
+  // do, so a restarted node does not reuse the ids of its previous run.
+  setup.first_state_id =
+      uint64_t(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                   .count())
+      << 32;
+
   std::string error;
-  auto io = hafw::dp::DpdkIo::create(dpdk_setup(cfg), error);
+  auto io = hafw::dp::DpdkIo::create(setup, error);
   if (!io) {
     std::fprintf(stderr, "hafwd: %s\n", error.c_str());
     return 1;

@@ -37,6 +37,7 @@ enum class DropReason : uint8_t {
   StateTableFull,
   StateConflict,
   NatPortsExhausted,
+  NatUntranslatable,
   Count,
 };
 
@@ -59,7 +60,7 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::VipNotOwned, "vip_not_owned", "for a VIP (address or virtual MAC) this node is BACKUP for"},
     {DropReason::Martian, "martian",
      "source is ours (looped back) or impossible (multicast, loopback, 0/8, class E)"},
-    {DropReason::BadIcmp, "bad_icmp", "ICMP to this node truncated or with a bad checksum"},
+    {DropReason::BadIcmp, "bad_icmp", "ICMP shorter than its 8-byte header, or to this node with a bad checksum"},
     {DropReason::BadL4Header, "bad_l4_header",
      "TCP, UDP or ICMP header truncated or inconsistent (TCP data offset, UDP length, an ICMP error's quote)"},
     {DropReason::DefaultBlock, "default_block",
@@ -76,6 +77,8 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::StateConflict, "state_conflict", "a new flow whose reply would match another connection's state"},
     {DropReason::NatPortsExhausted, "nat_ports_exhausted",
      "outbound NAT found no free port for a new flow to the same server port"},
+    {DropReason::NatUntranslatable, "nat_untranslatable",
+     "an ICMP message NAT would have to translate but no state could carry (neither a query nor about a known flow)"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 

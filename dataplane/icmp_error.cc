@@ -12,6 +12,8 @@
 
 #include <span>
 
+#include "dataplane/nat.h"
+
 namespace hafw::dp::stage {
 
 namespace {
@@ -30,6 +32,9 @@ bool eligible(const PacketMeta& p, const net::Ipv4Hdr& ip, const IfaceView& ifc)
 }
 
 void answer(WorkerCtx& ctx, const IfaceView& ifc, PacketMeta& p) {
+  // The sender must recognise its own packet in the quote: undo what NAT
+  // did to it before its TTL ran out here.
+  if (eligible(p, *ipv4_of(p), ifc)) nat::restore(p);
   const net::Ipv4Hdr orig = *ipv4_of(p);
   const size_t ihl = orig.ihl_bytes();
   const size_t quote = ihl + std::min<size_t>(kQuotePayload, net::be16(orig.total_len) - ihl);

@@ -14,6 +14,7 @@
 #include "dataplane/net/net.h"
 #include "dataplane/rcu.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/state_table.h"
 
 namespace hafw::dp {
 
@@ -44,6 +45,12 @@ class PacketIo {
   // What the workers read; the control thread publishes into it and calls
   // snapshots().rcu().reclaim() once per step.
   virtual Snapshots& snapshots() = 0;
+  // The state table the workers share; the control thread is its reaper
+  // (sweeping into snapshots().rcu()) and, with state sync, its applier.
+  virtual StateTable& states() = 0;
+  // Whether the port computes IPv4 header checksums on transmit (the
+  // workers then leave the field zero and flag the packet).
+  virtual bool tx_ip_checksum(unsigned /*iface*/) const { return false; }
   // Totals over every worker.
   virtual Counters counters() const = 0;
 };

@@ -1,7 +1,10 @@
-// Stage ipv4_input: validate the header (RFC 1812 §5.2.2), refuse impossible
-// sources, and record where the transport header starts and which flow the
-// packet belongs to.
+// Stage ipv4_input: validate the header (RFC 1812 §5.2.2) and the transport
+// header a stateful firewall reads (TCP data offset and flags, UDP length, an
+// ICMP error's quote), refuse impossible sources and fragments, and record
+// where the transport header starts and which flow the packet belongs to.
 #include "dataplane/stages.h"
+
+#include "dataplane/track.h"
 
 #include <span>
 
@@ -17,25 +20,45 @@ bool impossible_source(uint32_t a) {
   return top == 0 || top == 127 || top >= 224;  // this-net, loopback, multicast, class E, broadcast
 }
 
-// The flow key: addresses, protocol, and the ports of TCP/UDP (the ICMP echo
-// identifier stands in for a port, as pf does). A non-first fragment has no
-// transport header; its ports stay zero.
-void flow_key(PacketMeta& p, const net::Ipv4Hdr& ip, size_t l4_len) {
-  net::FlowKey& k = p.key;
-  k = net::FlowKey{};
-  k.af = net::Family::V4;
-  k.proto = ip.proto;
-  std::memcpy(k.src.data(), &ip.src, 4);
-  std::memcpy(k.dst.data(), &ip.dst, 4);
-  if ((net::be16(ip.frag) & 0x1fff) != 0) return;
-  const uint8_t* l4 = p.data + p.l4;
-  if ((ip.proto == net::kProtoTcp || ip.proto == net::kProtoUdp) && l4_len >= 4) {
+// A transport endpoint pair of the packet at `l4` (`len` bytes): the ports
+// of TCP and UDP, the id of an ICMP query in both ports (pf's convention: a
+// reply then matches the reversed request), zero for anything else.
+void ports(net::FlowKey& k, const uint8_t* l4, size_t len) {
+  if (k.proto == net::kProtoTcp || k.proto == net::kProtoUdp) {
+    if (len < 4) return;
     std::memcpy(&k.sport, l4, 2);
     std::memcpy(&k.dport, l4 + 2, 2);
-  } else if (ip.proto == net::kProtoIcmp && l4_len >= sizeof(net::IcmpHdr) &&
+  } else if (k.proto == net::kProtoIcmp && len >= 6 &&
              (l4[0] == net::kIcmpEchoRequest || l4[0] == net::kIcmpEchoReply)) {
     std::memcpy(&k.sport, l4 + 4, 2);
+    k.dport = k.sport;
   }
+}
+
+void addresses(net::FlowKey& k, const uint8_t* ip) {
+  k = net::FlowKey{};
+  k.af = net::Family::V4;
+  k.proto = ip[9];
+  std::memcpy(k.src.data(), ip + 12, 4);
+  std::memcpy(k.dst.data(), ip + 16, 4);
+}
+
+// An ICMP error quotes the IP header and at least 8 bytes of a packet that
+// went the other way (RFC 792): its flow, reversed, is the state the error
+// belongs to. A quote too short to name the flow is refused.
+bool quoted_flow(PacketMeta& p, const uint8_t* icmp, size_t len) {
+  if (len < 8 + sizeof(net::Ipv4Hdr)) return false;
+  const uint8_t* q = icmp + 8;
+  const size_t qihl = size_t(q[0] & 0x0f) * 4;
+  if ((q[0] >> 4) != 4 || qihl < sizeof(net::Ipv4Hdr) || len < 8 + qihl + 8) return false;
+  net::FlowKey inner;
+  addresses(inner, q);
+  uint16_t frag;
+  std::memcpy(&frag, q + 6, 2);
+  if ((net::be16(frag) & 0x1fff) == 0) ports(inner, q + qihl, len - 8 - qihl);
+  p.key = net::reversed(inner);
+  p.set(PacketFlag::IcmpError);
+  return true;
 }
 
 void input(const View& v, PacketMeta& p) {
@@ -54,10 +77,42 @@ void input(const View& v, PacketMeta& p) {
   // Nobody else may use our addresses; seeing one means a loop or spoofing.
   if (impossible_source(src) || v.topo->is_node_addr(src) || v.owned->find(src))
     return p.to_drop(DropReason::Martian);
+  // No reassembly yet: a fragment other than the first has no ports to match
+  // a state or a rule with, and passing it unmatched would let anything
+  // through. CARP adverts and pfsync frames never fragment.
+  if ((net::be16(ip->frag) & 0x3fff) != 0) return p.to_drop(DropReason::IpFragment);
 
   p.l4 = uint8_t(p.l3 + ihl);
-  flow_key(p, *ip, total - ihl);
-  p.next = Next::Ipv4Classify;
+  const uint8_t* l4 = p.data + p.l4;
+  const size_t l4_len = total - ihl;
+  addresses(p.key, p.data + p.l3);
+  switch (ip->proto) {
+    case net::kProtoTcp: {
+      const size_t doff = l4_len >= 20 ? size_t(l4[12] >> 4) * 4 : 0;
+      if (doff < 20 || doff > l4_len) return p.to_drop(DropReason::BadL4Header);
+      // Impossible flags are dropped whether or not a state matches.
+      if (!tcp_flags_valid(l4[13])) return p.to_drop(DropReason::TcpBadFlags);
+      break;
+    }
+    case net::kProtoUdp: {
+      if (l4_len < 8) return p.to_drop(DropReason::BadL4Header);
+      const size_t ulen = size_t(l4[4]) << 8 | l4[5];
+      if (ulen < 8 || ulen > l4_len) return p.to_drop(DropReason::BadL4Header);
+      break;
+    }
+    case net::kProtoIcmp:
+      if (l4_len < sizeof(net::IcmpHdr)) return p.to_drop(DropReason::BadIcmp);
+      if (net::is_icmp_error(l4[0])) {
+        if (!quoted_flow(p, l4, l4_len)) return p.to_drop(DropReason::BadL4Header);
+        p.next = Next::StateLookup;
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  ports(p.key, l4, l4_len);
+  p.next = Next::StateLookup;
 }
 
 }  // namespace

@@ -8,10 +8,7 @@ namespace hafw::dp::stage {
 namespace {
 
 void local(PacketMeta& p) {
-  const net::Ipv4Hdr* ip = ipv4_of(p);
-  // No reassembly: CARP adverts (56 bytes) and pfsync frames (sized to the
-  // MTU by the sender) never fragment, and ICMP echo needs the whole datagram.
-  if ((net::be16(ip->frag) & 0x3fff) != 0) return p.to_drop(DropReason::IpFragment);  // MF or offset
+  const net::Ipv4Hdr* ip = ipv4_of(p);  // not a fragment: ipv4_input dropped those
 
   switch (ip->proto) {
     case net::kProtoCarp:

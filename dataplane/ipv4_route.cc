@@ -1,7 +1,8 @@
 // Stage ipv4_route: choose the outgoing interface and next hop by
 // longest-prefix match (RFC 1812 §5.2.4). It decides only; ipv4_output
 // rewrites the frame, so that the filter and source NAT, which run between
-// the two, see the packet as it arrived along with where it will go.
+// the two for a packet without a state, see the packet as it arrived along
+// with where it will go. A packet on a state goes straight to output.
 #include "dataplane/stages.h"
 
 namespace hafw::dp::stage {
@@ -19,7 +20,7 @@ void route(const Topology& t, PacketMeta& p) {
   if (!r || !t.iface(r->iface)) return p.to_icmp_error(DropReason::NoRoute, net::kIcmpUnreachable, 0);
   p.out = r->iface;
   p.nexthop = r->gateway != 0 ? r->gateway : dst;
-  p.next = Next::Ipv4Output;
+  p.next = p.state != kNoState ? Next::Ipv4Output : Next::Filter;
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ enum class PacketFlag : uint8_t {
   IcmpError = 2,   // an ICMP error: `key` is the flow it quotes, reversed (the state it belongs to)
   Translated = 4,  // NAT rewrote an address or port: `key` still holds the packet as it arrived
   TxIpCsum = 8,    // the port computes the IPv4 header checksum on transmit (checksum field 0)
+  KeepState = 16,  // Filter: the rule that passed it keeps state
 };
 
 // Per-packet metadata, filled in as the packet moves through the stages.
@@ -185,6 +186,10 @@ struct WorkerCtx {
   StateTable* states = nullptr;  // required: run_burst looks every packet up
   EventRing* events = nullptr;
   NatPorts nat_ports{};
+  // The pfsync id of the next state this worker creates; ids go up by
+  // `state_id_step` (the worker count), so workers never hand out the same.
+  uint64_t state_id = 1;
+  uint32_t state_id_step = 1;
 
   void set_time(Time t) {
     now = t;

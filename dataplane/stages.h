@@ -1,14 +1,16 @@
 // Internal: the pipeline's stages, one per file, each run over a whole burst
 // on the packets whose `next` names it (dataplane/packet.h).
 //
-//   eth_input ─┬─ arp_input ─────────────────────────────────────── Tx | Control | Drop
-//              └─ ipv4_input ── ipv4_classify ─┬─ ipv4_local ── icmp_local
-//                                              └─ ipv4_route ─┬─ ipv4_output
-//                                                             └─ icmp_error (TTL expired, no route)
+//   eth_input ─┬─ arp_input ──────────────────────────────────────────────── Tx | Control | Drop
+//              └─ ipv4_input ── state_lookup ─┬─────────── ipv4_classify ─┬─ ipv4_local ── icmp_local
+//                                 (hit: track, └─ dnat ──┘  (miss)        └─ ipv4_route ─┬─ (hit) ───────────┬─ ipv4_output
+//                                  count, NAT)                                            ├─ filter ── state_create ┘
+//                                                                                         └─ icmp_error (TTL expired, no route)
 //
 // Only pipeline.cc and the stage files include this.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -20,10 +22,14 @@ namespace hafw::dp::stage {
 void eth_input(WorkerCtx& ctx, Burst& b);
 void arp_input(WorkerCtx& ctx, Burst& b);
 void ipv4_input(WorkerCtx& ctx, Burst& b);
+void state_lookup(WorkerCtx& ctx, Burst& b);
+void dnat(WorkerCtx& ctx, Burst& b);
 void ipv4_classify(WorkerCtx& ctx, Burst& b);
 void ipv4_local(WorkerCtx& ctx, Burst& b);
 void icmp_local(WorkerCtx& ctx, Burst& b);
 void ipv4_route(WorkerCtx& ctx, Burst& b);
+void filter(WorkerCtx& ctx, Burst& b);
+void state_create(WorkerCtx& ctx, Burst& b);
 void ipv4_output(WorkerCtx& ctx, Burst& b);
 void icmp_error(WorkerCtx& ctx, Burst& b);
 
@@ -42,6 +48,20 @@ inline net::Ipv4Hdr* ipv4_of(const PacketMeta& p) { return reinterpret_cast<net:
 
 // The receiving interface; eth_input has checked that it exists.
 inline const IfaceView& in_iface(const WorkerCtx& ctx, const PacketMeta& p) { return ctx.view.topo->ifaces[p.in]; }
+
+// The IPv4 total length: what state and rule counters count as a packet's bytes.
+inline uint16_t ip_bytes(const PacketMeta& p) { return net::be16(ipv4_of(p)->total_len); }
+
+// The transport header and the bytes the IP total length leaves for it.
+inline const uint8_t* l4_of(const PacketMeta& p) { return p.data + p.l4; }
+inline size_t l4_len(const PacketMeta& p) { return size_t(ip_bytes(p)) - (p.l4 - p.l3); }
+
+// A packet's address as the 16 bytes of a FlowKey (IPv4 in the first 4).
+inline std::array<uint8_t, 16> addr16(const uint8_t* ip4) {
+  std::array<uint8_t, 16> a{};
+  std::memcpy(a.data(), ip4, 4);
+  return a;
+}
 
 // A single network-order 16-bit word at `p` (for RFC 1624 updates).
 inline uint16_t word_at(const void* p) {

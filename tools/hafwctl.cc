@@ -35,7 +35,9 @@ verbs:
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
   carp demote +N|-N             raise/lower the operator's part of the node's demotion
-  stats [--prometheus]          counters (non-zero drops by reason); Prometheus text format
+  stats [--prometheus]          counters (non-zero drops by reason), per-rule counters; Prometheus text format
+  states [LIMIT] [FILTER...]    the states, pfctl -ss style (FILTER: address=A port=N protocol=tcp|udp|icmp)
+  states summary                state table size, memory, created/reaped, timeouts
   events                        recent events: CARP transitions, maintenance, start/stop
   config                        the running configuration
   raw CMD [JSON-ARGS]           send any control command, print its result
@@ -168,6 +170,43 @@ int run(const Options& o) {
     want_args(w, 0, 0, "stats [--prometheus]");
     cmd = "stats";
     human = o.prometheus ? ctl::format_prometheus : ctl::format_stats;
+  } else if (verb == "states") {
+    if (w.size() == 2 && w[1] == "summary") {
+      cmd = "states.summary";
+      human = ctl::format_states_summary;
+    } else {
+      cmd = "states.list";
+      human = ctl::format_states;
+      for (size_t i = 1; i < w.size(); ++i) {
+        const std::string& a = w[i];
+        const size_t eq = a.find('=');
+        if (eq == std::string::npos) {
+          size_t end = 0;
+          long long n = 0;
+          try {
+            n = std::stoll(a, &end);
+          } catch (const std::exception&) {
+            end = 0;
+          }
+          if (end != a.size() || a.empty()) throw Usage{"usage: hafwctl states [summary | LIMIT] [address=A port=N protocol=P]"};
+          args["limit"] = n;
+        } else if (const std::string k = a.substr(0, eq), v = a.substr(eq + 1); k == "address" || k == "protocol") {
+          args[k] = v;
+        } else if (k == "port") {
+          size_t end = 0;
+          long long n = -1;
+          try {
+            n = std::stoll(v, &end);
+          } catch (const std::exception&) {
+            end = 0;
+          }
+          if (end != v.size() || v.empty()) throw Usage{"states: port=N needs a number"};
+          args["port"] = n;
+        } else {
+          throw Usage{"states: unknown filter '" + k + "' (address=, port=, protocol=)"};
+        }
+      }
+    }
   } else if (verb == "events") {
     want_args(w, 0, 0, "events");
     cmd = "events";

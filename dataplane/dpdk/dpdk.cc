@@ -143,6 +143,8 @@ class Impl final : public DpdkIo {
   size_t poll(const std::function<void(const Punt&)>& fn) override;
   bool send(unsigned iface, std::span<const uint8_t> frame) override;
   Snapshots& snapshots() override { return snapshots_; }
+  StateTable& states() override { return *states_; }
+  bool tx_ip_checksum(unsigned i) const override { return i < tx_ip_csum_.size() && tx_ip_csum_[i]; }
   Counters counters() const override;
 
   void run_worker(unsigned id);
@@ -156,6 +158,10 @@ class Impl final : public DpdkIo {
   std::vector<std::string> eal_args_;
   std::vector<uint16_t> ports_;
   std::vector<std::string> kernel_ifaces_;  // af_packet: the kernel interface, for its link state
+  std::vector<bool> tx_ip_csum_;            // per port: IPv4 header checksum offload enabled
+  StateTable* states_ = nullptr;
+  uint64_t nat_seed_ = 0;
+  uint64_t first_state_id_ = 1;
   int ioctl_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   std::vector<net::Mac> macs_;
   std::vector<unsigned> lcores_;
@@ -181,6 +187,13 @@ int worker_main(void* arg) {
 }
 
 bool Impl::init(const DpdkSetup& setup, std::string& error) {
+  if (!setup.states) {
+    error = "dataplane: no state table";
+    return false;
+  }
+  states_ = setup.states;
+  nat_seed_ = setup.nat_seed;
+  first_state_id_ = setup.first_state_id;
   if (setup.ports.size() > kMaxIfaces) {
     error = "interfaces: at most " + std::to_string(kMaxIfaces) + " ports, got " + std::to_string(setup.ports.size());
     return false;
@@ -245,6 +258,10 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
       return false;
     }
     rte_eth_conf conf{};
+    // The NIC sums the IPv4 header of what the workers forward where it can
+    // (ipv4_output then leaves the field zero and flags the packet).
+    const bool ip_csum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+    if (ip_csum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     if (workers_ > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP)) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
       conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
@@ -271,6 +288,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     std::memcpy(m.b.data(), ea.addr_bytes, 6);
     ports_.push_back(port);
     macs_.push_back(m);
+    tx_ip_csum_.push_back(ip_csum);
     kernel_ifaces_.push_back(af_packet_iface(port));
   }
 
@@ -362,7 +380,10 @@ void Impl::run_worker(unsigned id) {
   rte_mbuf* punt[kBurstMax];
   rte_mbuf* dropped[kBurstMax];
   Burst burst;
-  WorkerCtx ctx{.view = {}, .worker = id, .counters = &st};
+  WorkerCtx ctx{.view = {}, .worker = id, .counters = &st, .states = states_};
+  ctx.nat_ports = NatPorts{.seed = nat_seed_, .worker = id, .workers = workers_};
+  ctx.state_id = first_state_id_ + id;
+  ctx.state_id_step = workers_;
   unsigned idle = 0, sleep_us = kMinSleepUs;
 
   rte_rcu_qsbr_thread_register(qsv_, id);
@@ -382,7 +403,7 @@ void Impl::run_worker(unsigned id) {
       work += n;
       st.add(IoCounter::Rx, n);
       // steady_clock is read through the vDSO: no system call.
-      ctx.now = std::chrono::steady_clock::now().time_since_epoch();
+      ctx.set_time(std::chrono::steady_clock::now().time_since_epoch());
       burst.n = 0;
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
@@ -405,6 +426,11 @@ void Impl::run_worker(unsigned id) {
         switch (p.next) {
           case Next::Tx: {
             m->data_len = m->pkt_len = p.len;
+            if (p.has(PacketFlag::TxIpCsum)) {
+              m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+              m->l2_len = p.l3;
+              m->l3_len = uint8_t(p.l4 - p.l3);
+            }
             TxBuffer& b = tx[p.out];
             b.pkts[b.n++] = m;
             if (b.n == kBurstMax) transmit(p.out, q, b, st);

@@ -27,6 +27,14 @@ struct DpdkSetup {
     std::string key;     // "interfaces[0].port"
   };
   std::vector<Port> ports;  // index = interface number
+  // The state table every worker shares (the caller owns it: it outlives
+  // the ports, and the control thread reaps it).
+  StateTable* states = nullptr;
+  // Keys outbound NAT's port choice (dataplane/nat.h); hafwd draws it at
+  // random, tests fix it.
+  uint64_t nat_seed = 0;
+  // The first pfsync state id; workers hand out first + w, first + w + W, ...
+  uint64_t first_state_id = 1;
 };
 
 class DpdkIo : public PacketIo {

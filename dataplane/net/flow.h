@@ -14,8 +14,11 @@ namespace hafw::net {
 struct FlowKey {
   std::array<uint8_t, 16> src{};  // IPv4: first 4 bytes, network order; rest zero
   std::array<uint8_t, 16> dst{};
-  uint16_t sport = 0;  // network order; ICMP echo: the identifier; other protocols: 0
-  uint16_t dport = 0;  // network order
+  // Network order. TCP/UDP: the ports. ICMP queries (echo): the id in both,
+  // as pf keys them, so that the reply matches the request reversed. Other
+  // protocols: 0.
+  uint16_t sport = 0;
+  uint16_t dport = 0;
   uint8_t proto = 0;
   Family af = Family::V4;
 
@@ -36,5 +39,15 @@ struct FlowKey {
   }
 };
 static_assert(sizeof(FlowKey) == 38 && offsetof(FlowKey, dport) == offsetof(FlowKey, sport) + 2);
+
+// The same flow seen from its other end: addresses and ports swapped.
+inline FlowKey reversed(const FlowKey& k) {
+  FlowKey r = k;
+  r.src = k.dst;
+  r.dst = k.src;
+  r.sport = k.dport;
+  r.dport = k.sport;
+  return r;
+}
 
 }  // namespace hafw::net

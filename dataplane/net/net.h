@@ -192,4 +192,20 @@ inline uint16_t checksum_adjust(uint16_t csum, uint16_t old_word, uint16_t new_w
   return uint16_t(~sum);
 }
 
+// The same for `len` bytes (even, at an even offset of the checksummed data)
+// changing from `before` to `after`: an IPv4 or IPv6 address in a pseudo
+// header, say. Both are read before the caller writes either.
+inline uint16_t checksum_adjust(uint16_t csum, const uint8_t* before, const uint8_t* after, size_t len) {
+  uint32_t sum = uint16_t(~csum);
+  for (size_t i = 0; i < len; i += 2) {
+    uint16_t o, n;
+    std::memcpy(&o, before + i, 2);
+    std::memcpy(&n, after + i, 2);
+    sum += uint32_t(uint16_t(~o)) + n;
+  }
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(~sum);
+}
+
 }  // namespace hafw::net

@@ -107,6 +107,7 @@ struct Lab {
   void start_n1() {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
+    io1->set_clock(clock);
     auto text = node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast);
     n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
@@ -114,6 +115,7 @@ struct Lab {
   void start_n2() {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
+    io2->set_clock(clock);
     auto text = node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast);
     n2 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io2, clock);
     n2->start();

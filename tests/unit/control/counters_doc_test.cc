@@ -58,13 +58,15 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
   }
   test::FakeIo io(seg_ptrs, macs);
   ManualClock clock;
+  io.set_clock(clock);
   test::Daemon node(cfg, config::test::primary(), io, clock);
   // hafwd adds the socket's section; its counters are ControlStats.
   node.commands.add_stats([](json& out) { out["control"]["socket"] = control::ControlStats{}.to_json(); });
   const json stats = node.handle("stats", json::object());
 
   const auto doc = doc_sections();
-  for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "carp.drops", "control",
+  for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "dataplane.states",
+                              "dataplane.nat", "state_table", "carp.drops", "control",
                               "control.socket"}) {
     INFO("section " << section);
     REQUIRE(doc.count(section));

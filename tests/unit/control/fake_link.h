@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/clock.h"
 #include "control/commands.h"
 #include "control/controller.h"
 #include "dataplane/io.h"
@@ -67,6 +68,8 @@ class FakeIo final : public dp::PacketIo {
 
   // Pull one cable: the port reports link down and nothing passes it.
   void set_link(unsigned i, bool up) { link_.at(i) = up; }
+  // The workers' clock (the node's own, in the tests).
+  void set_clock(const Clock& c) { clock_ = &c; }
 
   unsigned iface_count() const override { return unsigned(segs_.size()); }
   net::Mac mac(unsigned i) const override { return macs_.at(i); }
@@ -76,7 +79,8 @@ class FakeIo final : public dp::PacketIo {
     size_t n = 0;
     rcu_.quiescent(0);
     while (!inbox_.empty() && view().ready()) {
-      dp::WorkerCtx ctx{.view = view(), .counters = &counters_};
+      dp::WorkerCtx ctx{.view = view(), .counters = &counters_, .states = &states_};
+      if (clock_) ctx.set_time(clock_->now());
       // A burst of what arrived, up to kBurstMax frames (the frames stay in
       // `batch` while the burst points into them).
       std::vector<std::pair<uint8_t, std::vector<uint8_t>>> batch;
@@ -114,6 +118,7 @@ class FakeIo final : public dp::PacketIo {
     return true;
   }
   dp::Snapshots& snapshots() override { return snapshots_; }
+  dp::StateTable& states() override { return states_; }
   dp::Counters counters() const override { return counters_.read(); }
   dp::View view() const { return snapshots_.load(); }
 
@@ -124,15 +129,19 @@ class FakeIo final : public dp::PacketIo {
   std::vector<int> ids_;
   std::vector<bool> link_;
   std::deque<std::pair<uint8_t, std::vector<uint8_t>>> inbox_;
+  dp::StateTable states_{4096};  // before rcu_: what the reaper retires refers to it
   dp::Qsbr rcu_;  // before snapshots_: frees what they retire, after them
   dp::Snapshots snapshots_;
+  const Clock* clock_ = nullptr;
   dp::WorkerCounters counters_;
   bool alive_ = true;
 };
 
 // The two-node lab's config (the example address plan of docs/config.md) for
 // one node as JSON text: host 2 is the primary (.201 on the WAN), host 3 the
-// secondary (.202); both VHIDs get `skew`.
+// secondary (.202); both VHIDs get `skew`. The LAN may go out (rule 0),
+// translated to the WAN VIP; nothing from the WAN may open a connection
+// into the LAN (rule 1).
 // With `unicast`, every VHID advertises to the other node's address (CARP's
 // `peer`) instead of 224.0.0.18.
 inline std::string lab_node_json(const std::string& name, const std::string& role, int host, int skew,
@@ -155,6 +164,12 @@ inline std::string lab_node_json(const std::string& name, const std::string& rol
     {"interface": "lan", "vhid": 1, "addresses": ["192.168.1.1"], "password": "lan-secret",
      "advbase": 1, "advskew": )" + s + lan_peer + R"(}]},
   "sync": {"interface": "sync", "peer": "172.16.1.)" + p + R"("},
+  "nat": {"outbound": [{"interface": "wan", "source": "192.168.1.0/24", "translation": "198.51.100.200"}]},
+  "rules": [
+    {"action": "pass", "interface": "lan", "direction": "in", "protocol": "any",
+     "source": "192.168.1.0/24", "destination": "any"},
+    {"action": "block", "interface": "wan", "direction": "in", "protocol": "any",
+     "source": "any", "destination": "192.168.1.0/24"}],
   "control": {"socket": ")" + socket + R"(", "state_dir": ")" + state_dir + R"("}
 }
 )";

@@ -3,12 +3,15 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "dataplane/counters.h"
 #include "dataplane/net/net.h"
 #include "dataplane/pipeline.h"
+#include "dataplane/policy.h"
+#include "dataplane/state_table.h"
 #include "dataplane/view.h"
 
 namespace hafw::test {
@@ -44,13 +47,35 @@ inline dp::Topology example_topology() {
   return t;
 }
 
-// The three snapshots by value, so a test can change any of them.
+// A rule for a hand-built policy (the control side compiles the config's).
+inline dp::RuleView rule(uint16_t index, dp::RuleAction action, uint8_t proto = 0,
+                         dp::NetMatch src = dp::NetMatch::any(), dp::NetMatch dst = dp::NetMatch::any(),
+                         uint16_t port = 0, bool keep_state = true) {
+  return dp::RuleView{.index = index, .action = action, .keep_state = keep_state, .proto = proto,
+                      .port = net::be16(port), .src = src, .dst = dst};
+}
+inline dp::NetMatch net4(const char* addr, uint8_t len) { return dp::NetMatch::of(*net::IpAddr::parse(addr), len); }
+
+// "pass in on every interface, keep state": what the L2/L3 tests run with,
+// so that they see forwarding as it was before the firewall.
+inline std::shared_ptr<dp::Policy> pass_all_policy(size_t ifaces = 3) {
+  auto p = std::make_shared<dp::Policy>();
+  for (size_t i = 0; i < ifaces; ++i) p->in[i].push_back(rule(uint16_t(i), dp::RuleAction::Pass));
+  p->rule_count = uint16_t(ifaces);
+  p->allocate_counters(1);
+  return p;
+}
+
+// The four snapshots by value, so a test can change any of them, and the
+// state table the packets run against (shared by copies of a Tables).
 struct Tables {
   dp::Topology topo;
   dp::VipSet owned;
   dp::NeighborTable neighbors;
+  std::shared_ptr<dp::Policy> policy = pass_all_policy();
+  std::shared_ptr<dp::StateTable> states = std::make_shared<dp::StateTable>(1024);
 
-  dp::View view() const { return dp::View{&topo, &owned, &neighbors}; }
+  dp::View view() const { return dp::View{&topo, &owned, &neighbors, policy.get()}; }
 };
 
 inline Tables backup_view() { return Tables{example_topology(), {}, {}}; }
@@ -73,9 +98,10 @@ struct Result {
 };
 
 inline Result process(const Tables& t, uint8_t in, uint8_t* frame, uint16_t& len,
-                      dp::WorkerCounters* counters = nullptr) {
+                      dp::WorkerCounters* counters = nullptr, Time now = std::chrono::seconds(1000)) {
   dp::WorkerCounters scratch;
-  dp::WorkerCtx ctx{.view = t.view(), .counters = counters ? counters : &scratch};
+  dp::WorkerCtx ctx{.view = t.view(), .counters = counters ? counters : &scratch, .states = t.states.get()};
+  ctx.set_time(now);
   const dp::PacketMeta p = dp::run_one(ctx, in, frame, len);
   len = p.len;
   Result r{Exit::Drop, p.out, p.drop, p.nexthop, p.punt};
@@ -158,6 +184,91 @@ inline net::Ipv4Hdr ip_of(const Bytes& f) {
 }
 inline bool ip_checksum_ok(const Bytes& f) {
   return net::inet_checksum({f.data() + sizeof(net::EthHdr), size_t(ip_of(f).ihl_bytes())}) == 0;
+}
+
+// The TCP or UDP checksum of an IPv4 packet at `ip` (its pseudo header and
+// the whole segment), as it would be written into the header: 0 when the
+// stored checksum is right.
+inline uint16_t l4_checksum(const uint8_t* ip) {
+  const size_t ihl = size_t(ip[0] & 0x0f) * 4, total = size_t(ip[2]) << 8 | ip[3];
+  Bytes pseudo(12 + total - ihl);
+  std::memcpy(pseudo.data(), ip + 12, 8);
+  pseudo[9] = ip[9];
+  pseudo[10] = uint8_t((total - ihl) >> 8);
+  pseudo[11] = uint8_t(total - ihl);
+  std::memcpy(pseudo.data() + 12, ip + ihl, total - ihl);
+  return net::inet_checksum(pseudo);
+}
+
+// Fill in the TCP or UDP checksum of an Ethernet/IPv4 frame.
+inline Bytes& with_l4_checksum(Bytes& f) {
+  uint8_t* ip = f.data() + sizeof(net::EthHdr);
+  const size_t ihl = size_t(ip[0] & 0x0f) * 4;
+  uint8_t* csum = ip + ihl + (ip[9] == net::kProtoTcp ? 16 : 6);
+  csum[0] = csum[1] = 0;
+  uint16_t c = l4_checksum(ip);
+  if (ip[9] == net::kProtoUdp && c == 0) c = 0xffff;
+  std::memcpy(csum, &c, 2);
+  return f;
+}
+
+// Every checksum of a frame is right: IPv4 header, TCP/UDP (pseudo header
+// included; UDP 0 = none), ICMP (the whole message).
+inline bool checksums_ok(const Bytes& f) {
+  if (!ip_checksum_ok(f)) return false;
+  const uint8_t* ip = f.data() + sizeof(net::EthHdr);
+  const size_t ihl = size_t(ip[0] & 0x0f) * 4, total = size_t(ip[2]) << 8 | ip[3];
+  switch (ip[9]) {
+    case net::kProtoTcp:
+      return l4_checksum(ip) == 0;
+    case net::kProtoUdp:
+      return (ip[ihl + 6] == 0 && ip[ihl + 7] == 0) || l4_checksum(ip) == 0;
+    case net::kProtoIcmp:
+      return net::inet_checksum({ip + ihl, total - ihl}) == 0;
+    default:
+      return true;
+  }
+}
+
+// A TCP segment (20-byte header, or 24 with a window scale option on a SYN)
+// with `data_len` bytes of data; the checksum is filled in by tcp_frame.
+inline Bytes tcp_segment(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                         uint16_t win = 65535, size_t data_len = 0, int wscale = -1) {
+  const size_t hlen = wscale >= 0 ? 24 : 20;
+  Bytes t(hlen + data_len, 0);
+  t[0] = uint8_t(sport >> 8), t[1] = uint8_t(sport);
+  t[2] = uint8_t(dport >> 8), t[3] = uint8_t(dport);
+  for (int i = 0; i < 4; ++i) t[4 + i] = uint8_t(seq >> (24 - 8 * i)), t[8 + i] = uint8_t(ack >> (24 - 8 * i));
+  t[12] = uint8_t((hlen / 4) << 4);
+  t[13] = flags;
+  t[14] = uint8_t(win >> 8), t[15] = uint8_t(win);
+  if (wscale >= 0) t[20] = 1, t[21] = 3, t[22] = 3, t[23] = uint8_t(wscale);  // NOP, window scale
+  for (size_t i = 0; i < data_len; ++i) t[hlen + i] = uint8_t('a' + i % 26);
+  return t;
+}
+
+inline Bytes tcp_frame(Mac dst, Mac src, uint32_t ip_src, uint32_t ip_dst, const Bytes& seg, uint8_t ttl = 64) {
+  Bytes f = ipv4_frame(dst, src, ip_src, ip_dst, net::kProtoTcp, seg, ttl);
+  return with_l4_checksum(f);
+}
+
+// UDP with a real checksum (udp_payload leaves it 0, "none").
+inline Bytes udp_frame(Mac dst, Mac src, uint32_t ip_src, uint32_t ip_dst, uint16_t sport, uint16_t dport,
+                       size_t n = 16, uint8_t ttl = 64) {
+  Bytes u = udp_payload(n);
+  u[0] = uint8_t(sport >> 8), u[1] = uint8_t(sport), u[2] = uint8_t(dport >> 8), u[3] = uint8_t(dport);
+  Bytes f = ipv4_frame(dst, src, ip_src, ip_dst, net::kProtoUdp, u, ttl);
+  return with_l4_checksum(f);
+}
+
+// Transport fields of an Ethernet/IPv4 frame.
+inline uint16_t sport_of(const Bytes& f) {
+  const size_t at = sizeof(net::EthHdr) + ip_of(f).ihl_bytes();
+  return uint16_t(f[at] << 8 | f[at + 1]);
+}
+inline uint16_t dport_of(const Bytes& f) {
+  const size_t at = sizeof(net::EthHdr) + ip_of(f).ihl_bytes();
+  return uint16_t(f[at + 2] << 8 | f[at + 3]);
 }
 
 }  // namespace hafw::test

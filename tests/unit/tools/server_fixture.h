@@ -131,6 +131,8 @@ class Cluster {
   Cluster() {
     io1 = std::make_unique<FakeIo>(std::vector<Segment*>{&wan, &lan, &sync}, macs(1));
     io2 = std::make_unique<FakeIo>(std::vector<Segment*>{&wan, &lan, &sync}, macs(2));
+    io1->set_clock(clock);
+    io2->set_clock(clock);
     fw1 = make(*io1, node_json("fw1", "primary", 2, 0));
     fw2 = make(*io2, node_json("fw2", "secondary", 3, 100));
     fw1->start();

@@ -1,0 +1,103 @@
+// Stage state_lookup: find every packet's state in one bulk lookup, then
+// track, count and translate the packets that have one.
+//
+// The burst's keys are hashed first and the table looks them all up at once
+// (StateTable::lookup_bulk prefetches every home bucket, then every matching
+// state, before it compares a key), so at a million states the cache misses
+// of one packet overlap with the others' instead of stalling each packet in
+// turn. A packet that matches a state skips the rules (pf: states are checked
+// first), is tracked (TCP windows, UDP progress), refreshes the state's
+// expiry with its timeout class, counts on the state and its rule, and gets
+// the state's translation before it is routed. An ICMP error that quotes a
+// packet of a known state passes on that state, translated like it. A miss
+// goes on to destination NAT and, in transit, the rules.
+#include "dataplane/stages.h"
+
+#include "dataplane/nat.h"
+#include "dataplane/track.h"
+
+namespace hafw::dp::stage {
+
+namespace {
+
+void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
+  StateTable& t = *ctx.states;
+  State& s = t.at(hit.state);
+  WorkerCounters& c = *ctx.counters;
+  const Policy& pol = *ctx.view.policy;
+
+  if (p.has(PacketFlag::IcmpError)) {
+    if (nat::apply_icmp_error(p, t, s, hit.dir)) c.add(NatCounter::IcmpTranslated);
+    c.add(StateCounter::IcmpErrorMatched);
+    p.state = hit.state;
+    p.dir = hit.dir;
+    p.next = Next::Ipv4Classify;
+    return;
+  }
+
+  net::Timeout cls;
+  switch (s.proto) {
+    case net::kProtoTcp: {
+      TcpSegment seg;
+      parse_tcp(l4_of(p), l4_len(p), seg);  // ipv4_input checked the header
+      const Tracked tr = tcp_track(s, hit.dir, seg);
+      if (tr.verdict == Verdict::OutOfWindow) return p.to_drop(DropReason::TcpOutOfWindow);
+      if (tr.verdict == Verdict::Reopen) {
+        // The port pair is reused for a new connection: the closed state
+        // goes, and the SYN is a new flow for the rules.
+        t.kill(hit.state);
+        c.add(StateCounter::Reopened);
+        p.next = Next::Dnat;
+        return;
+      }
+      cls = tr.timeout;
+      break;
+    }
+    case net::kProtoIcmp:
+      cls = net::Timeout::IcmpFirst;
+      break;
+    default:
+      cls = udp_track(s, hit.dir);
+      break;
+  }
+  // A state that died since the lookup (killed, expired) is no state.
+  if (!t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(cls)])) {
+    p.next = Next::Dnat;
+    return;
+  }
+  const uint16_t bytes = ip_bytes(p);
+  t.count(hit.state, hit.dir, bytes);
+  if (RuleCounters* rc = pol.rule_counters(ctx.worker, s.rule)) {
+    RuleCounters::bump(rc->packets, 1);
+    RuleCounters::bump(rc->bytes, bytes);
+  }
+  nat::apply(p, t, s, hit.dir);
+  p.state = hit.state;
+  p.dir = hit.dir;
+  p.next = Next::Ipv4Classify;
+}
+
+}  // namespace
+
+void state_lookup(WorkerCtx& ctx, Burst& b) {
+  const net::FlowKey* keys[kBurstMax];
+  uint64_t hashes[kBurstMax];
+  Hit hits[kBurstMax];
+  uint8_t at[kBurstMax];
+  unsigned n = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    if (b.pkt[i].next != Next::StateLookup) continue;
+    keys[n] = &b.pkt[i].key;
+    hashes[n] = StateTable::hash(b.pkt[i].key);
+    at[n++] = uint8_t(i);
+  }
+  if (n == 0) return;
+  ctx.states->lookup_bulk({keys, n}, {hashes, n}, {hits, n});
+  for (unsigned j = 0; j < n; ++j) {
+    PacketMeta& p = b.pkt[at[j]];
+    if (hits[j].found()) on_hit(ctx, p, hits[j]);
+    else p.next = Next::Dnat;
+  }
+}
+
+}  // namespace hafw::dp::stage
