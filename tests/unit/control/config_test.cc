@@ -2,6 +2,10 @@
 // exact line `hafwctl check` prints for it.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <map>
+#include <regex>
+
 #include "tests/unit/control/config_fixture.h"
 
 using namespace hafw;
@@ -455,6 +459,87 @@ TEST_CASE("workers is at least 1", "[config]") {
   json j = primary();
   j["dataplane"]["workers"] = 0;
   CHECK(errors(j) == V{"error: dataplane.workers: must be 1-127, got 0"});
+}
+
+TEST_CASE("dataplane.timeouts defaults to pf's values", "[config][timeouts]") {
+  const Config c = load_ok(primary());  // the example sets no timeouts
+  CHECK(c.dataplane.timeouts == net::default_timeouts());
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::TcpEstablished)] == 86400);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::UdpFirst)] == 60);
+  json j = primary();
+  j["dataplane"]["timeouts"] = json::object();  // empty: nothing changes
+  CHECK(load_ok(j).dataplane.timeouts == net::default_timeouts());
+}
+
+TEST_CASE("dataplane.timeouts sets each of pf's classes by its pf name", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.established", 3600}, {"udp.first", 30}};
+  auto r = parse(j.dump());
+  CHECK(lines(r.diagnostics, true) == V{});
+  REQUIRE(r.ok());
+  net::Timeouts want = net::default_timeouts();
+  want[size_t(net::Timeout::TcpEstablished)] = 3600;
+  want[size_t(net::Timeout::UdpFirst)] = 30;
+  CHECK(r.config->dataplane.timeouts == want);  // the others keep pf's defaults
+
+  // Every name pf uses for a class we track is a key, and sets that class.
+  j["dataplane"]["timeouts"] = json::object();
+  for (size_t i = 0; i < net::kTimeouts.size(); ++i) j["dataplane"]["timeouts"][net::kTimeouts[i].name] = 1000 + i;
+  const Config c = load_ok(j);
+  for (size_t i = 0; i < net::kTimeouts.size(); ++i) {
+    INFO(net::kTimeouts[i].name);
+    CHECK(c.dataplane.timeouts[size_t(net::kTimeouts[i].id)] == 1000 + i);
+  }
+}
+
+TEST_CASE("dataplane.timeouts names only pf's classes", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.establised", 3600}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'tcp.establised'; did you mean 'tcp.established'?"});
+  j["dataplane"]["timeouts"] = {{"udp.frist", 30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'udp.frist'; did you mean 'udp.first'?"});
+  // pf's other settings (fragments, adaptive scaling) are not state classes here.
+  j["dataplane"]["timeouts"] = {{"frag", 30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'frag'"});
+  j = primary();
+  j["dataplane"]["timeout"] = {{"tcp.first", 30}};
+  CHECK(errors(j) == V{"error: dataplane: unknown key 'timeout'; did you mean 'timeouts'?"});
+  j = primary();
+  j["dataplane"]["timeouts"] = json::array({30});
+  CHECK(errors(j) == V{"error: dataplane.timeouts: expected an object, got array"});
+}
+
+TEST_CASE("docs/config.md lists every timeout key with pf's default", "[config][timeouts][docs]") {
+  std::ifstream in(std::string(HAFW_SOURCE_DIR) + "/docs/config.md");
+  REQUIRE(in);
+  // The rows of the timeouts table: "| `tcp.first` | ... | 120 |".
+  const std::regex row(R"(^\| `([a-z]+\.[a-z]+)` \| .* \| ([0-9]+) \|$)");
+  std::map<std::string, uint32_t> documented;
+  std::smatch m;
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_match(line, m, row)) documented[m[1]] = uint32_t(std::stoul(m[2]));
+  std::map<std::string, uint32_t> want;
+  for (const auto& t : net::kTimeouts) want[t.name] = t.seconds;
+  CHECK(documented == want);
+}
+
+TEST_CASE("a timeout is whole seconds, 1 to ten years", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.first", 0}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.first: must be 1-315360000, got 0"});
+  j["dataplane"]["timeouts"] = {{"tcp.first", -30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.first: must be 1-315360000, got -30"});
+  j["dataplane"]["timeouts"] = {{"tcp.established", 315360001}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.established: must be 1-315360000, got 315360001"});
+  j["dataplane"]["timeouts"] = {{"udp.first", "30s"}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.udp.first: expected an integer, got string"});
+  j["dataplane"]["timeouts"] = {{"icmp.first", 1.5}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.icmp.first: expected an integer, got 1.5"});
+  // The bounds themselves are accepted.
+  j["dataplane"]["timeouts"] = {{"tcp.established", 315360000}, {"icmp.error", 1}};
+  const Config c = load_ok(j);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::TcpEstablished)] == 315360000);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::IcmpError)] == 1);
 }
 
 TEST_CASE("rules name existing interfaces, protocols, and ports only with tcp/udp", "[config][rules]") {
