@@ -110,6 +110,7 @@ class Rules {
     }
     over(total, net::kMaxVips, "carp.vips", "VIP addresses per node in total");
     over(d_.routes.size(), net::kMaxRoutes, "routes", "static routes");
+    over(d_.rules.size(), net::kMaxRules, "rules", "rules");
   }
 
   void interfaces() {

@@ -661,6 +661,17 @@ TEST_CASE("at most 256 static routes", "[config][limits]") {
   CHECK(errors(j) == V{});
 }
 
+TEST_CASE("at most 1024 rules", "[config][limits]") {
+  json j = primary();
+  const json four = j["rules"];
+  while (j["rules"].size() < 1025) j["rules"].push_back(four[j["rules"].size() % 4]);
+  auto r = parse(j.dump());
+  CHECK_FALSE(r.ok());
+  CHECK(lines(r.diagnostics, true) == V{"error: rules: at most 1024 rules, got 1025"});
+  j["rules"].erase(1024);
+  CHECK(errors(j) == V{});
+}
+
 TEST_CASE("sections this version does not enforce yet get one warning each", "[config][warnings]") {
   // The primary without rules, NAT, sync and max_states: no not-enforced
   // warning, only the long-standing one about the missing sync section.
