@@ -347,7 +347,7 @@ void Reader::read_dataplane(const json& j, const std::string& path, Draft& out) 
     if (auto n = integer(*v, child(path, "workers"), 1, kMaxWorkers)) out.dataplane.workers = unsigned(*n);
   if (auto* v = member(j, path, "max_states", false))
     if (auto n = integer(*v, child(path, "max_states"), 1, std::numeric_limits<uint32_t>::max()))
-      out.dataplane.max_states = uint32_t(*n), out.max_states_set = true;
+      out.dataplane.max_states = uint32_t(*n);
   if (auto* v = member(j, path, "timeouts", false)) {
     const std::string tpath = child(path, "timeouts");
     if (object(*v, tpath, kTimeoutKeys)) {
