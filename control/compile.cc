@@ -1,6 +1,7 @@
 #include "control/compile.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 namespace hafw::control {
@@ -73,6 +74,81 @@ std::vector<carp::VhidConfig> compile_vhids(const config::Config& cfg, std::span
     });
   }
   return out;
+}
+
+namespace {
+
+// The index of interface `name` in cfg.interfaces, if the workers can number
+// it (the config rules make both true; a hand-built config may not).
+std::optional<uint8_t> iface_index(const config::Config& cfg, const std::string& name) {
+  const config::Interface* ifc = cfg.find_interface(name);
+  if (!ifc) return std::nullopt;
+  const size_t i = size_t(ifc - cfg.interfaces.data());
+  if (i >= net::kMaxIfaces) return std::nullopt;
+  return uint8_t(i);
+}
+
+dp::NetMatch match(const std::optional<net::Prefix>& p) {
+  return p ? dp::NetMatch::of(p->addr, p->len) : dp::NetMatch::any();
+}
+
+}  // namespace
+
+std::unique_ptr<dp::Policy> compile_policy(const config::Config& cfg, dp::StateTable& table, unsigned workers) {
+  auto p = std::make_unique<dp::Policy>();
+  // The config rules bound rules to kMaxRules (RuleView::index and the
+  // states' rule field are 16 bits); the min() keeps a hand-built config
+  // from overflowing them.
+  const size_t n_rules = std::min(cfg.rules.size(), net::kMaxRules);
+  for (size_t i = 0; i < n_rules; ++i) {
+    const config::Rule& r = cfg.rules[i];
+    auto iface = iface_index(cfg, r.interface);
+    if (!iface) continue;
+    dp::RuleView v{
+        .index = uint16_t(i),
+        .action = r.action == config::Action::Pass ? dp::RuleAction::Pass : dp::RuleAction::Block,
+        .keep_state = r.keep_state,
+        .proto = r.protocol.value_or(0),
+        .port = r.port ? net::be16(*r.port) : uint16_t(0),
+        .src = match(r.source),
+        .dst = match(r.destination),
+    };
+    (r.direction == config::Direction::In ? p->in : p->out)[*iface].push_back(v);
+  }
+  p->rule_count = uint16_t(n_rules);
+
+  // intern_addr() fails (kNoAddr) only when the table's address pool is full:
+  // the config limits keep the VIPs and targets of one file far below its
+  // size, but the pool is append-only across reloads. An entry whose
+  // address has no ref cannot be put in a state, so it is left out rather
+  // than given a ref that means another address.
+  for (const auto& o : cfg.nat.outbound) {
+    auto iface = iface_index(cfg, o.interface);
+    if (!iface) continue;
+    const uint16_t ref = table.intern_addr(o.translation);
+    if (ref == dp::StateTable::kNoAddr) continue;
+    p->outbound.push_back(dp::OutboundNatView{.iface = *iface,
+                                              .source = dp::NetMatch::of(o.source.addr, o.source.len),
+                                              .translation = o.translation,
+                                              .addr_ref = ref});
+  }
+  for (const auto& f : cfg.nat.port_forwards) {
+    auto iface = iface_index(cfg, f.interface);
+    if (!iface) continue;
+    const uint16_t ref = table.intern_addr(f.target);
+    if (ref == dp::StateTable::kNoAddr) continue;
+    p->forwards.push_back(dp::PortForwardView{.iface = *iface,
+                                              .proto = f.protocol,
+                                              .destination = f.destination,
+                                              .port = net::be16(f.port),
+                                              .target = f.target,
+                                              .target_port = net::be16(f.target_port),
+                                              .target_ref = ref});
+  }
+
+  p->timeouts = cfg.dataplane.timeouts;
+  p->allocate_counters(workers);
+  return p;
 }
 
 }  // namespace hafw::control

@@ -96,7 +96,7 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kRootKeys[] = {"node", "dataplane", "interfaces", "carp", "sync",
                                           "routes", "nat", "rules", "control"};
 constexpr std::string_view kNodeKeys[] = {"name", "role"};
-constexpr std::string_view kDataplaneKeys[] = {"eal", "workers", "max_states"};
+constexpr std::string_view kDataplaneKeys[] = {"eal", "workers", "max_states", "timeouts"};
 constexpr std::string_view kInterfaceKeys[] = {"name", "port", "address", "address6", "peer"};
 constexpr std::string_view kCarpKeys[] = {"preempt", "vips"};
 constexpr std::string_view kVipKeys[] = {"interface", "vhid",    "addresses", "password",
@@ -110,6 +110,16 @@ constexpr std::string_view kForwardKeys[] = {"interface", "protocol", "destinati
 constexpr std::string_view kRuleKeys[] = {"action", "interface", "direction", "protocol",
                                           "source", "destination", "port", "keep_state"};
 constexpr std::string_view kControlKeys[] = {"socket", "state_dir"};
+
+// dataplane.timeouts: pf's names, in net::Timeout order.
+constexpr auto kTimeoutKeys = [] {
+  std::array<std::string_view, net::kTimeouts.size()> keys{};
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = net::kTimeouts[i].name;
+  return keys;
+}();
+// Ten years: expiry is the last packet's time plus the timeout in 32-bit
+// seconds, which this keeps far from wrapping.
+constexpr uint64_t kMaxTimeout = 315360000;
 
 // pfsync carries the interface name in a 16-byte, NUL-terminated ifname.
 constexpr size_t kMaxIfName = 15;
@@ -337,7 +347,16 @@ void Reader::read_dataplane(const json& j, const std::string& path, Draft& out) 
     if (auto n = integer(*v, child(path, "workers"), 1, kMaxWorkers)) out.dataplane.workers = unsigned(*n);
   if (auto* v = member(j, path, "max_states", false))
     if (auto n = integer(*v, child(path, "max_states"), 1, std::numeric_limits<uint32_t>::max()))
-      out.dataplane.max_states = uint32_t(*n), out.max_states_set = true;
+      out.dataplane.max_states = uint32_t(*n);
+  if (auto* v = member(j, path, "timeouts", false)) {
+    const std::string tpath = child(path, "timeouts");
+    if (object(*v, tpath, kTimeoutKeys)) {
+      for (size_t i = 0; i < kTimeoutKeys.size(); ++i)
+        if (auto* t = member(*v, tpath, kTimeoutKeys[i], false))
+          if (auto n = integer(*t, child(tpath, kTimeoutKeys[i]), 1, kMaxTimeout))
+            out.dataplane.timeouts[size_t(net::kTimeouts[i].id)] = uint32_t(*n);
+    }
+  }
 }
 
 void Reader::read_interface(const json& j, const std::string& path, Draft& out) {

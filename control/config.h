@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dataplane/net/net.h"
+#include "dataplane/net/timeouts.h"
 
 namespace hafw::config {
 
@@ -26,7 +27,10 @@ struct NodeIdentity {  // the "node" section: who this appliance is
 struct Dataplane {
   std::vector<std::string> eal;  // EAL arguments, argv[0] excluded
   unsigned workers = 1;
-  uint32_t max_states = 1u << 20;
+  uint32_t max_states = 1u << 20;  // the state table's fixed capacity
+  // Seconds per state timeout class (net::Timeout): pf's defaults, with the
+  // file's `dataplane.timeouts` applied.
+  net::Timeouts timeouts = net::default_timeouts();
 };
 
 struct Interface {

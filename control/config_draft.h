@@ -92,7 +92,6 @@ struct Draft {
   NodeIdentity node;
   bool role_ok = false;
   Dataplane dataplane;
-  bool max_states_set = false;  // written in the file (it is not enforced yet)
   std::vector<InterfaceDraft> interfaces;
   bool carp_present = false;
   Carp carp;  // vips are built from vips below

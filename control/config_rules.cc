@@ -110,6 +110,7 @@ class Rules {
     }
     over(total, net::kMaxVips, "carp.vips", "VIP addresses per node in total");
     over(d_.routes.size(), net::kMaxRoutes, "routes", "static routes");
+    over(d_.rules.size(), net::kMaxRules, "rules", "rules");
   }
 
   void interfaces() {
@@ -405,31 +406,12 @@ class Rules {
     }
   }
 
-  // Sections this version reads and checks but does not act on: say so,
-  // rather than let the operator believe the traffic is filtered or NATed.
+  // A section this version reads and checks but does not act on: say so,
+  // rather than let the operator believe connections survive a failover.
   void not_enforced() {
-    const std::string pre = "not enforced yet: this hafw version ";
-    if (d_.max_states_set)
-      diags_.warning("dataplane.max_states", pre + "has no state table, so the limit has no effect");
     if (d_.sync)
-      diags_.warning("sync", pre + "does not sync state with the peer, so a failover resets connections");
-    if (!d_.outbound.empty() || !d_.forwards.empty()) {
-      std::string effect, ignored;
-      if (!d_.outbound.empty()) {
-        effect = "outbound traffic leaves with its private source";
-        ignored = plural(d_.outbound.size(), "outbound entry", "outbound entries");
-      }
-      if (!d_.forwards.empty()) {
-        effect += std::string(effect.empty() ? "" : " and ") + "port forwards do not reach their targets";
-        ignored += std::string(ignored.empty() ? "" : " and ") +
-                   plural(d_.forwards.size(), "port forward", "port forwards");
-      }
-      diags_.warning("nat", pre + "forwards traffic without address translation, so " + effect + " (" + ignored +
-                                " ignored)");
-    }
-    if (!d_.rules.empty())
-      diags_.warning("rules", pre + "forwards traffic without filtering (" +
-                                  plural(d_.rules.size(), "rule", "rules") + " ignored)");
+      diags_.warning("sync", "not enforced yet: this hafw version does not sync state with the peer, so a failover "
+                             "resets connections");
   }
 
   const Draft& d_;

@@ -1,11 +1,15 @@
 // The control side compiles the config into what the workers and CARP take.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "control/compile.h"
+#include "tests/unit/control/config_fixture.h"
 #include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
 using namespace hafw::test;
+using nlohmann::json;
 
 namespace {
 
@@ -42,6 +46,26 @@ config::Config example_config() {
 }
 
 const Mac kMacs[] = {kWanMac, kLanMac, kSyncMac};
+
+net::IpAddr addr(const char* s) { return *net::IpAddr::parse(s); }
+
+// Does the rule's (or NAT entry's) match take this address?
+bool takes(const dp::NetMatch& m, const char* a) {
+  const net::IpAddr ip = addr(a);
+  return m.contains(ip.b.data(), ip.af);
+}
+
+// A 16-bit field as it lies in memory: network order puts the high byte first.
+std::array<uint8_t, 2> wire(uint16_t field) {
+  std::array<uint8_t, 2> out;
+  std::memcpy(out.data(), &field, 2);
+  return out;
+}
+
+config::Config example_file() { return config::test::load_ok(config::test::primary()); }
+
+// docs/examples/primary.json's interfaces: wan, lan, dmz, sync.
+constexpr uint8_t kWan = 0, kLan = 1, kDmz = 2;
 
 }  // namespace
 
@@ -85,4 +109,161 @@ TEST_CASE("each VHID gets this node's address and MAC on its interface", "[compi
   CHECK(vhids[0].password == "wan-secret");
   CHECK(vhids[1].src == *net::IpAddr::parse("192.168.1.2"));
   CHECK(vhids[1].iface_mac == kLanMac);
+}
+
+TEST_CASE("the policy lists each rule under its interface and direction, in config order", "[compile][policy]") {
+  dp::StateTable table(64);
+  auto p = control::compile_policy(example_file(), table, 1);
+  REQUIRE(p);
+  CHECK(p->rule_count == 4);
+  for (size_t i = 0; i < net::kMaxIfaces; ++i) {
+    INFO("interface " << i);
+    CHECK(p->out[i].empty());  // the example has no out rules: every interface passes out
+    if (i != kWan && i != kLan && i != kDmz) CHECK(p->in[i].empty());
+  }
+
+  // rules[0]: pass in on lan, any protocol, from 192.168.1.0/24 to any.
+  REQUIRE(p->in[kLan].size() == 1);
+  const dp::RuleView& lan = p->in[kLan][0];
+  CHECK(lan.index == 0);
+  CHECK(lan.action == dp::RuleAction::Pass);
+  CHECK(lan.keep_state);
+  CHECK(lan.proto == 0);
+  CHECK(lan.port == 0);
+  CHECK(takes(lan.src, "192.168.1.77"));
+  CHECK_FALSE(takes(lan.src, "192.168.2.77"));
+  CHECK(takes(lan.dst, "8.8.8.8"));
+  CHECK(takes(lan.dst, "2001:db8::1"));  // "any" is any family
+
+  // rules[1]: pass in on wan, tcp to the port forward's target 10.0.1.10 port 443.
+  REQUIRE(p->in[kWan].size() == 1);
+  const dp::RuleView& wan = p->in[kWan][0];
+  CHECK(wan.index == 1);
+  CHECK(wan.action == dp::RuleAction::Pass);
+  CHECK(wan.proto == net::kProtoTcp);
+  CHECK(wire(wan.port) == std::array<uint8_t, 2>{0x01, 0xbb});  // 443
+  CHECK(takes(wan.src, "203.0.113.9"));
+  CHECK(takes(wan.dst, "10.0.1.10"));
+  CHECK_FALSE(takes(wan.dst, "10.0.1.11"));  // a bare address is one host
+
+  // rules[2] and [3] on dmz, in that order: pass udp/53, then block to lan without state.
+  REQUIRE(p->in[kDmz].size() == 2);
+  const dp::RuleView& dns = p->in[kDmz][0];
+  CHECK(dns.index == 2);
+  CHECK(dns.action == dp::RuleAction::Pass);
+  CHECK(dns.proto == net::kProtoUdp);
+  CHECK(wire(dns.port) == std::array<uint8_t, 2>{0x00, 0x35});  // 53
+  CHECK(takes(dns.src, "10.0.1.10"));
+  CHECK_FALSE(takes(dns.src, "192.168.1.10"));
+  const dp::RuleView& block = p->in[kDmz][1];
+  CHECK(block.index == 3);
+  CHECK(block.action == dp::RuleAction::Block);
+  CHECK_FALSE(block.keep_state);
+  CHECK(block.proto == 0);
+  CHECK(block.port == 0);
+  CHECK(takes(block.dst, "192.168.1.10"));
+  CHECK_FALSE(takes(block.dst, "198.51.100.1"));
+  CHECK_FALSE(takes(block.dst, "::ffff:192.168.1.10"));  // a v4 prefix takes no IPv6 address
+}
+
+TEST_CASE("an out rule goes to its interface's out list with its config index", "[compile][policy]") {
+  json j = config::test::primary();
+  j["rules"].push_back({{"action", "block"}, {"interface", "wan"}, {"direction", "out"}, {"protocol", "icmp"},
+                        {"source", "any"}, {"destination", "any"}});
+  dp::StateTable table(64);
+  auto p = control::compile_policy(config::test::load_ok(j), table, 1);
+  CHECK(p->rule_count == 5);
+  REQUIRE(p->out[kWan].size() == 1);
+  CHECK(p->out[kWan][0].index == 4);
+  CHECK(p->out[kWan][0].action == dp::RuleAction::Block);
+  CHECK(p->out[kWan][0].proto == net::kProtoIcmp);
+  CHECK(p->in[kWan].size() == 1);  // the in rule is unchanged
+  CHECK(p->out[kLan].empty());
+}
+
+TEST_CASE("outbound NAT and port forwards carry their addresses interned in the state table", "[compile][policy]") {
+  dp::StateTable table(64);
+  auto p = control::compile_policy(example_file(), table, 1);
+  const net::IpAddr vip = addr("198.51.100.200"), target = addr("10.0.1.10");
+
+  // Both outbound entries, in config order: lan's and dmz's subnet to the wan VIP.
+  REQUIRE(p->outbound.size() == 2);
+  const auto& lan = p->outbound[0];
+  const auto& dmz = p->outbound[1];
+  CHECK(lan.iface == kWan);
+  CHECK(dmz.iface == kWan);
+  CHECK(takes(lan.source, "192.168.1.77"));
+  CHECK_FALSE(takes(lan.source, "10.0.1.77"));
+  CHECK(takes(dmz.source, "10.0.1.77"));
+  CHECK_FALSE(takes(dmz.source, "192.168.1.77"));
+  CHECK(lan.translation == vip);
+  CHECK(dmz.translation == vip);
+  CHECK(table.pool_addr(lan.addr_ref) == vip.b);
+  CHECK(dmz.addr_ref == lan.addr_ref);  // one address, one ref
+
+  // The port forward: tcp to the VIP's 443 on wan goes to 10.0.1.10:443.
+  REQUIRE(p->forwards.size() == 1);
+  const auto& f = p->forwards[0];
+  CHECK(f.iface == kWan);
+  CHECK(f.proto == net::kProtoTcp);
+  CHECK(f.destination == vip);
+  CHECK(wire(f.port) == std::array<uint8_t, 2>{0x01, 0xbb});
+  CHECK(f.target == target);
+  CHECK(wire(f.target_port) == std::array<uint8_t, 2>{0x01, 0xbb});
+  CHECK(table.pool_addr(f.target_ref) == target.b);
+  CHECK(f.target_ref != lan.addr_ref);
+
+  // A recompile (config reload) into the same table keeps the refs: the
+  // states that name them stay right.
+  auto again = control::compile_policy(example_file(), table, 1);
+  CHECK(again->outbound.at(0).addr_ref == lan.addr_ref);
+  CHECK(again->forwards.at(0).target_ref == f.target_ref);
+}
+
+TEST_CASE("a NAT entry whose address the table cannot intern is left out", "[compile][policy]") {
+  // Fill the pool with addresses of 100.64.0.0/10, none of them the example's.
+  dp::StateTable table(64);
+  bool interned = true;
+  for (uint32_t i = 0; i < dp::StateTable::kAddrPool; ++i)
+    interned &= table.intern_addr(net::IpAddr::v4(0x64400000 + i)) != dp::StateTable::kNoAddr;
+  REQUIRE(interned);
+  REQUIRE(table.intern_addr(addr("198.51.100.200")) == dp::StateTable::kNoAddr);
+  auto p = control::compile_policy(example_file(), table, 1);
+  CHECK(p->outbound.empty());
+  CHECK(p->forwards.empty());
+  CHECK(p->rule_count == 4);  // the rules need no address ref
+  CHECK(p->in[kDmz].size() == 2);
+}
+
+TEST_CASE("the policy takes the config's state timeouts", "[compile][policy]") {
+  dp::StateTable table(64);
+  CHECK(control::compile_policy(example_file(), table, 1)->timeouts == net::default_timeouts());
+  json j = config::test::primary();
+  j["dataplane"]["timeouts"] = {{"tcp.established", 7200}, {"icmp.error", 5}};
+  auto p = control::compile_policy(config::test::load_ok(j), table, 1);
+  net::Timeouts want = net::default_timeouts();
+  want[size_t(net::Timeout::TcpEstablished)] = 7200;
+  want[size_t(net::Timeout::IcmpError)] = 5;
+  CHECK(p->timeouts == want);
+}
+
+TEST_CASE("every worker gets counters for every rule", "[compile][policy]") {
+  dp::StateTable table(64);
+  auto p = control::compile_policy(example_file(), table, 3);
+  CHECK(p->workers == 3);
+  for (unsigned w = 0; w < 3; ++w) {
+    for (uint16_t i = 0; i < 4; ++i) {
+      INFO("worker " << w << " rule " << i);
+      const dp::RuleCounters* c = p->rule_counters(w, i);
+      REQUIRE(c);
+      CHECK(c->matches.load() == 0);
+      if (w > 0) CHECK(c != p->rule_counters(0, i));  // each worker writes its own
+    }
+    CHECK(p->rule_counters(w, 4) == nullptr);  // past the last rule
+  }
+  CHECK(p->rule_counters(3, 0) == nullptr);  // past the last worker
+  // Counting on one worker shows in the rule's total.
+  dp::RuleCounters::bump(p->rule_counters(2, 1)->matches, 5);
+  CHECK(p->totals(1).matches == 5);
+  CHECK(p->totals(0).matches == 0);
 }

@@ -2,6 +2,10 @@
 // exact line `hafwctl check` prints for it.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <map>
+#include <regex>
+
 #include "tests/unit/control/config_fixture.h"
 
 using namespace hafw;
@@ -11,27 +15,16 @@ using V = std::vector<std::string>;
 
 namespace {
 
-// The example files set every section this version reads but does not act on
-// yet (max_states, sync, nat, rules): each gets exactly one warning, after all
-// other lines.
-const V kExampleUnenforced = {
-    "warning: dataplane.max_states: not enforced yet: this hafw version has no state table, so the limit has no effect",
+// The example files set `sync`, which this version reads but does not act
+// on yet: one warning, after all other lines. Rules, NAT and max_states are
+// enforced and get none.
+const std::string kSyncUnenforced =
     "warning: sync: not enforced yet: this hafw version does not sync state with the peer, so a failover resets "
-    "connections",
-    "warning: nat: not enforced yet: this hafw version forwards traffic without address translation, so outbound "
-    "traffic leaves with its private source and port forwards do not reach their targets (2 outbound entries and 1 "
-    "port forward ignored)",
-    "warning: rules: not enforced yet: this hafw version forwards traffic without filtering (4 rules ignored)",
-};
+    "connections";
 
-// `v` followed by the examples' not-enforced warnings, minus those of the
-// sections named in `without`.
-V with_unenforced(V v, std::initializer_list<const char*> without = {}) {
-  for (const auto& w : kExampleUnenforced) {
-    bool skip = false;
-    for (const char* section : without) skip |= w.starts_with(std::string("warning: ") + section + ":");
-    if (!skip) v.push_back(w);
-  }
+// `v` followed by the examples' warning that sync is not enforced yet.
+V with_unenforced(V v) {
+  v.push_back(kSyncUnenforced);
   return v;
 }
 
@@ -42,11 +35,11 @@ json vip(const std::string& name, int vhid, const json& addresses) {
 
 }  // namespace
 
-TEST_CASE("the example configs pass alone with only the not-enforced warnings", "[config]") {
+TEST_CASE("the example configs pass alone with only the warning that sync is not enforced", "[config]") {
   for (const char* name : {"primary.json", "secondary.json"}) {
     INFO(name);
     auto r = parse(example_text(name));
-    CHECK(lines(r.diagnostics, false) == kExampleUnenforced);
+    CHECK(lines(r.diagnostics, false) == V{kSyncUnenforced});
     REQUIRE(r.ok());
   }
   auto r = load(std::string(HAFW_SOURCE_DIR) + "/docs/examples/primary.json");
@@ -457,6 +450,87 @@ TEST_CASE("workers is at least 1", "[config]") {
   CHECK(errors(j) == V{"error: dataplane.workers: must be 1-127, got 0"});
 }
 
+TEST_CASE("dataplane.timeouts defaults to pf's values", "[config][timeouts]") {
+  const Config c = load_ok(primary());  // the example sets no timeouts
+  CHECK(c.dataplane.timeouts == net::default_timeouts());
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::TcpEstablished)] == 86400);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::UdpFirst)] == 60);
+  json j = primary();
+  j["dataplane"]["timeouts"] = json::object();  // empty: nothing changes
+  CHECK(load_ok(j).dataplane.timeouts == net::default_timeouts());
+}
+
+TEST_CASE("dataplane.timeouts sets each of pf's classes by its pf name", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.established", 3600}, {"udp.first", 30}};
+  auto r = parse(j.dump());
+  CHECK(lines(r.diagnostics, true) == V{});
+  REQUIRE(r.ok());
+  net::Timeouts want = net::default_timeouts();
+  want[size_t(net::Timeout::TcpEstablished)] = 3600;
+  want[size_t(net::Timeout::UdpFirst)] = 30;
+  CHECK(r.config->dataplane.timeouts == want);  // the others keep pf's defaults
+
+  // Every name pf uses for a class we track is a key, and sets that class.
+  j["dataplane"]["timeouts"] = json::object();
+  for (size_t i = 0; i < net::kTimeouts.size(); ++i) j["dataplane"]["timeouts"][net::kTimeouts[i].name] = 1000 + i;
+  const Config c = load_ok(j);
+  for (size_t i = 0; i < net::kTimeouts.size(); ++i) {
+    INFO(net::kTimeouts[i].name);
+    CHECK(c.dataplane.timeouts[size_t(net::kTimeouts[i].id)] == 1000 + i);
+  }
+}
+
+TEST_CASE("dataplane.timeouts names only pf's classes", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.establised", 3600}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'tcp.establised'; did you mean 'tcp.established'?"});
+  j["dataplane"]["timeouts"] = {{"udp.frist", 30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'udp.frist'; did you mean 'udp.first'?"});
+  // pf's other settings (fragments, adaptive scaling) are not state classes here.
+  j["dataplane"]["timeouts"] = {{"frag", 30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts: unknown key 'frag'"});
+  j = primary();
+  j["dataplane"]["timeout"] = {{"tcp.first", 30}};
+  CHECK(errors(j) == V{"error: dataplane: unknown key 'timeout'; did you mean 'timeouts'?"});
+  j = primary();
+  j["dataplane"]["timeouts"] = json::array({30});
+  CHECK(errors(j) == V{"error: dataplane.timeouts: expected an object, got array"});
+}
+
+TEST_CASE("docs/config.md lists every timeout key with pf's default", "[config][timeouts][docs]") {
+  std::ifstream in(std::string(HAFW_SOURCE_DIR) + "/docs/config.md");
+  REQUIRE(in);
+  // The rows of the timeouts table: "| `tcp.first` | ... | 120 |".
+  const std::regex row(R"(^\| `([a-z]+\.[a-z]+)` \| .* \| ([0-9]+) \|$)");
+  std::map<std::string, uint32_t> documented;
+  std::smatch m;
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_match(line, m, row)) documented[m[1]] = uint32_t(std::stoul(m[2]));
+  std::map<std::string, uint32_t> want;
+  for (const auto& t : net::kTimeouts) want[t.name] = t.seconds;
+  CHECK(documented == want);
+}
+
+TEST_CASE("a timeout is whole seconds, 1 to ten years", "[config][timeouts]") {
+  json j = primary();
+  j["dataplane"]["timeouts"] = {{"tcp.first", 0}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.first: must be 1-315360000, got 0"});
+  j["dataplane"]["timeouts"] = {{"tcp.first", -30}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.first: must be 1-315360000, got -30"});
+  j["dataplane"]["timeouts"] = {{"tcp.established", 315360001}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.tcp.established: must be 1-315360000, got 315360001"});
+  j["dataplane"]["timeouts"] = {{"udp.first", "30s"}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.udp.first: expected an integer, got string"});
+  j["dataplane"]["timeouts"] = {{"icmp.first", 1.5}};
+  CHECK(errors(j) == V{"error: dataplane.timeouts.icmp.first: expected an integer, got 1.5"});
+  // The bounds themselves are accepted.
+  j["dataplane"]["timeouts"] = {{"tcp.established", 315360000}, {"icmp.error", 1}};
+  const Config c = load_ok(j);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::TcpEstablished)] == 315360000);
+  CHECK(c.dataplane.timeouts[size_t(net::Timeout::IcmpError)] == 1);
+}
+
 TEST_CASE("rules name existing interfaces, protocols, and ports only with tcp/udp", "[config][rules]") {
   json j = primary();
   j["rules"][0]["interface"] = "lna";
@@ -494,9 +568,7 @@ TEST_CASE("warnings keep the config valid", "[config][warnings]") {
   r = parse(j.dump());
   CHECK(r.ok());
   CHECK(lines(r.diagnostics, false) ==
-        with_unenforced({"warning: sync: not set: without state sync every connection through the master is lost at "
-                         "failover"},
-                        {"sync"}));
+        V{"warning: sync: not set: without state sync every connection through the master is lost at failover"});
   j = primary();
   j["interfaces"][0].erase("peer");
   r = parse(j.dump());
@@ -507,7 +579,7 @@ TEST_CASE("warnings keep the config valid", "[config][warnings]") {
   j = primary();
   j.erase("carp");
   j.erase("nat");  // NAT needs VIPs
-  CHECK(all(j) == with_unenforced({"warning: carp: no VIPs: this node fails over nothing"}, {"nat"}));
+  CHECK(all(j) == with_unenforced({"warning: carp: no VIPs: this node fails over nothing"}));
   j = secondary();
   j["sync"]["config_sync"] = true;
   CHECK(all(j) == with_unenforced({"warning: sync.config_sync: set on the secondary: only the primary pushes its "
@@ -576,67 +648,45 @@ TEST_CASE("at most 256 static routes", "[config][limits]") {
   CHECK(errors(j) == V{});
 }
 
-TEST_CASE("sections this version does not enforce yet get one warning each", "[config][warnings]") {
-  // The primary without rules, NAT, sync and max_states: no not-enforced
-  // warning, only the long-standing one about the missing sync section.
+TEST_CASE("at most 1024 rules", "[config][limits]") {
+  json j = primary();
+  const json four = j["rules"];
+  while (j["rules"].size() < 1025) j["rules"].push_back(four[j["rules"].size() % 4]);
+  auto r = parse(j.dump());
+  CHECK_FALSE(r.ok());
+  CHECK(lines(r.diagnostics, true) == V{"error: rules: at most 1024 rules, got 1025"});
+  j["rules"].erase(1024);
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("rules, NAT and max_states are enforced: only sync warns that it is not", "[config][warnings]") {
+  // The primary without sync: only the long-standing warning that sync is
+  // missing, although it sets rules, outbound NAT, a port forward and
+  // max_states.
   json base = primary();
-  for (const char* k : {"rules", "nat", "sync"}) base.erase(k);
-  base["dataplane"].erase("max_states");
+  base.erase("sync");
+  REQUIRE(base["rules"].size() == 4);
+  REQUIRE(base["nat"]["outbound"].size() == 2);
+  REQUIRE(base["nat"]["port_forwards"].size() == 1);
+  REQUIRE(base["dataplane"].contains("max_states"));
   const std::string no_sync =
       "warning: sync: not set: without state sync every connection through the master is lost at failover";
   auto r = parse(base.dump());
   CHECK(r.ok());
   CHECK(lines(r.diagnostics, false) == V{no_sync});
-  // Empty lists set nothing.
+
   json j = base;
-  j["rules"] = json::array();
-  j["nat"] = {{"outbound", json::array()}, {"port_forwards", json::array()}};
+  j["dataplane"]["max_states"] = 65536;
+  j["dataplane"]["timeouts"] = {{"tcp.established", 3600}};
   CHECK(all(j) == V{no_sync});
 
-  j = base;
-  j["dataplane"]["max_states"] = 1048576;  // explicit, even at the default
-  r = parse(j.dump());
-  CHECK(r.ok());
-  CHECK(lines(r.diagnostics, false) ==
-        V{no_sync, "warning: dataplane.max_states: not enforced yet: this hafw version has no state table, so the "
-                   "limit has no effect"});
-
+  // A sync section is still not enforced: one warning, after every other line.
   j = base;
   j["sync"] = primary()["sync"];
+  j["routes"][0]["destination"] = "10.9.0.1/16";
   r = parse(j.dump());
   CHECK(r.ok());
   CHECK(lines(r.diagnostics, false) ==
-        V{"warning: sync: not enforced yet: this hafw version does not sync state with the peer, so a failover "
-          "resets connections"});
-
-  j = base;
-  j["nat"] = {{"outbound", primary()["nat"]["outbound"]}};
-  r = parse(j.dump());
-  CHECK(r.ok());
-  CHECK(lines(r.diagnostics, false) ==
-        V{no_sync, "warning: nat: not enforced yet: this hafw version forwards traffic without address translation, "
-                   "so outbound traffic leaves with its private source (2 outbound entries ignored)"});
-  j = base;
-  j["nat"] = {{"port_forwards", primary()["nat"]["port_forwards"]}};
-  CHECK(all(j) ==
-        V{no_sync, "warning: nat: not enforced yet: this hafw version forwards traffic without address translation, "
-                   "so port forwards do not reach their targets (1 port forward ignored)"});
-  j["nat"]["outbound"] = {primary()["nat"]["outbound"][0]};
-  CHECK(all(j) ==
-        V{no_sync, "warning: nat: not enforced yet: this hafw version forwards traffic without address translation, "
-                   "so outbound traffic leaves with its private source and port forwards do not reach their targets "
-                   "(1 outbound entry and 1 port forward ignored)"});
-
-  j = base;
-  j["rules"] = {primary()["rules"][0]};
-  r = parse(j.dump());
-  CHECK(r.ok());
-  CHECK(lines(r.diagnostics, false) ==
-        V{no_sync, "warning: rules: not enforced yet: this hafw version forwards traffic without filtering "
-                   "(1 rule ignored)"});
-  const json four = primary()["rules"];
-  j["rules"] = four;
-  for (const auto& rule : four) j["rules"].push_back(rule);  // 8 rules
-  CHECK(all(j) == V{no_sync, "warning: rules: not enforced yet: this hafw version forwards traffic without filtering "
-                             "(8 rules ignored)"});
+        V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16",
+          kSyncUnenforced});
 }
