@@ -346,7 +346,8 @@ void Reader::read_dataplane(const json& j, const std::string& path, Draft& out) 
   if (auto* v = member(j, path, "workers", false))
     if (auto n = integer(*v, child(path, "workers"), 1, kMaxWorkers)) out.dataplane.workers = unsigned(*n);
   if (auto* v = member(j, path, "max_states", false))
-    if (auto n = integer(*v, child(path, "max_states"), 1, std::numeric_limits<uint32_t>::max()))
+    // The state table indexes states in 31 bits and sizes its arrays once.
+    if (auto n = integer(*v, child(path, "max_states"), 1, uint64_t(1) << 30))
       out.dataplane.max_states = uint32_t(*n);
   if (auto* v = member(j, path, "timeouts", false)) {
     const std::string tpath = child(path, "timeouts");

@@ -450,6 +450,16 @@ TEST_CASE("workers is at least 1", "[config]") {
   CHECK(errors(j) == V{"error: dataplane.workers: must be 1-127, got 0"});
 }
 
+TEST_CASE("max_states is 1 to 2^30: the state table's capacity", "[config]") {
+  json j = primary();
+  j["dataplane"]["max_states"] = 0;
+  CHECK(errors(j) == V{"error: dataplane.max_states: must be 1-1073741824, got 0"});
+  j["dataplane"]["max_states"] = (1u << 30) + 1;
+  CHECK(errors(j) == V{"error: dataplane.max_states: must be 1-1073741824, got 1073741825"});
+  j["dataplane"]["max_states"] = 1u << 30;
+  CHECK(load_ok(j).dataplane.max_states == 1u << 30);
+}
+
 TEST_CASE("dataplane.timeouts defaults to pf's values", "[config][timeouts]") {
   const Config c = load_ok(primary());  // the example sets no timeouts
   CHECK(c.dataplane.timeouts == net::default_timeouts());
