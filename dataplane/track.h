@@ -10,7 +10,7 @@
 // writes seqlo[w], max_win[w] and the other side's seqhi — and progress only
 // rises (a compare-and-swap keeps the larger value), so concurrent updates
 // never move a state backwards; a stale read costs at most what a reordered
-// packet costs. docs/dataplane.md, "TCP tracking", has the rules and numbers.
+// packet costs. docs/tracking.md, "TCP tracking", has the rules and numbers.
 #pragma once
 
 #include <cstddef>
@@ -42,7 +42,8 @@ struct TcpSegment {
 bool parse_tcp(const uint8_t* l4, size_t l4_len, TcpSegment& out);
 
 // Flag combinations no TCP sends, which scanners and evasion tricks use:
-// SYN with RST, SYN with FIN, and no flag at all. pf's scrub drops them;
+// SYN with RST, SYN with FIN, and no flag at all (ECE and CWR alone count
+// as none: they signal congestion, not a segment). pf's scrub drops them;
 // so does every packet path here, state or not.
 bool tcp_flags_valid(uint8_t flags);
 
@@ -53,7 +54,7 @@ constexpr bool tcp_opens(uint8_t flags) { return (flags & (tcpf::Syn | tcpf::Ack
 // side 1 unseen (pf: the initiator SYN_SENT, the responder CLOSED).
 void tcp_init(StateInit& init, const TcpSegment& syn);
 // UDP and other protocols: the initiator SINGLE, the responder NO_TRAFFIC.
-// ICMP queries: nothing to track.
+// ICMP queries: nothing to track; TCP: tcp_init does it.
 void first_packet_init(StateInit& init, uint8_t proto);
 
 // The timeout class a new state starts with (tcp.first, udp.first, ...).
@@ -69,9 +70,17 @@ enum class Verdict : uint8_t {
 struct Tracked {
   Verdict verdict;
   net::Timeout timeout;  // Pass: the class the state is in now
+  // Pass: whether to push the expiry out by the class's time. False when
+  // the segment passed only pf's loose check (a peer that has not answered
+  // yet, stray segments around a close): as in pf, such segments must not
+  // keep a state alive on their own.
+  bool refresh = true;
 };
 
-// A TCP segment of direction `dir` on state s.
+// A TCP segment of direction `dir` on state s. A side counts as unseen
+// while its progress is below SYN_SENT (pf tests seqlo == 0, which a real
+// initial sequence number of 0 would confuse); its first segment sets its
+// sequence numbers. OutOfWindow changes nothing in the state.
 Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg);
 
 // A UDP or other-protocol packet of direction `dir`: progress rises (pf:
