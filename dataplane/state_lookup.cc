@@ -36,6 +36,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   }
 
   net::Timeout cls;
+  bool refresh = true;
   switch (s.proto) {
     case net::kProtoTcp: {
       TcpSegment seg;
@@ -51,6 +52,9 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
         return;
       }
       cls = tr.timeout;
+      // pf's loose pass (a stray segment around a close, a shotgun SYN)
+      // keeps the state but must not keep it alive.
+      refresh = tr.refresh;
       break;
     }
     case net::kProtoIcmp:
@@ -61,7 +65,9 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
       break;
   }
   // A state that died since the lookup (killed, expired) is no state.
-  if (!t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(cls)])) {
+  const bool alive = refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(cls)])
+                             : s.expire.load(std::memory_order_acquire) != 0;
+  if (!alive) {
     p.next = Next::Dnat;
     return;
   }
