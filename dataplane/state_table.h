@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -84,6 +85,9 @@ constexpr uint8_t V6 = 0x01;        // family of the keys
 constexpr uint8_t NatMask = 0x06;   // NatSide << 1
 constexpr uint8_t Unlinked0 = 0x08; // key[0] is out of the index (or never went in)
 constexpr uint8_t Unlinked1 = 0x10; // key[1] likewise
+// insert() is still placing the state's keys: the reaper leaves its index
+// entries alone until the inserter clears this bit.
+constexpr uint8_t Inserting = 0x20;
 }  // namespace sflag
 
 // One tracked connection: 112 bytes. The first 48 bytes are what a lookup
@@ -268,8 +272,20 @@ class StateTable {
   // leaves home at all.
   static constexpr unsigned kMaxProbe = 64;
 
+  // A slot's link: (state << 1 | key) + 1, so that 0 is an empty slot.
+  static uint32_t ref_of(StateIndex s, uint8_t w) { return (s << 1 | w) + 1; }
+  static StateIndex state_of(uint32_t ref) { return (ref - 1) >> 1; }
+  static uint8_t key_of(uint32_t ref) { return uint8_t((ref - 1) & 1); }
+  // The 8-bit signature: the hash's top byte, never 0 (an unused slot's).
+  static uint8_t sig_of(uint64_t hash) {
+    const uint8_t s = uint8_t(hash >> 56);
+    return uint8_t(s | (s == 0));
+  }
+
   uint64_t home(uint64_t hash) const;   // the home bucket's number
   uint64_t next(uint64_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
+  // Buckets a search or a claim may visit: kMaxProbe, or all of a small index.
+  unsigned probe_limit() const { return nbuckets_ < kMaxProbe ? unsigned(nbuckets_) : kMaxProbe; }
   bool live(const State& s) const { return s.expire.load(std::memory_order_acquire) != 0; }
   // Does key[w] of state s equal k?
   bool key_equals(const State& s, uint8_t w, const net::FlowKey& k) const;
@@ -279,24 +295,82 @@ class StateTable {
     IndexResult result;
     Hit dup;  // Exists: the live state that has the key
   };
-  Indexed index(StateIndex s, uint8_t w);
+  // Put key[w] of s in the index unless a live state has it. `shown` is set
+  // once the key was visible in the index, even if it was withdrawn again.
+  Indexed index(StateIndex s, uint8_t w, bool& shown);
+  struct Place {
+    uint64_t bucket;
+    unsigned slot;
+    bool found() const { return slot < kSlots; }
+  };
+  // Claim an empty slot for `ref` in the probe range of home bucket `home`
+  // (raising the overflow counts of the buckets in between first).
+  Place claim(uint64_t home, uint32_t ref);
+  // Empty a slot (its signature first, then its link) and lower the overflow
+  // counts its key had raised.
+  void vacate(uint64_t home, Place at);
+  // Add delta to the overflow counts of the `dist` buckets from `home` on.
+  void add_overflow(uint64_t home, uint64_t dist, int delta);
+  static void set_sig(Bucket& b, unsigned slot, uint8_t sig);
+  static void clear_sig(Bucket& b, unsigned slot);
+  // A state whose key[0] was seen in the index but that lost the insert
+  // race: dead, back in the index without a signature, for the reaper to
+  // retire through RCU (a reader may hold it).
+  void bury(StateIndex s);
   StateIndex alloc();
   void release(StateIndex s);  // back on the free list
   static void release_batch(void* batch);
 
+  // Read by every lookup: one line, written only at creation.
   uint32_t capacity_;
   uint64_t nbuckets_;
   HugeArray<State> states_;
   HugeArray<Bucket> buckets_;
   // Free slots: a stack through State::seqlo[0], head tagged against ABA
-  // (tag << 32 | slot).
-  std::atomic<uint64_t> free_;
+  // (tag << 32 | slot). Every insert writes it: a line of its own, away
+  // from what lookups read.
+  alignas(64) std::atomic<uint64_t> free_;
   std::atomic<uint32_t> in_use_{0};
-  size_t sweep_cursor_ = 0;  // reaper only
+  alignas(64) size_t sweep_cursor_ = 0;  // reaper only
   std::array<std::array<uint8_t, 16>, kAddrPool> pool_{};
   size_t pool_used_ = 0;  // control thread only
   std::array<uint32_t, 256> creators_{};
   size_t creators_used_ = 1;  // control thread only
 };
+
+// The key's five 64-bit words: both addresses, then the 8 bytes that end
+// the key (the last two of dst, the ports, protocol and family), folded with
+// three independent 64x64->128 multiplies and a fourth that joins them. The
+// three run in parallel, so a burst of keys hashes at about 4 multiplies a
+// key. Inline: the callers hash a burst in a loop.
+inline uint64_t StateTable::hash(const net::FlowKey& k) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&k);
+  uint64_t w[5];
+  std::memcpy(w, p, 32);
+  std::memcpy(&w[4], p + 30, 8);
+  const auto mix = [](uint64_t a, uint64_t b) {
+    const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
+    return uint64_t(m) ^ uint64_t(m >> 64);
+  };
+  const uint64_t a = mix(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull);
+  const uint64_t b = mix(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull);
+  const uint64_t c = mix(w[4] ^ 0x1d8e4e27c47d124full, 0x9e3779b97f4a7c15ull);
+  return mix(a ^ c ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
+}
+
+template <class F>
+void StateTable::for_each(F&& fn) const {
+  for (uint64_t b = 0; b < nbuckets_; ++b) {
+    const Bucket& bk = buckets_[b];
+    for (unsigned i = 0; i < kSlots; ++i) {
+      const uint32_t ref = bk.ref[i].load(std::memory_order_acquire);
+      if (ref == 0 || key_of(ref) != 0) continue;
+      const StateIndex s = state_of(ref);
+      // A state still being inserted may yet withdraw: not listed.
+      if (states_[s].flags.load(std::memory_order_acquire) & sflag::Inserting) continue;
+      if (live(states_[s]) && !fn(s)) return;
+    }
+  }
+}
 
 }  // namespace hafw::dp
