@@ -88,7 +88,7 @@ TEST_CASE("the pipeline survives 50k mutated and random frames in bursts", "[dat
   size_t drops = 0, punts = 0;
   for (int it = 0; it < 50000;) {
     const Tables& v = views[it & 1];
-    dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+    dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
     dp::Burst b;
     std::vector<std::unique_ptr<uint8_t[]>> bufs;
     std::vector<uint16_t> caps;

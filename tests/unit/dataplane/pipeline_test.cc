@@ -343,9 +343,9 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
     check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
                   DropReason::NotForUs);
   }
-  SECTION("transit fragments are forwarded as they are") {
-    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 64, 0x2000 | 185));
-    CHECK(x.r.exit == Exit::Forward);
+  SECTION("transit fragments are dropped: no reassembly, and no ports to match a state with") {
+    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 64, 0x2000 | 185)),
+                  DropReason::IpFragment);
   }
   SECTION("a packet for the peer's VIP is not forwarded by the backup") {
     auto b = backup_view();
@@ -360,8 +360,8 @@ TEST_CASE("the incremental TTL checksum matches a full recompute for every TTL",
   v.neighbors = dp::NeighborTable::build(n);
   for (unsigned ttl = 2; ttl <= 255; ++ttl) {
     for (uint8_t proto : {uint8_t(1), uint8_t(6), uint8_t(17), uint8_t(255)}) {
-      Bytes f = ipv4_frame(kLanMac, kHostMac, kHost + ttl, ip4("8.8.4.4") + proto, proto, udp_payload(4),
-                           uint8_t(ttl));
+      const Bytes l4 = proto == net::kProtoTcp ? tcp_segment(1000, 80, 1, 0, 0x02) : udp_payload(4);
+      Bytes f = ipv4_frame(kLanMac, kHostMac, kHost + ttl, ip4("8.8.4.4") + proto, proto, l4, uint8_t(ttl));
       auto x = run(v, kLan, f);
       REQUIRE(x.r.exit == Exit::Forward);
       REQUIRE(ip_of(x.out).ttl == ttl - 1);
@@ -394,7 +394,7 @@ TEST_CASE("a mixed burst ends each packet where it would end alone, and counts e
       ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("198.51.100.99"), 17, udp), // resolve punt
       ipv4_frame(kLanMac, kHostMac, kHost, ip4("198.51.100.9"), 17, udp, 1),           // ttl_exceeded
       Bytes(10, 0),                                                                     // runt
-      ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 6, udp),                           // local_unsupported
+      ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 6, tcp_segment(999, 22, 1, 0, 0x02)),  // local_unsupported
       ipv4_frame(mac(0x77), kHostMac, kHost, ip4("203.0.113.9"), 17, udp),              // not_for_us
   };
   std::vector<Bytes> frames;
@@ -407,7 +407,7 @@ TEST_CASE("a mixed burst ends each packet where it would end alone, and counts e
   }
 
   dp::WorkerCounters counters;
-  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
   dp::Burst b;
   for (auto& f : frames) b.set(b.n++, f.data(), uint16_t(f.size()), kLan);
   dp::run_burst(ctx, b);
@@ -447,7 +447,7 @@ TEST_CASE("a mixed burst ends each packet where it would end alone, and counts e
 TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplane][burst]") {
   auto v = master_view();
   dp::WorkerCounters counters;
-  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
 
   SECTION("UDP: addresses, protocol and ports") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8));
@@ -461,19 +461,32 @@ TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplan
     CHECK(net::be16(p.key.sport) == 12345);
     CHECK(net::be16(p.key.dport) == 53);
   }
-  SECTION("ICMP echo: the identifier stands in for the source port") {
+  SECTION("ICMP echo: the identifier stands in for both ports (pf's convention: the reply matches reversed)") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(0x4242, 1, 8));
     const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
     CHECK(p.key.proto == 1);
     CHECK(net::be16(p.key.sport) == 0x4242);
-    CHECK(p.key.dport == 0);
+    CHECK(net::be16(p.key.dport) == 0x4242);
   }
-  SECTION("a non-first fragment has no ports") {
+  SECTION("an ICMP error's key is the flow it quotes, reversed") {
+    const Bytes quoted = ipv4_frame(kWanMac, kGwMac, ip4("198.51.100.200"), ip4("203.0.113.9"), 17, udp_payload(8));
+    Bytes err(8 + 28, 0);
+    err[0] = net::kIcmpTimeExceeded;
+    std::memcpy(err.data() + 8, quoted.data() + 14, 28);
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, err);
+    const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+    CHECK(p.has(dp::PacketFlag::IcmpError));
+    CHECK(p.key.proto == 17);
+    CHECK(net::IpAddr{net::Family::V4, p.key.src}.v4() == ip4("203.0.113.9"));
+    CHECK(net::IpAddr{net::Family::V4, p.key.dst}.v4() == ip4("198.51.100.200"));
+    CHECK(net::be16(p.key.sport) == 53);
+    CHECK(net::be16(p.key.dport) == 12345);
+  }
+  SECTION("a fragment gets no key: it is dropped (no reassembly yet)") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 64, 0x0010);
     const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
-    CHECK(p.next == dp::Next::Control);  // forwarded statelessly (here: next hop unresolved)
-    CHECK(p.key.sport == 0);
-    CHECK(p.key.dport == 0);
+    CHECK(p.next == dp::Next::Drop);
+    CHECK(p.drop == DropReason::IpFragment);
   }
 }
 
@@ -483,7 +496,7 @@ TEST_CASE("a packet whose TTL runs out is answered with ICMP time exceeded quoti
   Bytes buf = orig;
   buf.resize(2048);  // an mbuf's room
   dp::WorkerCounters counters;
-  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
   const dp::PacketMeta p = dp::run_one(ctx, kLan, buf.data(), uint16_t(orig.size()), uint16_t(buf.size()));
   REQUIRE(p.next == dp::Next::Tx);
   CHECK(p.out == kLan);  // back where it came from
@@ -515,20 +528,21 @@ TEST_CASE("a packet whose TTL runs out is answered with ICMP time exceeded quoti
 TEST_CASE("no ICMP error about an ICMP error, a later fragment, or beyond the rate limit", "[dataplane][icmp_error]") {
   auto v = master_view();
   dp::WorkerCounters counters;
-  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters};
+  dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
   auto send = [&](Bytes f) {
     const uint16_t len = uint16_t(f.size());
     f.resize(2048);
     return dp::run_one(ctx, kLan, f.data(), len, uint16_t(f.size()));
   };
+  // An unreachable quoting a packet of some other flow, whose TTL runs out here.
   Bytes err(8 + 28, 0);
   err[0] = net::kIcmpUnreachable;
+  const Bytes quoted = ipv4_frame(kLanMac, kHostMac, ip4("203.0.113.9"), kHost, 17, udp_payload(8));
+  std::memcpy(err.data() + 8, quoted.data() + 14, 28);
   auto a = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, err, 1));
   CHECK(a.next == dp::Next::Drop);
   CHECK(a.drop == DropReason::TtlExceeded);
-  auto b = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 1, 0x0010));
-  CHECK(b.next == dp::Next::Drop);
-  CHECK(counters.read().icmp[size_t(dp::IcmpCounter::NotEligible)] == 2);
+  CHECK(counters.read().icmp[size_t(dp::IcmpCounter::NotEligible)] == 1);
   // An echo request whose TTL runs out is answered (traceroute -I).
   auto e = send(ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(1, 1, 8), 1));
   CHECK(e.next == dp::Next::Tx);
@@ -549,7 +563,7 @@ TEST_CASE("no ICMP error about an ICMP error, a later fragment, or beyond the ra
 TEST_CASE("an ICMP error that does not fit the buffer is not sent; the packet is dropped", "[dataplane][icmp_error]") {
   auto v = master_view();
   // 42-byte frame (UDP, no payload) with no room beyond it: the error needs 70.
-  Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, Bytes(8, 0), 1);
+  Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(0), 1);
   auto x = run(v, kLan, f);
   check_dropped(x, DropReason::TtlExceeded);
 }

@@ -90,6 +90,8 @@ TEST_CASE("snapshots publish separately and retire what they replace", "[rcu][sn
     s.publish(std::make_unique<const dp::VipSet>());
     CHECK_FALSE(s.load().ready());
     s.publish(std::make_unique<const dp::NeighborTable>());
+    CHECK_FALSE(s.load().ready());
+    s.publish(std::make_unique<const dp::Policy>());
     const dp::View first = s.load();
     REQUIRE(first.ready());
 
@@ -100,9 +102,10 @@ TEST_CASE("snapshots publish separately and retire what they replace", "[rcu][sn
     const dp::View second = s.load();
     CHECK(second.topo == first.topo);
     CHECK(second.neighbors == first.neighbors);
+    CHECK(second.policy == first.policy);
     CHECK(second.owned != first.owned);
     CHECK(second.owned->find(1));
-    CHECK(s.publications() == 4);
+    CHECK(s.publications() == 5);
     CHECK(rcu.pending() == 1);  // the first VIP set, until the reader moves on
     rcu.quiescent(0);
     CHECK(rcu.reclaim() == 1);

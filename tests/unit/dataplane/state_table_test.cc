@@ -48,12 +48,7 @@ net::FlowKey fwd(uint32_t n) {
   return flow(net::kProtoUdp, v4(0x0a000000 | (n & 0xffff)), uint16_t(1024 + (n >> 16)), v4(kServer), 53);
 }
 
-net::FlowKey reversed(const net::FlowKey& k) {
-  net::FlowKey r = k;
-  std::swap(r.src, r.dst);
-  std::swap(r.sport, r.dport);
-  return r;
-}
+using net::reversed;
 
 dp::StateInit init(uint32_t n, uint32_t lifetime = 60) {
   dp::StateInit i;

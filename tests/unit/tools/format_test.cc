@@ -153,15 +153,25 @@ TEST_CASE("stats are aligned name/value lines with only non-zero drop reasons", 
   const json& drops = reply["dataplane"]["drops"];
   REQUIRE(drops["runt"] == 1);
   REQUIRE(drops["vip_not_owned"] > 0);
-  auto st = stat_lines(format_stats(reply));
+  // Name/value lines, then a blank line and the table of rules.
+  const std::string text = format_stats(reply);
+  const size_t gap = text.find("\n\n");
+  REQUIRE(gap != std::string::npos);
+  auto st = stat_lines(text.substr(0, gap + 1));
+  const auto rules = lines(text.substr(gap + 2));
+  REQUIRE(rules.size() == 3);  // header, then the lab config's two rules
+  CHECK(rules[0].find("rule") == 0);
+  CHECK(rules[0].find("evaluations") != std::string::npos);
+  const std::regex rule_row(R"( *0 +pass +lan +in +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+)");
+  CHECK(std::regex_match(rules[1], rule_row));
 
-  // Sections in the documented order: the packet path, CARP, the control thread.
+  // Sections in the documented order: the packet path, the state table, CARP, the control thread.
   std::vector<std::string> sections;
   for (const auto& [name, value] : st) {
     std::string s = name.substr(0, name.find('.'));
     if (sections.empty() || sections.back() != s) sections.push_back(s);
   }
-  CHECK(sections == std::vector<std::string>{"dataplane", "carp", "control"});
+  CHECK(sections == std::vector<std::string>{"dataplane", "state_table", "carp", "control"});
 
   // A drops object: its total, then its non-zero reasons, nothing else.
   uint64_t total = 0;
@@ -271,8 +281,8 @@ TEST_CASE("stats in the Prometheus text format: one counter per number, reasons 
 
   // Every line is a TYPE comment or "name{reason="..."}? value", and every
   // sample follows the TYPE line of its metric.
-  const std::regex type_line(R"(# TYPE (hafw_[a-z_]+) (counter|gauge))");
-  const std::regex sample(R"((hafw_[a-z_]+)(\{reason="[a-z_]+"\})? ([0-9]+))");
+  const std::regex type_line(R"(# TYPE (hafw_[a-z_0-9]+) (counter|gauge))");
+  const std::regex sample(R"((hafw_[a-z_0-9]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? ([0-9]+))");
   std::istringstream in(text);
   std::string line, typed;
   size_t samples = 0;
@@ -292,5 +302,9 @@ TEST_CASE("stats in the Prometheus text format: one counter per number, reasons 
   CHECK(text.find("# TYPE hafw_dataplane_drops counter\n") != std::string::npos);
   CHECK(text.find("hafw_carp_drops{reason=\"bad_auth\"} 0\n") != std::string::npos);
   CHECK(text.find("hafw_control_socket_requests 7\n") != std::string::npos);
+  // Per-rule counters carry the rule as labels.
+  CHECK(text.find("# TYPE hafw_rule_matches counter\n") != std::string::npos);
+  CHECK(text.find("hafw_rule_evaluations{rule=\"1\",action=\"block\",interface=\"wan\",direction=\"in\"} ") !=
+        std::string::npos);
   CHECK(text.find("# TYPE hafw_control_socket_active gauge\nhafw_control_socket_active 1\n") != std::string::npos);
 }
