@@ -101,7 +101,7 @@ check "the server has no route to the LAN" eval '! inns srv ip route show | grep
 # sees the WAN VIP as its peer.
 iperf_server srv 5201 "$WORK/srv-iperf.log" || fail "iperf3 server on srv"
 check "client -> server TCP through the firewall (iperf3, 1 s)" \
-  inns cli iperf3 -c "$SERVER" -t 1 --connect-timeout 3000 -J -o "$WORK/cli-iperf.json"
+  inns cli iperf3 -c "$SERVER" -t 1 --connect-timeout 3000 -J --logfile "$WORK/cli-iperf.json"
 check "the server sees the connection from the WAN VIP $WAN_VIP" \
   grep -q "Accepted connection from $WAN_VIP" "$WORK/srv-iperf.log"
 inns cli ping -c 2 -i 0.2 -W 1 "$SERVER" >"$WORK/ping.log" 2>&1
@@ -114,7 +114,7 @@ check "hafwctl states shows the translated TCP state (as $WAN_VIP:port)" \
 # the server's own address.
 iperf_server cli "$TARGET_PORT" "$WORK/cli-iperf.log" || fail "iperf3 server on cli"
 check "server -> WAN VIP:$FORWARD_PORT reaches the client's port $TARGET_PORT (iperf3, 1 s)" \
-  inns srv iperf3 -c "$WAN_VIP" -p "$FORWARD_PORT" -t 1 --connect-timeout 3000 -J -o "$WORK/srv-iperf.json"
+  inns srv iperf3 -c "$WAN_VIP" -p "$FORWARD_PORT" -t 1 --connect-timeout 3000 -J --logfile "$WORK/srv-iperf.json"
 check "the client sees the server's own address $SERVER" grep -q "Accepted connection from $SERVER" "$WORK/cli-iperf.log"
 
 # Step 4: the server cannot open a connection into the LAN, even with a
