@@ -30,12 +30,7 @@ const Mac kServerMac = mac(0x10), kClient2Mac = mac(0x51);
 const Mac kLanVmac = Mac::virtual_for(1), kWanVmac = Mac::virtual_for(200);
 constexpr uint16_t kForwardPort = 8080, kTargetPort = 80;
 
-// The example plan's firewall (docs/examples/primary.json, simplified):
-//   0: pass in on lan from 192.168.1.0/24 to any
-//   1: pass in on wan tcp to 192.168.1.50 port 80   (the port forward's target)
-//   2: block in on wan to 192.168.1.0/24
-//   outbound NAT on wan for 192.168.1.0/24 to the WAN VIP
-//   port forward wan tcp 198.51.100.200:8080 -> 192.168.1.50:80
+// The example plan's firewall (frames.h: example_policy), MASTER for both VIPs.
 struct Fw {
   Tables t = master_view();
   dp::WorkerCounters counters;
@@ -44,19 +39,7 @@ struct Fw {
 
   explicit Fw(uint32_t capacity = 1024) {
     t.states = std::make_shared<dp::StateTable>(capacity);
-    auto p = std::make_shared<dp::Policy>();
-    p->in[kLan].push_back(rule(0, RuleAction::Pass, 0, net4("192.168.1.0", 24)));
-    p->in[kWan].push_back(rule(1, RuleAction::Pass, net::kProtoTcp, dp::NetMatch::any(), net4("192.168.1.50", 32), 80));
-    p->in[kWan].push_back(rule(2, RuleAction::Block, 0, dp::NetMatch::any(), net4("192.168.1.0", 24)));
-    p->rule_count = 3;
-    const net::IpAddr vip = net::IpAddr::v4(kWanVip), target = net::IpAddr::v4(kClient);
-    p->outbound.push_back({.iface = kWan, .source = net4("192.168.1.0", 24), .translation = vip,
-                           .addr_ref = t.states->intern_addr(vip)});
-    p->forwards.push_back({.iface = kWan, .proto = net::kProtoTcp, .destination = vip, .port = net::be16(kForwardPort),
-                           .target = target, .target_port = net::be16(kTargetPort),
-                           .target_ref = t.states->intern_addr(target)});
-    p->allocate_counters(1);
-    t.policy = p;
+    t.policy = example_policy(*t.states);
     dp::NeighborTable::Entry n[] = {{kWan, kGateway, kGwMac}, {kWan, kServer, kServerMac},
                                     {kLan, kClient, kHostMac}, {kLan, kClient2, kClient2Mac}};
     t.neighbors = dp::NeighborTable::build(n);

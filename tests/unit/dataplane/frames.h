@@ -66,6 +66,29 @@ inline std::shared_ptr<dp::Policy> pass_all_policy(size_t ifaces = 3) {
   return p;
 }
 
+// The example plan's firewall (docs/examples/primary.json, simplified), on
+// interfaces 0 = WAN, 1 = LAN:
+//   0: pass in on lan from 192.168.1.0/24 to any
+//   1: pass in on wan tcp to 192.168.1.50 port 80   (the port forward's target)
+//   2: block in on wan to 192.168.1.0/24
+//   outbound NAT on wan for 192.168.1.0/24 to the WAN VIP 198.51.100.200
+//   port forward wan tcp 198.51.100.200:8080 -> 192.168.1.50:80
+// NAT addresses are interned in `states`, which the policy is then for.
+inline std::shared_ptr<dp::Policy> example_policy(dp::StateTable& states) {
+  auto p = std::make_shared<dp::Policy>();
+  p->in[1].push_back(rule(0, dp::RuleAction::Pass, 0, net4("192.168.1.0", 24)));
+  p->in[0].push_back(rule(1, dp::RuleAction::Pass, net::kProtoTcp, dp::NetMatch::any(), net4("192.168.1.50", 32), 80));
+  p->in[0].push_back(rule(2, dp::RuleAction::Block, 0, dp::NetMatch::any(), net4("192.168.1.0", 24)));
+  p->rule_count = 3;
+  const net::IpAddr vip = *net::IpAddr::parse("198.51.100.200"), target = *net::IpAddr::parse("192.168.1.50");
+  p->outbound.push_back(
+      {.iface = 0, .source = net4("192.168.1.0", 24), .translation = vip, .addr_ref = states.intern_addr(vip)});
+  p->forwards.push_back({.iface = 0, .proto = net::kProtoTcp, .destination = vip, .port = net::be16(8080),
+                         .target = target, .target_port = net::be16(80), .target_ref = states.intern_addr(target)});
+  p->allocate_counters(1);
+  return p;
+}
+
 // The four snapshots by value, so a test can change any of them, and the
 // state table the packets run against (shared by copies of a Tables).
 struct Tables {

@@ -1,6 +1,12 @@
 // Deterministic fuzzing of the burst pipeline: mutated valid frames and
 // random bytes in bursts of 1 to 32, each frame in a buffer of exactly its
-// length so ASan catches any access past it.
+// length so ASan catches any access past it. It runs against three nodes:
+// the master and the backup with a pass-all policy, and a master with the
+// example firewall (rules, outbound NAT, a port forward) whose seeds open
+// TCP, UDP and ICMP flows, answer them, and send ICMP errors about them — so
+// mutations hit the tracking, the NAT rewrites and the ICMP error
+// translation. At the end the state table must be coherent: every state is
+// found again from both directions, as itself.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -38,21 +44,76 @@ std::vector<Bytes> seeds() {
   };
 }
 
+// Flows through the example firewall: LAN -> WAN (outbound NAT), replies to
+// the VIP on ports NAT may hand out, a port forward, ICMP errors quoting them.
+std::vector<std::pair<uint8_t, Bytes>> firewall_seeds() {
+  const uint32_t client = ip4("192.168.1.50"), server = ip4("198.51.100.10"), vip = ip4("198.51.100.200");
+  const Mac lan_vmac = Mac::virtual_for(1), wan_vmac = Mac::virtual_for(200), srv = mac(0x10);
+  std::vector<std::pair<uint8_t, Bytes>> out;
+  for (uint16_t port : {40000, 40001, 40002}) {
+    out.emplace_back(1, tcp_frame(lan_vmac, kHostMac, client, server, tcp_segment(port, 80, 1000, 0, 0x02, 64240, 0, 7)));
+    out.emplace_back(1, tcp_frame(lan_vmac, kHostMac, client, server, tcp_segment(port, 80, 1001, 5001, 0x10, 502, 40)));
+    out.emplace_back(1, udp_frame(lan_vmac, kHostMac, client, server, port, 53, 24));
+  }
+  out.emplace_back(1, ipv4_frame(lan_vmac, kHostMac, client, server, 1, icmp_echo(0x77, 1, 16)));
+  // Replies to the VIP: ports NAT could have chosen, and a range of others.
+  for (uint16_t port : {1024, 30000, 65535}) {
+    out.emplace_back(0, tcp_frame(wan_vmac, srv, server, vip, tcp_segment(80, port, 5000, 1001, 0x12, 65160, 0, 7)));
+    out.emplace_back(0, udp_frame(wan_vmac, srv, server, vip, 53, port, 24));
+  }
+  // A port forward and its reply.
+  out.emplace_back(0, tcp_frame(wan_vmac, kGwMac, ip4("203.0.113.7"), vip, tcp_segment(51000, 8080, 7, 0, 0x02)));
+  out.emplace_back(1, tcp_frame(lan_vmac, kHostMac, client, ip4("203.0.113.7"), tcp_segment(80, 51000, 9, 8, 0x12)));
+  // ICMP errors from the WAN quoting a translated UDP and TCP packet.
+  for (const Bytes& q : {udp_frame(wan_vmac, srv, vip, server, 30000, 53, 24),
+                         tcp_frame(wan_vmac, srv, vip, server, tcp_segment(30000, 80, 1000, 0, 0x02))}) {
+    Bytes m(8 + 28, 0);
+    m[0] = net::kIcmpTimeExceeded;
+    std::memcpy(m.data() + 8, q.data() + 14, 28);
+    const uint16_t c = net::inet_checksum(m);
+    std::memcpy(m.data() + 2, &c, 2);
+    out.emplace_back(0, ipv4_frame(wan_vmac, kGwMac, ip4("198.51.100.1"), vip, 1, m));
+  }
+  return out;
+}
+
+Tables firewall_view() {
+  Tables t = master_view();
+  t.states = std::make_shared<dp::StateTable>(64);  // small: inserts also meet a full table
+  t.policy = example_policy(*t.states);
+  std::tuple<uint8_t, uint32_t, Mac> n[] = {{0, ip4("198.51.100.1"), kGwMac},
+                                            {0, ip4("198.51.100.10"), mac(0x10)},
+                                            {1, ip4("192.168.1.50"), kHostMac}};
+  t.neighbors = dp::NeighborTable::build(n);
+  return t;
+}
+
 }  // namespace
 
-TEST_CASE("the pipeline survives 50k mutated and random frames in bursts", "[dataplane][fuzz]") {
-  Tables views[2] = {master_view(), backup_view()};
+TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, stateful and translated", "[dataplane][fuzz]") {
+  Tables views[3] = {master_view(), backup_view(), firewall_view()};
   std::tuple<uint8_t, uint32_t, Mac> n[] = {{0, ip4("198.51.100.77"), mac(0x77)}, {0, ip4("198.51.100.1"), kGwMac}};
-  for (auto& v : views) v.neighbors = dp::NeighborTable::build(n);
+  for (auto& v : {&views[0], &views[1]}) v->neighbors = dp::NeighborTable::build(n);
   const auto base = seeds();
+  const auto fw = firewall_seeds();
 
   std::mt19937 rng(20240611);
   auto pick = [&](size_t n) { return size_t(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
 
-  auto make = [&](int it) {
+  // The next frame and the port it arrives on.
+  auto make = [&](int it, bool firewall, uint8_t& in) {
     Bytes f;
-    if (it % 4 != 3) {  // three in four: a mutated valid frame
+    in = pick(4) ? 1 : uint8_t(pick(4));  // mostly the seeds' LAN; 3 is an unknown port
+    if (firewall && it % 4 != 3) {
+      // The firewall's seeds, half of them as they are (flows open, states fill up).
+      const auto& [i, seed] = fw[pick(fw.size())];
+      f = seed;
+      in = i;
+      if (pick(2)) return f;
+    } else if (it % 4 != 3) {  // three in four: a mutated valid frame
       f = base[pick(base.size())];
+    }
+    if (it % 4 != 3) {
       const size_t flips = 1 + pick(6);
       for (size_t k = 0; k < flips; ++k) {
         // Bias mutations into the headers, where the parsers look.
@@ -86,23 +147,34 @@ TEST_CASE("the pipeline survives 50k mutated and random frames in bursts", "[dat
   std::array<size_t, 3> exits{};  // Tx, Control, Drop
   dp::WorkerCounters counters;
   size_t drops = 0, punts = 0;
-  for (int it = 0; it < 50000;) {
-    const Tables& v = views[it & 1];
+  Time now = std::chrono::seconds(1000);
+  // The control thread's part: the reaper sweeps a share of the index after
+  // each burst, and RCU hands the slots back once this "worker" moves on.
+  dp::Qsbr rcu(1);
+  rcu.online(0);
+  for (int it = 0; it < 240000;) {
+    const size_t which = size_t(it / 32) % 3;
+    const Tables& v = views[which];
     dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
+    now += std::chrono::milliseconds(20);  // time moves on: states expire under the reaper below
+    ctx.set_time(now);
     dp::Burst b;
     std::vector<std::unique_ptr<uint8_t[]>> bufs;
     std::vector<uint16_t> caps;
     const size_t size = 1 + pick(dp::kBurstMax);
     for (size_t k = 0; k < size; ++k, ++it) {
-      Bytes f = make(it);
+      uint8_t in;
+      Bytes f = make(it, which == 2, in);
       const uint16_t cap = uint16_t(f.size());
       bufs.push_back(std::make_unique<uint8_t[]>(cap));  // exactly the frame: no slack for overruns
       if (cap) std::memcpy(bufs.back().get(), f.data(), cap);
       caps.push_back(cap);
-      const uint8_t in = pick(4) ? 1 : uint8_t(pick(4));  // mostly the seeds' LAN; 3 is an unknown port
       b.set(b.n++, bufs.back().get(), cap, in);
     }
     dp::run_burst(ctx, b);
+    rcu.quiescent(0);
+    views[2].states->sweep(ctx.now_s, 4, rcu);
+    rcu.reclaim();
 
     for (uint16_t k = 0; k < b.n; ++k) {
       const dp::PacketMeta& p = b.pkt[k];
@@ -133,6 +205,30 @@ TEST_CASE("the pipeline survives 50k mutated and random frames in bursts", "[dat
   }
   // The corpus reaches every exit, so the loop is exercising the stages.
   for (size_t e : exits) CHECK(e > 0);
+  // ...and the firewall's: states were made, translated, tracked and refused.
+  const dp::Counters seen = counters.read();
+  CHECK(seen.states[size_t(dp::StateCounter::Created)] > 0);
+  CHECK(seen.nat[size_t(dp::NatCounter::Outbound)] > 0);
+  CHECK(seen.nat[size_t(dp::NatCounter::Forwarded)] > 0);
+  CHECK(seen.drops[size_t(dp::DropReason::StateTableFull)] > 0);
+  CHECK(seen.drops[size_t(dp::DropReason::TcpOutOfWindow)] + seen.drops[size_t(dp::DropReason::TcpNotSyn)] > 0);
+
+  // No state confusion: every state of the firewall's table is found from
+  // both of its keys, as itself and in the right direction.
+  const dp::StateTable& t = *views[2].states;
+  size_t live = 0;
+  t.for_each([&](dp::StateIndex s) {
+    ++live;
+    for (uint8_t w = 0; w < 2; ++w) {
+      const dp::Hit h = t.lookup(t.key(s, w));
+      REQUIRE(h.state == s);
+      REQUIRE(h.dir == w);
+    }
+    return true;
+  });
+  CHECK(live > 0);
+  CHECK(t.in_use() <= t.capacity());
+  rcu.offline(0);
   // The pipeline counted every drop and punt by its reason.
   const dp::Counters c = counters.read();
   size_t counted_drops = 0, counted_punts = 0;
