@@ -1,0 +1,130 @@
+// Two workers on one state table, on real threads (this binary also runs
+// under ThreadSanitizer, concurrency suite): both see the first packets of
+// the same connections at once, and later each direction of a connection
+// runs on a different worker, as NAT's different 5-tuples make RSS do. No
+// connection may get two states or two NAT mappings, no two connections may
+// share a mapping, and every reply must reach its own client.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "dataplane/pipeline.h"
+#include "tests/unit/dataplane/frames.h"
+
+using namespace hafw;
+using namespace hafw::test;
+
+namespace {
+
+constexpr uint8_t kWan = 0, kLan = 1;
+constexpr unsigned kFlows = 3000;
+const uint32_t kServer = ip4("198.51.100.10"), kVip = ip4("198.51.100.200");
+
+uint32_t client_of(unsigned f) { return ip4("192.168.1.50") + f % 100; }
+uint16_t sport_of_flow(unsigned f) { return uint16_t(10000 + f / 100); }
+
+Bytes request(unsigned f) {
+  return udp_frame(Mac::virtual_for(1), kHostMac, client_of(f), kServer, sport_of_flow(f), 53, 8);
+}
+Bytes reply(uint16_t nat_port) {
+  return udp_frame(Mac::virtual_for(200), mac(0x10), kServer, kVip, 53, nat_port, 8);
+}
+
+struct Worker {
+  Tables& t;
+  unsigned id;
+  dp::WorkerCounters counters;
+
+  // One frame through the pipeline on this worker; the frame as it left, or empty.
+  Bytes send(uint8_t in, Bytes f) {
+    dp::WorkerCtx ctx{.view = t.view(), .worker = id, .counters = &counters, .states = t.states.get()};
+    ctx.nat_ports = dp::NatPorts{.seed = 99, .worker = id, .workers = 2};
+    ctx.state_id = 1 + id;
+    ctx.state_id_step = 2;
+    ctx.set_time(std::chrono::seconds(1000));
+    const uint16_t len = uint16_t(f.size());
+    const dp::PacketMeta p = dp::run_one(ctx, in, f.data(), len);
+    if (p.next != dp::Next::Tx) return {};
+    f.resize(p.len);
+    return f;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("two workers share the table: one state and one mapping per connection, replies on the other worker",
+          "[firewall][concurrency]") {
+  Tables t = master_view();
+  t.states = std::make_shared<dp::StateTable>(2 * kFlows);
+  t.policy = example_policy(*t.states);
+  std::vector<dp::NeighborTable::Entry> n = {{kWan, kServer, mac(0x10)}};
+  for (unsigned h = 0; h < 100; ++h) n.emplace_back(kLan, ip4("192.168.1.50") + h, mac(uint8_t(h)));
+  t.neighbors = dp::NeighborTable::build(n);
+  // Each worker's policy counters: the policy was sized for one worker.
+  t.policy->allocate_counters(2);
+
+  Worker w0{t, 0}, w1{t, 1};
+  // Phase 1: both workers send every connection's first packet, in opposite
+  // orders, at the same time: each connection is created by one of them and
+  // joined or hit by the other.
+  std::vector<uint16_t> port0(kFlows), port1(kFlows);
+  std::thread a([&] {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      Bytes out = w0.send(kLan, request(f));
+      port0[f] = out.empty() ? 0 : sport_of(out);
+    }
+  });
+  std::thread b([&] {
+    for (unsigned f = kFlows; f-- > 0;) {
+      Bytes out = w1.send(kLan, request(f));
+      port1[f] = out.empty() ? 0 : sport_of(out);
+    }
+  });
+  a.join();
+  b.join();
+
+  std::set<uint16_t> ports;
+  for (unsigned f = 0; f < kFlows; ++f) {
+    INFO("flow " << f);
+    REQUIRE(port0[f] != 0);
+    REQUIRE(port0[f] == port1[f]);  // the same mapping, whichever worker made it
+    ports.insert(port0[f]);
+  }
+  CHECK(ports.size() == kFlows);  // no two connections share (VIP, port) towards the server
+  CHECK(t.states->in_use() == kFlows);
+  const dp::Counters c0 = w0.counters.read(), c1 = w1.counters.read();
+  CHECK(c0.states[size_t(dp::StateCounter::Created)] + c1.states[size_t(dp::StateCounter::Created)] == kFlows);
+
+  // Phase 2: replies on the worker that did not send the request, while the
+  // other keeps sending requests of the same connections.
+  std::vector<Bytes> back(kFlows);
+  std::thread r0([&] {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      if (f % 2 == 0) back[f] = w0.send(kWan, reply(port0[f]));
+      else w0.send(kLan, request(f));
+    }
+  });
+  std::thread r1([&] {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      if (f % 2 == 1) back[f] = w1.send(kWan, reply(port0[f]));
+      else w1.send(kLan, request(f));
+    }
+  });
+  r0.join();
+  r1.join();
+  for (unsigned f = 0; f < kFlows; ++f) {
+    INFO("flow " << f);
+    REQUIRE_FALSE(back[f].empty());
+    CHECK(net::be32(ip_of(back[f]).dst) == client_of(f));
+    CHECK(dport_of(back[f]) == sport_of_flow(f));
+    CHECK(checksums_ok(back[f]));
+  }
+  CHECK(t.states->in_use() == kFlows);
+  uint64_t drops = 0;
+  for (auto d : w0.counters.read().drops) drops += d;
+  for (auto d : w1.counters.read().drops) drops += d;
+  CHECK(drops == 0);
+}
