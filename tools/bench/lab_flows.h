@@ -1,18 +1,24 @@
-// What both benchmarks forward: the lab's address plan and a flow set of
-// 64-byte UDP frames from LAN hosts to the internet through the default route.
+// What the benchmarks forward: the lab's address plan, its firewall policy,
+// and one flow set of 64-byte UDP frames from LAN hosts to the internet
+// through the default route, outbound NAT to the WAN VIP.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "dataplane/net/net.h"
+#include "dataplane/policy.h"
+#include "dataplane/state_table.h"
 #include "dataplane/view.h"
 
 namespace hafw::bench {
 
 inline uint32_t ip4(const char* s) { return net::IpAddr::parse(s)->v4(); }
 inline const net::Mac kGatewayMac{{0x02, 0, 0, 0, 0, 0x01}};
+inline const net::Mac kHostMac{{0x02, 0, 0, 0, 0, 0x50}};
+constexpr uint8_t kWan = 0, kLan = 1;
 
 // Interface 0 WAN 198.51.100.201/24 (VIP .200, vhid 200, default gateway .1),
 // interface 1 LAN 192.168.1.2/24 (VIP .1, vhid 1).
@@ -35,27 +41,117 @@ inline dp::NeighborTable lab_neighbors() {
   return dp::NeighborTable::build(gw);
 }
 
-// Flow `flow`: a LAN host to the LAN VIP's virtual MAC, bound for
-// 203.0.113.10:53 from a source port (and one of 200 hosts) of its own.
-inline std::vector<uint8_t> lab_frame(uint32_t flow) {
-  std::vector<uint8_t> f(60, 0);
-  net::EthHdr eth{.dst = net::Mac::virtual_for(1), .src = net::Mac{{0x02, 0, 0, 0, 0, 0x50}},
-                  .type = net::be16(net::kEtherTypeIpv4)};
-  net::Ipv4Hdr ip{.ver_ihl = 0x45, .tos = 0, .total_len = net::be16(46), .id = 0, .frag = 0, .ttl = 64,
-                  .proto = net::kProtoUdp, .csum = 0, .src = net::be32(ip4("192.168.1.50") + flow % 200),
-                  .dst = net::be32(ip4("203.0.113.10"))};
-  ip.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip), sizeof ip});
-  std::memcpy(f.data(), &eth, sizeof eth);
-  std::memcpy(f.data() + sizeof eth, &ip, sizeof ip);
-  const uint16_t sport = net::be16(uint16_t(1024 + flow)), dport = net::be16(53), ulen = net::be16(26);
-  std::memcpy(f.data() + 34, &sport, 2);
-  std::memcpy(f.data() + 36, &dport, 2);
-  std::memcpy(f.data() + 38, &ulen, 2);
+inline const net::IpAddr kWanVip = net::IpAddr::v4(ip4("198.51.100.200"));
+inline const net::IpAddr kLanNet = net::IpAddr::v4(ip4("192.168.1.0"));
+
+// The lab's firewall, as the config compiler would build it:
+//   0: pass in on lan from 192.168.1.0/24 keep state
+//   outbound NAT on wan for 192.168.1.0/24 to the WAN VIP
+// The WAN has no rules: its replies pass on the states.
+inline std::unique_ptr<dp::Policy> lab_policy(dp::StateTable& states, unsigned workers = 1) {
+  auto p = std::make_unique<dp::Policy>();
+  const dp::NetMatch lan = dp::NetMatch::of(kLanNet, 24);
+  p->in[kLan].push_back(dp::RuleView{.index = 0, .action = dp::RuleAction::Pass, .keep_state = true, .proto = 0,
+                                     .port = 0, .src = lan, .dst = dp::NetMatch::any()});
+  p->rule_count = 1;
+  p->outbound.push_back(
+      {.iface = kWan, .source = lan, .translation = kWanVip, .addr_ref = states.intern_addr(kWanVip)});
+  p->allocate_counters(workers);
+  return p;
+}
+
+// The flow set. Flow f: LAN host 192.168.1.50 + f % 200, source port
+// 1024 + (f / 200) % 64512, to server 198.18.0.0 + f % 1024 (RFC 2544's
+// benchmarking range, beyond the default route) port 53. Distinct for every
+// f < kMaxFlows. Why 1,024 servers rather than one: outbound NAT to one VIP
+// has 64,512 ports, so one server:port can see at most that many flows;
+// spread over 1,024 servers, a million flows take 1.5% of each server's
+// ports and a new flow's first NAT port candidate is nearly always free.
+struct Flow {
+  uint32_t src, dst;  // host order
+  uint16_t sport, dport;
+};
+constexpr uint32_t kHosts = 200, kServers = 1024, kPorts = 64512;
+constexpr uint32_t kFirstHost = 0xc0a80132;    // 192.168.1.50
+constexpr uint32_t kFirstServer = 0xc6120000;  // 198.18.0.0
+constexpr uint64_t kMaxFlows = uint64_t(kHosts) * kPorts;
+constexpr Flow lab_flow(uint64_t f) {
+  return {kFirstHost + uint32_t(f % kHosts), kFirstServer + uint32_t(f % kServers),
+          uint16_t(1024 + (f / kHosts) % kPorts), 53};
+}
+
+// Frame bytes: Ethernet, IPv4 and UDP headers and 18 bytes of zero payload,
+// the minimum Ethernet frame without its FCS (64 bytes on the wire).
+constexpr uint16_t kFrameLen = 60;
+
+// Writes flow f's frame — to the LAN VIP's virtual MAC, IPv4 header checksum
+// and UDP checksum included — from f alone: a fixed template and two sums
+// computed once, plus the words that depend on f. No per-flow memory, so a
+// generator at a million flows costs what it costs at one.
+class FrameWriter {
+ public:
+  FrameWriter() {
+    net::EthHdr eth{.dst = net::Mac::virtual_for(1), .src = kHostMac, .type = net::be16(net::kEtherTypeIpv4)};
+    net::Ipv4Hdr ip{.ver_ihl = 0x45, .tos = 0, .total_len = net::be16(kFrameLen - 14), .id = 0,
+                    .frag = 0, .ttl = 64, .proto = net::kProtoUdp, .csum = 0, .src = 0, .dst = 0};
+    std::memcpy(tmpl_, &eth, sizeof eth);
+    std::memcpy(tmpl_ + 14, &ip, sizeof ip);
+    const uint16_t dport = net::be16(53), ulen = net::be16(kFrameLen - 34);
+    std::memcpy(tmpl_ + 36, &dport, 2);
+    std::memcpy(tmpl_ + 38, &ulen, 2);
+    // Ones' complement sums of the words that never change: the IPv4 header
+    // without its addresses, and the UDP pseudo header (protocol, length)
+    // plus the UDP header without the source port (the payload is zero).
+    ip_base_ = sum16(tmpl_ + 14, 20);
+    udp_base_ = sum16(tmpl_ + 34, kFrameLen - 34) + net::be16(net::kProtoUdp) + ulen;
+  }
+
+  void write(uint8_t* p, uint64_t f) const {
+    const Flow fl = lab_flow(f);
+    std::memcpy(p, tmpl_, kFrameLen);
+    const uint32_t src = net::be32(fl.src), dst = net::be32(fl.dst);
+    const uint16_t sport = net::be16(fl.sport);
+    const uint32_t addrs = (src & 0xffff) + (src >> 16) + (dst & 0xffff) + (dst >> 16);
+    const uint16_t ip_csum = uint16_t(~fold(ip_base_ + addrs));
+    uint16_t udp_csum = uint16_t(~fold(udp_base_ + addrs + sport));
+    if (udp_csum == 0) udp_csum = 0xffff;  // RFC 768: 0 would mean "no checksum"
+    std::memcpy(p + 24, &ip_csum, 2);
+    std::memcpy(p + 26, &src, 4);
+    std::memcpy(p + 30, &dst, 4);
+    std::memcpy(p + 34, &sport, 2);
+    std::memcpy(p + 40, &udp_csum, 2);
+  }
+
+ private:
+  // Sums of 16-bit words as they lie in memory: ones' complement sums do not
+  // depend on byte order (RFC 1071), so the stored result is network order.
+  static uint32_t sum16(const uint8_t* p, size_t n) {
+    uint32_t s = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+      uint16_t w;
+      std::memcpy(&w, p + i, 2);
+      s += w;
+    }
+    return s;
+  }
+  static uint32_t fold(uint32_t s) {
+    s = (s & 0xffff) + (s >> 16);
+    return (s & 0xffff) + (s >> 16);
+  }
+
+  alignas(64) uint8_t tmpl_[64] = {};
+  uint32_t ip_base_ = 0, udp_base_ = 0;
+};
+
+// Flow `flow`'s frame as a buffer of its own.
+inline std::vector<uint8_t> lab_frame(uint64_t flow) {
+  std::vector<uint8_t> f(kFrameLen);
+  FrameWriter().write(f.data(), flow);
   return f;
 }
 
-// The bytes a NIC writes anew for every packet that matter to the pipeline:
-// Ethernet, IPv4 and the ports.
-constexpr size_t kRestoreBytes = 40;
+// The bytes a NIC writes anew for every packet that matter to the pipeline
+// and that NAT rewrites: Ethernet, IPv4 and the UDP header.
+constexpr size_t kRestoreBytes = 42;
 
 }  // namespace hafw::bench
