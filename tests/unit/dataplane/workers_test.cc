@@ -34,6 +34,7 @@ Bytes reply(uint16_t nat_port) {
 }
 
 struct Worker {
+  Worker(Tables& tables, unsigned n) : t(tables), id(n) {}
   Tables& t;
   unsigned id;
   dp::WorkerCounters counters;
@@ -66,7 +67,7 @@ TEST_CASE("two workers share the table: one state and one mapping per connection
   // Each worker's policy counters: the policy was sized for one worker.
   t.policy->allocate_counters(2);
 
-  Worker w0{t, 0}, w1{t, 1};
+  Worker w0(t, 0), w1(t, 1);
   // Phase 1: both workers send every connection's first packet, in opposite
   // orders, at the same time: each connection is created by one of them and
   // joined or hit by the other.
