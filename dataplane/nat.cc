@@ -71,38 +71,85 @@ Transport transport(uint8_t proto, uint8_t* l4, size_t avail, bool src, net::Fam
 // mean "none".
 inline uint16_t udp_fix(uint16_t c) { return c == 0 ? 0xffff : c; }
 
-// Rewrite one endpoint of the IP header at `ip` and its transport header at
-// `l4`. `extra` (optional) is a checksum that covers these bytes as data (the
-// outer ICMP checksum when the packet is the quote inside an ICMP error).
-void rewrite(uint8_t* ip, uint8_t proto, uint8_t* l4, size_t l4_avail, net::Family af, bool src, Endpoint e,
-             bool with_port, uint8_t* extra) {
-  const IpLayout& L = layout(af);
+// RFC 1624 in two steps: the ones' complement change of bytes going from
+// `before` to `after` (the sum of ~old + new over 32-bit words, which folds
+// to the same as over 16-bit words, RFC 1071 §2), then that change applied
+// to a checksum. A rewrite sums its changes once and applies them to each
+// checksum that covers them. Only changed fields contribute: adding the
+// change of an unchanged field would turn a checksum of 0 into 0xffff.
+inline uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// Ones' complement addition of 32-bit words (the carry goes around).
+inline uint32_t add1c(uint32_t a, uint32_t b) {
+  const uint32_t s = a + b;
+  return s + (s < a);
+}
+template <size_t A>
+inline uint32_t change(const uint8_t* before, const uint8_t* after) {
+  uint32_t d = 0;
+  for (size_t i = 0; i < A; i += 4) d = add1c(d, add1c(~load32(before + i), load32(after + i)));
+  return d;
+}
+inline uint32_t change16(uint16_t before, uint16_t after) { return uint32_t(uint16_t(~before)) + after; }
+inline uint16_t apply_change(uint16_t csum, uint32_t d) {
+  uint32_t sum = add1c(uint16_t(~csum), d);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(~sum);
+}
+
+template <size_t A>
+inline bool same(const uint8_t* x, const uint8_t* y) {
+  if constexpr (A == 4) {
+    return load32(x) == load32(y);
+  } else {
+    uint64_t a[2], b[2];
+    std::memcpy(a, x, 16);
+    std::memcpy(b, y, 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+  }
+}
+
+// Rewrite one endpoint (A address bytes: 4 or 16) of the IP header at `ip`
+// and of its transport header at `l4`. With `extra`, a checksum that covers
+// all these bytes as data (the outer ICMP checksum when the packet is the
+// quote inside an ICMP error) absorbs every change too.
+template <size_t A>
+void rewrite(uint8_t* ip, uint8_t proto, uint8_t* l4, size_t l4_avail, bool src, Endpoint e, uint8_t* extra) {
+  constexpr bool v4 = A == 4;
+  const IpLayout& L = v4 ? kV4 : kV6;
   uint8_t* a = ip + (src ? L.src : L.dst);
-  Transport t = transport(proto, l4, l4_avail, src, af);
-  auto patch = [&](uint8_t* at, const uint8_t* to, size_t n) {
-    if (extra) store16(extra, net::checksum_adjust(load16(extra), at, to, n));
-    std::memcpy(at, to, n);
-  };
-  if (std::memcmp(a, e.addr, L.len) != 0) {
-    if (L.header_csum) {
-      uint16_t c = net::checksum_adjust(load16(ip + 10), a, e.addr, L.len);
-      patch(ip + 10, reinterpret_cast<const uint8_t*>(&c), 2);
-    }
-    if (t.csum && t.pseudo) {
-      uint16_t c = net::checksum_adjust(load16(t.csum), a, e.addr, L.len);
-      if (t.udp) c = udp_fix(c);
-      patch(t.csum, reinterpret_cast<const uint8_t*>(&c), 2);
-    }
-    patch(a, e.addr, L.len);
+  const Transport t = transport(proto, l4, l4_avail, src, v4 ? net::Family::V4 : net::Family::V6);
+  const bool new_addr = !same<A>(a, e.addr);
+  const bool new_port = t.port && load16(t.port) != e.port;
+  if (!new_addr && !new_port) return;
+  const uint32_t d_addr = new_addr ? change<A>(a, e.addr) : 0;
+  const uint32_t d_port = new_port ? change16(load16(t.port), e.port) : 0;
+  uint32_t d_extra = add1c(d_addr, d_port);
+  if (v4 && new_addr) {
+    const uint16_t before = load16(ip + 10), after = apply_change(before, d_addr);
+    store16(ip + 10, after);
+    if (extra) d_extra = add1c(d_extra, change16(before, after));
   }
-  if (with_port && t.port && load16(t.port) != e.port) {
-    if (t.csum) {
-      uint16_t c = net::checksum_adjust(load16(t.csum), load16(t.port), e.port);
-      if (t.udp) c = udp_fix(c);
-      patch(t.csum, reinterpret_cast<const uint8_t*>(&c), 2);
-    }
-    patch(t.port, reinterpret_cast<const uint8_t*>(&e.port), 2);
+  if (t.csum && ((t.pseudo && new_addr) || new_port)) {
+    const uint16_t before = load16(t.csum);
+    uint16_t after = apply_change(before, add1c(t.pseudo ? d_addr : 0, d_port));
+    if (t.udp) after = udp_fix(after);
+    store16(t.csum, after);
+    if (extra) d_extra = add1c(d_extra, change16(before, after));
   }
+  if (new_addr) std::memcpy(a, e.addr, A);
+  if (new_port) store16(t.port, e.port);
+  if (extra) store16(extra, apply_change(load16(extra), d_extra));
+}
+
+void rewrite(uint8_t* ip, uint8_t proto, uint8_t* l4, size_t l4_avail, net::Family af, bool src, Endpoint e,
+             uint8_t* extra) {
+  if (af == net::Family::V4) rewrite<4>(ip, proto, l4, l4_avail, src, e, extra);
+  else rewrite<16>(ip, proto, l4, l4_avail, src, e, extra);
 }
 
 inline uint8_t proto_of(const PacketMeta& p) {
@@ -114,7 +161,7 @@ inline uint8_t proto_of(const PacketMeta& p) {
 inline size_t l4_avail(const PacketMeta& p) { return p.len > p.l4 ? size_t(p.len - p.l4) : 0; }
 
 void set_endpoint(PacketMeta& p, bool src, Endpoint e) {
-  rewrite(p.data + p.l3, proto_of(p), p.data + p.l4, l4_avail(p), p.key.af, src, e, true, nullptr);
+  rewrite(p.data + p.l3, proto_of(p), p.data + p.l4, l4_avail(p), p.key.af, src, e, nullptr);
 }
 
 }  // namespace
@@ -162,7 +209,7 @@ bool apply_icmp_error(PacketMeta& p, const StateTable& t, const State& s, uint8_
 
   // The quoted packet travelled the other way: the endpoint the outer header
   // gets as its destination was the quote's source, and the reverse.
-  rewrite(inner, inner_proto, inner_l4, inner_avail, af, !r.source, r.to, true, icmp + 2);
+  rewrite(inner, inner_proto, inner_l4, inner_avail, af, !r.source, r.to, icmp + 2);
 
   // The outer header: its address only (the error has no port). ICMP's own
   // checksum does not cover the IPv4 header; ICMPv6's pseudo header does.

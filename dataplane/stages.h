@@ -33,11 +33,20 @@ void state_create(WorkerCtx& ctx, Burst& b);
 void ipv4_output(WorkerCtx& ctx, Burst& b);
 void icmp_error(WorkerCtx& ctx, Burst& b);
 
-// Runs fn(packet) for every packet of the burst waiting at stage `at`.
+constexpr uint32_t bit(Next n) { return 1u << unsigned(n); }
+
+// Runs fn(packet) for every packet of the burst waiting at stage `at`, and
+// records where every packet waits afterwards (Burst::waiting).
 template <class F>
 inline void each(Burst& b, Next at, F&& fn) {
-  for (uint16_t i = 0; i < b.n; ++i)
-    if (b.pkt[i].next == at) fn(b.pkt[i]);
+  if (!(b.waiting & bit(at))) return;
+  uint32_t waiting = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    PacketMeta& p = b.pkt[i];
+    if (p.next == at) fn(p);
+    waiting |= bit(p.next);
+  }
+  b.waiting = waiting;
 }
 
 // Header overlays. Wire headers are packed (alignment 1), so any offset into

@@ -80,12 +80,18 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   nat::apply(p, t, s, hit.dir);
   p.state = hit.state;
   p.dir = hit.dir;
-  p.next = Next::Ipv4Classify;
+  // Transit by construction: a state is made only for a packet ipv4_classify
+  // called transit and the rules passed, and its replies go back to that
+  // packet's source, which ipv4_input checked. What classify would still
+  // say is RFC 1812's rule for frames that came as link-layer broadcast.
+  if (!p.has(PacketFlag::L2Unicast)) return p.to_drop(DropReason::NotForUs);
+  p.next = Next::Ipv4Route;
 }
 
 }  // namespace
 
 void state_lookup(WorkerCtx& ctx, Burst& b) {
+  if (!(b.waiting & bit(Next::StateLookup))) return;
   const net::FlowKey* keys[kBurstMax];
   uint64_t hashes[kBurstMax];
   Hit hits[kBurstMax];
@@ -97,13 +103,15 @@ void state_lookup(WorkerCtx& ctx, Burst& b) {
     hashes[n] = StateTable::hash(b.pkt[i].key);
     at[n++] = uint8_t(i);
   }
-  if (n == 0) return;
   ctx.states->lookup_bulk({keys, n}, {hashes, n}, {hits, n});
+  uint32_t moved = 0;
   for (unsigned j = 0; j < n; ++j) {
     PacketMeta& p = b.pkt[at[j]];
     if (hits[j].found()) on_hit(ctx, p, hits[j]);
     else p.next = Next::Dnat;
+    moved |= bit(p.next);
   }
+  b.waiting = (b.waiting & ~bit(Next::StateLookup)) | moved;
 }
 
 }  // namespace hafw::dp::stage
