@@ -95,6 +95,12 @@ inline uint32_t load32(const void* p) {
   return v;
 }
 
+inline uint64_t load64(const void* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
 // Bit i set when slot i's signature is `sig`: the twelve bytes compared at
@@ -151,30 +157,75 @@ net::FlowKey StateTable::key(StateIndex s, uint8_t w) const {
   return k;
 }
 
-// key[w] compared where it lies: for w = 1 the addresses are read from the
-// state or the address pool (a pointer chosen without a branch) and the
-// ports are swapped and masked in a register, so no FlowKey is built. The
-// direction of a hit is random, so nothing here branches on w.
-inline bool StateTable::key_equals(const State& s, uint8_t w, const net::FlowKey& k) const {
+// key[0] against a key: the addresses as two 16-byte compares, then the 8
+// bytes that end both (the last two of dst, the ports, the protocol; the
+// state's flags byte stands where the key's family is).
+inline bool StateTable::key0_equals(const State& s, const net::FlowKey& k) const {
+  const auto* sp = reinterpret_cast<const uint8_t*>(&s);
+  const auto* kp = reinterpret_cast<const uint8_t*>(&k);
+  const __m128i diff = _mm_or_si128(_mm_xor_si128(load128(sp), load128(kp)), _mm_xor_si128(load128(sp + 16), load128(kp + 16)));
+  const unsigned addrs = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128()))) ^ 0xffffu;
+  const uint64_t st = load64(sp + 30), kt = load64(kp + 30);
+  const uint64_t af = (s.flags.load(std::memory_order_relaxed) & sflag::V6) ? uint8_t(net::Family::V6)
+                                                                             : uint8_t(net::Family::V4);
+  const uint64_t tail = ((st ^ kt) & 0x00ffffffffffffffull) | ((kt >> 56) ^ af);
+  return (addrs | tail) == 0;
+}
+
+// key[1] against a key, without building it: the reply's source is the
+// state's destination (or a port forward's target, from the pool), its
+// destination the state's source (or outbound NAT's VIP), its ports
+// swapped with the translated one put in. Chosen with masks, not jumps: NAT
+// side and protocol vary from state to state.
+inline bool StateTable::key1_equals(const State& s, const net::FlowKey& k) const {
   const uint8_t flags = s.flags.load(std::memory_order_relaxed);
   const unsigned side = (flags & sflag::NatMask) >> 1;
-  const uint8_t* pool = pool_[s.nat_addr].data();
-  const uint8_t* src1 = side == unsigned(NatSide::Dst) ? pool : s.dst.data();
-  const uint8_t* dst1 = side == unsigned(NatSide::Src) ? pool : s.src.data();
-  const uint8_t* src = w ? src1 : s.src.data();
-  const uint8_t* dst = w ? dst1 : s.dst.data();
+  const uintptr_t a = reinterpret_cast<uintptr_t>(s.src.data());
+  const uintptr_t b = reinterpret_cast<uintptr_t>(s.dst.data());
+  const uintptr_t pool = reinterpret_cast<uintptr_t>(pool_[s.nat_addr].data());
+  const auto* src = reinterpret_cast<const uint8_t*>(b ^ ((b ^ pool) & -uintptr_t(side == unsigned(NatSide::Dst))));
+  const auto* dst = reinterpret_cast<const uint8_t*>(a ^ ((a ^ pool) & -uintptr_t(side == unsigned(NatSide::Src))));
   const uint32_t ports0 = load32(&s.sport);
   const uint32_t swapped = ports0 >> 16 | ports0 << 16;
   const uint32_t mask = kNatPortMask[side | unsigned(is_icmp(s.proto)) << 2];
-  const uint32_t ports1 = (swapped & ~mask) | (uint32_t(s.nat_port) * 0x10001u & mask);
-  const uint32_t ports = w ? ports1 : ports0;
+  const uint32_t ports = swapped ^ ((swapped ^ uint32_t(s.nat_port) * 0x10001u) & mask);
   const __m128i diff = _mm_or_si128(_mm_xor_si128(load128(src), load128(k.src.data())),
                                     _mm_xor_si128(load128(dst), load128(k.dst.data())));
-  const bool addrs = _mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128())) == 0xffff;
-  const uint32_t tail = (ports ^ load32(&k.sport)) | uint32_t(s.proto ^ k.proto) |
-                        uint32_t(((flags & sflag::V6) ? uint8_t(net::Family::V6) : uint8_t(net::Family::V4)) ^
-                                 uint8_t(k.af));
-  return addrs & (tail == 0);
+  const unsigned addrs = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128()))) ^ 0xffffu;
+  const uint32_t af = (flags & sflag::V6) ? uint8_t(net::Family::V6) : uint8_t(net::Family::V4);
+  const uint32_t tail = (ports ^ load32(&k.sport)) | uint32_t(s.proto ^ k.proto) | (af ^ uint8_t(k.af));
+  return (addrs | tail) == 0;
+}
+
+// key[w] compared where it lies: for w = 1 the addresses are read from the
+// state or the address pool and the ports are swapped and masked in a
+// register, so no FlowKey is built. The direction of a hit is random, so
+// nothing here branches on w or on the NAT side: the pointers and the port
+// word are chosen with masks (a compiler turns a ?: of pointers into a jump).
+inline bool StateTable::key_equals(const State& s, uint8_t w, const net::FlowKey& k) const {
+  const uint8_t flags = s.flags.load(std::memory_order_relaxed);
+  const unsigned side = (flags & sflag::NatMask) >> 1;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(s.src.data());
+  const uintptr_t b = reinterpret_cast<uintptr_t>(s.dst.data());
+  const uintptr_t pool = reinterpret_cast<uintptr_t>(pool_[s.nat_addr].data());
+  const uintptr_t on_w = -uintptr_t(w);
+  const uintptr_t on_src = -uintptr_t(side == unsigned(NatSide::Src));
+  const uintptr_t on_dst = -uintptr_t(side == unsigned(NatSide::Dst));
+  const uintptr_t src1 = b ^ ((b ^ pool) & on_dst);  // key[1].src: the target, or the state's dst
+  const uintptr_t dst1 = a ^ ((a ^ pool) & on_src);  // key[1].dst: the VIP, or the state's src
+  const auto* src = reinterpret_cast<const uint8_t*>(a ^ ((a ^ src1) & on_w));
+  const auto* dst = reinterpret_cast<const uint8_t*>(b ^ ((b ^ dst1) & on_w));
+  const uint32_t ports0 = load32(&s.sport);
+  const uint32_t swapped = ports0 >> 16 | ports0 << 16;
+  const uint32_t mask = kNatPortMask[side | unsigned(is_icmp(s.proto)) << 2];
+  const uint32_t ports1 = swapped ^ ((swapped ^ uint32_t(s.nat_port) * 0x10001u) & mask);
+  const uint32_t ports = ports0 ^ ((ports0 ^ ports1) & uint32_t(on_w));
+  const __m128i diff = _mm_or_si128(_mm_xor_si128(load128(src), load128(k.src.data())),
+                                    _mm_xor_si128(load128(dst), load128(k.dst.data())));
+  const unsigned addrs = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128()))) ^ 0xffffu;
+  const uint32_t af = (flags & sflag::V6) ? uint8_t(net::Family::V6) : uint8_t(net::Family::V4);
+  const uint32_t tail = (ports ^ load32(&k.sport)) | uint32_t(s.proto ^ k.proto) | (af ^ uint8_t(k.af));
+  return (addrs | tail) == 0;
 }
 
 // ---- lookups
@@ -197,52 +248,126 @@ Hit StateTable::find(const net::FlowKey& k, uint64_t h) const {
 
 Hit StateTable::lookup(const net::FlowKey& k, uint64_t h) const { return find(k, h); }
 
+namespace {
+
+// A state's first 48 bytes, which a lookup compares (key[0], the NAT
+// delta, the expiry): one line or two, by where the state starts in its line.
+inline void prefetch_head(const State* s) {
+  const auto* p = reinterpret_cast<const char*>(s);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + offsetof(State, seqlo) - 1);
+}
+
+// The rest of it, which the caller updates next.
+inline void prefetch_tail(const State* s) {
+  const auto* p = reinterpret_cast<const char*>(s);
+  __builtin_prefetch(p + 64);
+  __builtin_prefetch(p + sizeof(State) - 1);
+}
+
+}  // namespace
+
 void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
                              std::span<Hit> out) const {
   constexpr size_t kChunk = 32;
+  // The arrays' addresses in registers: the compiler cannot tell that the
+  // stores to `out` leave the table's members alone.
+  const State* const states = &states_[0];
+  const Bucket* const buckets = &buckets_[0];
+  const uint64_t nb = nbuckets_;
   const Bucket* home_of[kChunk];
-  unsigned cand[kChunk];
+  uint32_t first[kChunk];  // the link of the first slot whose signature matched
+  // Keys by what step 3 does with them: dir0/dir1, compare with that key of
+  // the candidate's state; none, no candidate at home.
+  uint8_t dir0[kChunk], dir1[kChunk], none[kChunk];
+  uint8_t again[kChunk];  // keys the fast path did not settle
   for (size_t base = 0; base < keys.size(); base += kChunk) {
     const size_t n = std::min(kChunk, keys.size() - base);
+    const uint64_t* h = &hashes[base];
+    const net::FlowKey* const* k = &keys[base];
+    Hit* o = &out[base];
     // 1. Every home bucket on its way.
     for (size_t i = 0; i < n; ++i) {
-      home_of[i] = &buckets_[home(hashes[base + i])];
+      home_of[i] = &buckets[(uint64_t(uint32_t(h[i])) * nb) >> 32];
       __builtin_prefetch(home_of[i]);
     }
-    // 2. The signatures, and every state whose signature matches on its way:
-    // all of it (it may straddle three lines), since the caller updates it
-    // next. A link read here only aims a prefetch.
+    // 2. The signatures; the compared lines of every state whose signature
+    // matches; where keys were pushed past the home bucket, the next bucket.
+    // Each key is sorted by which of its candidate's keys it would be, so
+    // that step 3 runs one loop per direction, with no jump on it.
+    unsigned n0 = 0, n1 = 0, nn = 0, na = 0;
     for (size_t i = 0; i < n; ++i) {
       const Bucket& b = *home_of[i];
-      cand[i] = sig_matches(b, sig_of(hashes[base + i]));
-      for (unsigned m = cand[i]; m != 0; m &= m - 1) {
-        const uint32_t ref = b.ref[__builtin_ctz(m)].load(std::memory_order_relaxed);
-        const auto* p = reinterpret_cast<const char*>(&states_[state_of(ref | (ref == 0))]);
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + 64);
-        __builtin_prefetch(p + sizeof(State) - 1);
-      }
-    }
-    // 3. Compare.
-    for (size_t i = 0; i < n; ++i) {
-      const net::FlowKey& k = *keys[base + i];
-      const Bucket& b = *home_of[i];
-      Hit hit;
-      for (unsigned m = cand[i]; m != 0; m &= m - 1) {
-        const uint32_t ref = b.ref[__builtin_ctz(m)].load(std::memory_order_acquire);
-        if (ref == 0) continue;
-        const State& s = states_[state_of(ref)];
-        if (key_equals(s, key_of(ref), k) && live(s)) {
-          hit = Hit{state_of(ref), key_of(ref)};
-          break;
+      const unsigned m = sig_matches(b, sig_of(h[i]));
+      // Slot 11 when nothing matched, only so that the load needs no jump.
+      const uint32_t ref = b.ref[__builtin_ctz(m | 0x800u)].load(std::memory_order_acquire) & -uint32_t(m != 0);
+      first[i] = ref;
+      prefetch_head(&states[state_of(ref | (ref == 0))]);
+      if (const unsigned other = m & (m - 1); other != 0) [[unlikely]]
+        for (unsigned x = other; x != 0; x &= x - 1) {
+          const uint32_t r = b.ref[__builtin_ctz(x)].load(std::memory_order_relaxed);
+          prefetch_head(&states[state_of(r | (r == 0))]);
         }
-      }
-      // Rare: the key may have been pushed past its home bucket, or the
-      // home bucket's signatures changed since step 2: the full search.
-      if (!hit.found() && (b.overflow.load(std::memory_order_acquire) != 0 ||
-                           sig_matches(b, sig_of(hashes[base + i])) != cand[i]))
-        hit = find(k, hashes[base + i]);
-      out[base + i] = hit;
+      // Past the last bucket this aims at nothing, which a prefetch may.
+      __builtin_prefetch(reinterpret_cast<const char*>(&b) +
+                         (b.overflow.load(std::memory_order_relaxed) != 0 ? sizeof(Bucket) : 0));
+      const unsigned w = key_of(ref);
+      dir0[n0] = uint8_t(i);
+      dir1[n1] = uint8_t(i);
+      none[nn] = uint8_t(i);
+      n0 += ref != 0 && w == 0;
+      n1 += ref != 0 && w == 1;
+      nn += ref == 0;
+    }
+    // 2b. No candidate at home: a miss, unless keys were pushed past it; then
+    // the next bucket's candidate joins step 3 (a key further on, or a
+    // second candidate there, is for the full search).
+    for (unsigned j = 0; j < nn; ++j) {
+      const unsigned i = none[j];
+      const Bucket& b = *home_of[i];
+      o[i] = Hit{};
+      if (b.overflow.load(std::memory_order_acquire) == 0) continue;
+      const Bucket& b2 = buckets[next(uint64_t(&b - buckets))];
+      const unsigned m = sig_matches(b2, sig_of(h[i]));
+      const uint32_t ref = b2.ref[__builtin_ctz(m | 0x800u)].load(std::memory_order_acquire) & -uint32_t(m != 0);
+      first[i] = ref;
+      prefetch_head(&states[state_of(ref | (ref == 0))]);
+      const unsigned w = key_of(ref);
+      dir0[n0] = uint8_t(i);
+      dir1[n1] = uint8_t(i);
+      again[na] = uint8_t(i);
+      n0 += ref != 0 && w == 0;
+      n1 += ref != 0 && w == 1;
+      na += ref == 0;
+    }
+    // 3. Compare. A link read in step 2 may be stale by now: the state it
+    // leads to is still safe to read (RCU), and its key and life decide. A
+    // hit's other lines go on their way for the caller.
+    for (unsigned j = 0; j < n0; ++j) {
+      const unsigned i = dir0[j];
+      const StateIndex si = state_of(first[i]);
+      const State& s = states[si];
+      const bool hit = key0_equals(s, *k[i]) & live(s);
+      o[i] = Hit{hit ? si : kNoState, 0};
+      prefetch_tail(&s);
+      again[na] = uint8_t(i);
+      na += !hit;
+    }
+    for (unsigned j = 0; j < n1; ++j) {
+      const unsigned i = dir1[j];
+      const StateIndex si = state_of(first[i]);
+      const State& s = states[si];
+      const bool hit = key1_equals(s, *k[i]) & live(s);
+      o[i] = Hit{hit ? si : kNoState, uint8_t(hit)};
+      prefetch_tail(&s);
+      again[na] = uint8_t(i);
+      na += !hit;
+    }
+    // 4. The rest (another candidate, a key further on, a link gone): the
+    // full search.
+    for (unsigned j = 0; j < na; ++j) {
+      const unsigned i = again[j];
+      o[i] = find(*k[i], h[i]);
     }
   }
 }

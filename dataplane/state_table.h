@@ -289,6 +289,9 @@ class StateTable {
   bool live(const State& s) const { return s.expire.load(std::memory_order_acquire) != 0; }
   // Does key[w] of state s equal k?
   bool key_equals(const State& s, uint8_t w, const net::FlowKey& k) const;
+  // The same for a caller that knows w.
+  bool key0_equals(const State& s, const net::FlowKey& k) const;
+  bool key1_equals(const State& s, const net::FlowKey& k) const;
   Hit find(const net::FlowKey& k, uint64_t hash) const;
   enum class IndexResult : uint8_t { Indexed, Exists, NoRoom };
   struct Indexed {
@@ -339,10 +342,10 @@ class StateTable {
 };
 
 // The key's five 64-bit words: both addresses, then the 8 bytes that end
-// the key (the last two of dst, the ports, protocol and family), folded with
-// three independent 64x64->128 multiplies and a fourth that joins them. The
-// three run in parallel, so a burst of keys hashes at about 4 multiplies a
-// key. Inline: the callers hash a burst in a loop.
+// the key (the last two of dst, the ports, protocol and family). Each
+// address is folded with one 64x64->128 multiply (the two run in parallel),
+// and a third joins them with the last word. Inline: the callers hash a
+// burst in a loop.
 inline uint64_t StateTable::hash(const net::FlowKey& k) {
   const auto* p = reinterpret_cast<const uint8_t*>(&k);
   uint64_t w[5];
@@ -354,8 +357,7 @@ inline uint64_t StateTable::hash(const net::FlowKey& k) {
   };
   const uint64_t a = mix(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull);
   const uint64_t b = mix(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull);
-  const uint64_t c = mix(w[4] ^ 0x1d8e4e27c47d124full, 0x9e3779b97f4a7c15ull);
-  return mix(a ^ c ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
+  return mix(a ^ w[4] ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
 }
 
 template <class F>
