@@ -158,17 +158,21 @@ net::FlowKey StateTable::key(StateIndex s, uint8_t w) const {
 }
 
 // key[0] against a key: the addresses as two 16-byte compares, then the 8
-// bytes that end both (the last two of dst, the ports, the protocol; the
-// state's flags byte stands where the key's family is).
+// bytes that end the key but its family (the last three of dst, the ports,
+// the protocol), and the family from the flags. The 8-byte load stops short
+// of the flags byte: inserts and the reaper change its other bits with
+// atomics while a lookup may read the state, so it is only read atomically.
 inline bool StateTable::key0_equals(const State& s, const net::FlowKey& k) const {
   const auto* sp = reinterpret_cast<const uint8_t*>(&s);
   const auto* kp = reinterpret_cast<const uint8_t*>(&k);
   const __m128i diff = _mm_or_si128(_mm_xor_si128(load128(sp), load128(kp)), _mm_xor_si128(load128(sp + 16), load128(kp + 16)));
   const unsigned addrs = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128()))) ^ 0xffffu;
-  const uint64_t st = load64(sp + 30), kt = load64(kp + 30);
+  static_assert(offsetof(State, proto) == 36 && offsetof(State, flags) == 37 &&
+                offsetof(net::FlowKey, proto) == 36 && offsetof(net::FlowKey, af) == 37);
+  const uint64_t st = load64(sp + 29), kt = load64(kp + 29);
   const uint64_t af = (s.flags.load(std::memory_order_relaxed) & sflag::V6) ? uint8_t(net::Family::V6)
                                                                              : uint8_t(net::Family::V4);
-  const uint64_t tail = ((st ^ kt) & 0x00ffffffffffffffull) | ((kt >> 56) ^ af);
+  const uint64_t tail = (st ^ kt) | (uint64_t(uint8_t(k.af)) ^ af);
   return (addrs | tail) == 0;
 }
 
