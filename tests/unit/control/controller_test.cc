@@ -446,3 +446,61 @@ TEST_CASE("unicast CARP: adverts go to the peer's address and, once ARP found it
   lab.kill_n1();
   CHECK(lab.time_until([&] { return Lab::state(*lab.n2, "wan") == "MASTER"; }, 5s));
 }
+
+TEST_CASE("the node translates the client's traffic, lists its states, and the reaper frees them", "[node][states]") {
+  Lab lab;
+  lab.start_n1();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+
+  // The client's ping reaches the server from the WAN VIP (outbound NAT).
+  auto echoes = lab.ping_server(1);
+  REQUIRE(echoes.size() == 1);
+  CHECK(as_ipv4(echoes[0])->src == net::be32(ip("198.51.100.200").v4()));
+
+  // states.list shows the state with both keys and its translation.
+  const nlohmann::json list = lab.n1->handle("states.list", nlohmann::json::object());
+  REQUIRE(list["states"].size() == 1);
+  const nlohmann::json& s = list["states"][0];
+  CHECK(s["protocol"] == "icmp");
+  CHECK(s["src"].get<std::string>().starts_with("192.168.1.10:"));
+  CHECK(s["dst"].get<std::string>().starts_with("198.51.100.10:"));
+  CHECK(s["nat"]["side"] == "source");
+  CHECK(s["nat"]["to"].get<std::string>().starts_with("198.51.100.200:"));
+  CHECK(s["reply_dst"] == s["nat"]["to"]);
+  CHECK(s["rule"] == 0);
+  CHECK(s["packets"][0] == 1);
+  CHECK(s["expires_in_s"] == 20);  // icmp.first
+  CHECK(list["truncated"] == false);
+  // Filters: a protocol or an address the state does not have finds nothing.
+  CHECK(lab.n1->handle("states.list", {{"protocol", "tcp"}})["states"].empty());
+  CHECK(lab.n1->handle("states.list", {{"address", "198.51.100.200"}})["states"].size() == 1);
+  CHECK(lab.n1->handle("states.list", {{"address", "10.9.9.9"}})["states"].empty());
+  CHECK_THROWS_AS(lab.n1->handle("states.list", {{"limit", 0}}), control::CommandError);
+  CHECK_THROWS_AS(lab.n1->handle("states.list", {{"address", "nope"}}), control::CommandError);
+  CHECK_THROWS_AS(lab.n1->handle("states.list", {{"protocol", "gre"}}), control::CommandError);
+
+  nlohmann::json summary = lab.n1->handle("states.summary", nlohmann::json::object());
+  CHECK(summary["states"] == 1);
+  CHECK(summary["created"] == 1);
+  CHECK(summary["capacity"] == lab.io1->states().capacity());
+  CHECK(summary["timeouts"]["icmp.first"] == 20);
+
+  // The WAN cannot ping into the LAN: rule 1 blocks it and counts.
+  lab.server.send(echo_frame(lab.server.mac, net::Mac::virtual_for(200), lab.server.addr, ip("192.168.1.10"), 9));
+  lab.settle();
+  const nlohmann::json stats = lab.n1->handle("stats", nlohmann::json::object());
+  CHECK(stats["dataplane"]["drops"]["rule_block"] == 1);
+  CHECK(stats["rules"][1]["matches"] == 1);
+  CHECK(stats["rules"][1]["action"] == "block");
+
+  // icmp.first is 20 s: the control thread's reaper takes the state out
+  // within about a second of its expiry, and its slot is free again.
+  lab.run_for(19s);
+  CHECK(lab.n1->handle("states.summary", nlohmann::json::object())["states"] == 1);
+  lab.run_for(3s);
+  summary = lab.n1->handle("states.summary", nlohmann::json::object());
+  CHECK(summary["states"] == 0);
+  CHECK(summary["reaped"] == 1);
+  CHECK(lab.n1->handle("states.list", nlohmann::json::object())["states"].empty());
+}
