@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,19 @@ struct Options {
   std::vector<std::string> words;  // verb and its arguments
 };
 
+// A whole number, all of `s` (std::stoll alone accepts "12abc"), or nullopt.
+std::optional<long long> whole_number(const std::string& s) {
+  size_t end = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(s, &end);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (s.empty() || end != s.size()) return std::nullopt;
+  return n;
+}
+
 Options parse_options(int argc, char** argv) {
   Options o;
   const char* env = std::getenv("HAFW_SOCKET");
@@ -95,14 +109,9 @@ Options parse_options(int argc, char** argv) {
       o.socket = value("--socket");
       if (o.socket.empty()) throw Usage{"--socket needs a path"};
     } else if (a == "--timeout" || a.starts_with("--timeout=")) {
-      std::string v = value("--timeout");
-      size_t end = 0;
-      try {
-        o.timeout_s = std::stoi(v, &end);
-      } catch (const std::exception&) {
-        end = 0;
-      }
-      if (end != v.size() || o.timeout_s <= 0) throw Usage{"--timeout needs a positive number of seconds"};
+      const std::optional<long long> t = whole_number(value("--timeout"));
+      if (!t || *t <= 0 || *t > 86400) throw Usage{"--timeout needs a positive number of seconds"};
+      o.timeout_s = int(*t);
     } else {
       throw Usage{"unknown option " + a};
     }
@@ -151,17 +160,11 @@ int run(const Options& o) {
     } else if (w[1] == "demote") {
       want_args(w, 2, 2, "carp demote +N|-N");
       const std::string& n = w[2];
-      size_t end = 0;
-      long long by = 0;
-      try {
-        by = std::stoll(n, &end);
-      } catch (const std::exception&) {
-        end = 0;
-      }
-      if (n.empty() || (n[0] != '+' && n[0] != '-') || end != n.size())
+      const std::optional<long long> by = whole_number(n);
+      if (!by || (n[0] != '+' && n[0] != '-'))
         throw Usage{"usage: hafwctl carp demote +N|-N (a signed whole number, e.g. +10 or -10)"};
       cmd = "carp.demote";
-      args["by"] = by;
+      args["by"] = *by;
       human = ctl::format_carp;
     } else {
       throw Usage{"usage: hafwctl carp [status | maintenance on|off | demote +N|-N]"};
@@ -181,27 +184,15 @@ int run(const Options& o) {
         const std::string& a = w[i];
         const size_t eq = a.find('=');
         if (eq == std::string::npos) {
-          size_t end = 0;
-          long long n = 0;
-          try {
-            n = std::stoll(a, &end);
-          } catch (const std::exception&) {
-            end = 0;
-          }
-          if (end != a.size() || a.empty()) throw Usage{"usage: hafwctl states [summary | LIMIT] [address=A port=N protocol=P]"};
-          args["limit"] = n;
+          const std::optional<long long> limit = whole_number(a);
+          if (!limit) throw Usage{"usage: hafwctl states [summary | LIMIT] [address=A port=N protocol=P]"};
+          args["limit"] = *limit;
         } else if (const std::string k = a.substr(0, eq), v = a.substr(eq + 1); k == "address" || k == "protocol") {
           args[k] = v;
         } else if (k == "port") {
-          size_t end = 0;
-          long long n = -1;
-          try {
-            n = std::stoll(v, &end);
-          } catch (const std::exception&) {
-            end = 0;
-          }
-          if (end != v.size() || v.empty()) throw Usage{"states: port=N needs a number"};
-          args["port"] = n;
+          const std::optional<long long> port = whole_number(v);
+          if (!port) throw Usage{"states: port=N needs a number"};
+          args["port"] = *port;
         } else {
           throw Usage{"states: unknown filter '" + k + "' (address=, port=, protocol=)"};
         }

@@ -44,35 +44,7 @@ lab() { "$LAB" "$@"; }
 WORK=$(mktemp -d /tmp/hafw-smoke.XXXXXX)
 BG_PIDS=()
 
-teardown() {
-  local rc=$? pid left
-  trap - EXIT INT TERM
-  for pid in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$pid" 2>/dev/null; done
-  ((rc == 0 || rc == 77 || failed)) || fail "test aborted (exit $rc)"
-  if ((failed)) || ((rc != 0 && rc != 77)); then
-    # lab down removes the run dir: keep the daemons' logs for the post-mortem.
-    cp "$RUN"/*.log "$RUN"/*.json "$WORK"/ 2>/dev/null
-    for f in "$WORK"/n1.log "$WORK"/n2.log; do
-      [[ -f $f ]] && { echo "--- last lines of $(basename "$f")"; tail -n 15 "$f"; }
-    done
-  fi
-  lab down >/dev/null
-  left=$(ip netns list | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')
-  if [[ -z $left && ! -e $RUN ]] && ! ls -d /var/run/dpdk/hafw-"$P"-* >/dev/null 2>&1; then
-    pass "teardown leaves no namespace, run dir or DPDK runtime dir of '$P'"
-  else
-    fail "teardown left behind: ${left//$'\n'/ } $(ls -d "$RUN" /var/run/dpdk/hafw-"$P"-* 2>/dev/null | tr '\n' ' ')"
-  fi
-  if ((failed)); then
-    echo "captures and logs kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  echo "failover: $passed passed, $failed failed"
-  ((failed == 0 && rc == 0)) && exit 0
-  ((rc == 77)) && exit 77
-  exit 1
-}
+teardown() { lab_teardown failover $?; }
 trap teardown EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -34,28 +34,7 @@ ctl() { "$BUILD/hafwctl" --socket "$RUN/$1.sock" "${@:2}"; }
 WORK=$(mktemp -d /tmp/hafw-smoke-fw.XXXXXX)
 BG_PIDS=()
 
-teardown() {
-  local rc=$? pid left
-  trap - EXIT INT TERM
-  for pid in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$pid" 2>/dev/null; done
-  ((rc == 0 || rc == 77 || failed)) || fail "test aborted (exit $rc)"
-  if ((failed)) || ((rc != 0 && rc != 77)); then
-    cp "$RUN"/*.log "$RUN"/*.json "$WORK"/ 2>/dev/null
-    [[ -f $WORK/n1.log ]] && { echo "--- last lines of n1.log"; tail -n 15 "$WORK/n1.log"; }
-  fi
-  lab down >/dev/null
-  left=$(ip netns list | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')
-  if [[ -z $left && ! -e $RUN ]]; then
-    pass "teardown leaves no namespace or run dir of '$P'"
-  else
-    fail "teardown left behind: ${left//$'\n'/ } $(ls -d "$RUN" 2>/dev/null)"
-  fi
-  if ((failed)); then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  echo "firewall: $passed passed, $failed failed"
-  ((failed == 0 && rc == 0)) && exit 0
-  ((rc == 77)) && exit 77
-  exit 1
-}
+teardown() { lab_teardown firewall $?; }
 trap teardown EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
