@@ -179,9 +179,10 @@ class StateTable {
   Hit lookup(const net::FlowKey& k) const { return lookup(k, hash(k)); }
   Hit lookup(const net::FlowKey& k, uint64_t hash) const;
   // A burst: hashes[i] = hash(*keys[i]). Every home bucket is prefetched,
-  // then the lines of every state whose signature matches, before any key is
-  // compared, so the DRAM latency of one key hides behind the others. The
-  // whole state is prefetched: the caller updates it next.
+  // then the compared lines of every state whose signature matches, before
+  // any key is compared, so the DRAM latency of one key hides behind the
+  // others. A hit's other lines follow: the whole state is on its way, since
+  // the caller updates it next.
   void lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
                    std::span<Hit> out) const;
   // Start loading key k's home bucket (a caller that hashes a burst ahead).
