@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
 
 namespace hafw::dp {
 
@@ -53,14 +54,56 @@ const net::Mac* NeighborTable::find(uint8_t iface, uint32_t addr) const {
   }
 }
 
-const RouteView* Topology::route(uint32_t dst) const {
-  // A firewall node carries its connected subnets and a few static routes;
-  // a linear scan over a dozen 12-byte entries is a couple of cache lines.
-  // A DIR-24-8 table (rte_lpm) is the upgrade once route counts grow.
-  const RouteView* best = nullptr;
-  for (const auto& r : routes)
-    if (net::v4_in(dst, r.net, r.len) && (!best || r.len > best->len)) best = &r;
-  return best;
+void Ipv4Lpm::build(std::span<const RouteView> routes) {
+  top_.clear();
+  groups_.clear();
+  if (routes.empty()) return;
+  if (routes.size() > kMaxEntries) throw std::length_error("Ipv4Lpm: too many routes");
+  // Paint the routes shortest first, so that a longer prefix overwrites the
+  // shorter ones it lies in; on equal length the lower index last, so that
+  // it wins. A group is made when the first prefix longer than its level
+  // lands in an entry, and starts as a copy of that entry: what the shorter
+  // prefixes painted there (longer ones come later, and only these make
+  // groups, so an entry is never a group when a shorter prefix paints it).
+  std::vector<uint32_t> order(routes.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return routes[a].len != routes[b].len ? routes[a].len < routes[b].len : a > b;
+  });
+  top_.assign(size_t(1) << 16, 0);
+  auto group_of = [&](uint16_t& entry) -> size_t {
+    if (!(entry & kGroup)) {
+      const size_t g = groups_.size() >> 8;
+      groups_.resize(groups_.size() + 256, entry);
+      entry = uint16_t(kGroup | g);
+    }
+    return size_t(entry & ~kGroup) << 8;
+  };
+  auto paint = [](uint16_t* at, size_t n, uint16_t value) { std::fill(at, at + n, value); };
+  for (const uint32_t i : order) {
+    const uint8_t len = std::min<uint8_t>(routes[i].len, 32);
+    const uint32_t net = routes[i].net & net::v4_mask(len);
+    const uint16_t value = uint16_t(i + 1);
+    if (len <= 16) {
+      paint(&top_[net >> 16], size_t(1) << (16 - len), value);
+      continue;
+    }
+    // group_of may grow groups_: index it again after each call.
+    const size_t g2 = group_of(top_[net >> 16]);
+    if (len <= 24) {
+      paint(&groups_[g2 + ((net >> 8) & 0xff)], size_t(1) << (24 - len), value);
+      continue;
+    }
+    uint16_t entry = groups_[g2 + ((net >> 8) & 0xff)];
+    const size_t g3 = group_of(entry);
+    groups_[g2 + ((net >> 8) & 0xff)] = entry;
+    paint(&groups_[g3 + (net & 0xff)], size_t(1) << (32 - len), value);
+  }
+}
+
+void Topology::set_routes(std::vector<RouteView> routes) {
+  lpm_.build(routes);
+  routes_ = std::move(routes);
 }
 
 }  // namespace hafw::dp

@@ -332,7 +332,9 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
     }
   }
   SECTION("no route without a default: not forwarded, answered") {
-    v.topo.routes.erase(v.topo.routes.begin() + 3);  // the default route (after the 3 connected)
+    auto routes = v.topo.routes();
+    routes.erase(routes.begin() + 3);  // the default route (after the 3 connected)
+    v.topo.set_routes(routes);
     REQUIRE(v.topo.route(ip4("8.8.8.8")) == nullptr);
     auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp));
     CHECK(x.r.exit == Exit::Reply);
