@@ -6,52 +6,29 @@
 
 namespace hafw::dp {
 
-namespace {
-
-// Fibonacci hashing of the 40-bit key: one multiply spreads consecutive host
-// addresses (the common case on a /24) over the whole table.
-uint64_t mix(uint8_t iface, uint32_t addr) {
-  return (uint64_t(iface) << 32 | addr) * 0x9e3779b97f4a7c15ull;
-}
-
-}  // namespace
-
-size_t NeighborTable::slot_of(uint8_t iface, uint32_t addr) const {
-  return size_t(mix(iface, addr) >> 32) & (slots_.size() - 1);
-}
-
 NeighborTable NeighborTable::build(std::span<const Entry> entries) {
   NeighborTable t;
   if (entries.empty()) return t;
   // Load factor <= 1/2 keeps linear-probe chains short, and misses (the
   // Resolve path) terminate quickly.
   t.slots_.assign(std::bit_ceil(std::max<size_t>(8, entries.size() * 2)), Slot{});
-  const size_t mask = t.slots_.size() - 1;
+  t.mask_ = t.slots_.size() - 1;
   for (const auto& [iface, addr, mac] : entries) {
-    for (size_t i = t.slot_of(iface, addr);; i = (i + 1) & mask) {
+    const uint64_t key = key_of(iface, addr);
+    for (size_t i = t.slot_of(key);; i = (i + 1) & t.mask_) {
       Slot& s = t.slots_[i];
-      if (!s.used) {
-        s = Slot{addr, iface, 1, mac};
+      if (s.key == 0) {
+        s = Slot{key, mac};
         ++t.count_;
         break;
       }
-      if (s.iface == iface && s.addr == addr) {
+      if (s.key == key) {
         s.mac = mac;
         break;
       }
     }
   }
   return t;
-}
-
-const net::Mac* NeighborTable::find(uint8_t iface, uint32_t addr) const {
-  if (slots_.empty()) return nullptr;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = slot_of(iface, addr);; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (!s.used) return nullptr;  // never full: load factor <= 1/2
-    if (s.iface == iface && s.addr == addr) return &s.mac;
-  }
 }
 
 void Ipv4Lpm::build(std::span<const RouteView> routes) {

@@ -146,22 +146,35 @@ class NeighborTable {
  public:
   using Entry = std::tuple<uint8_t, uint32_t, net::Mac>;
 
-  NeighborTable() = default;
+  // Empty: one unused slot, so that find() needs no test for an empty table.
+  NeighborTable() : slots_(1) {}
   // Duplicate keys: the last one wins.
   static NeighborTable build(std::span<const Entry> entries);
-  const net::Mac* find(uint8_t iface, uint32_t addr) const;
+  // Inline: ipv4_output looks up every forwarded packet's next hop. One
+  // 64-bit compare per slot: the key packs the interface, the address and a
+  // used bit, so an unused slot (key 0) never matches.
+  const net::Mac* find(uint8_t iface, uint32_t addr) const {
+    const uint64_t key = key_of(iface, addr);
+    for (size_t i = slot_of(key);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.mac;
+      if (s.key == 0) return nullptr;  // never full: load factor <= 1/2
+    }
+  }
   size_t size() const { return count_; }
 
  private:
   struct Slot {
-    uint32_t addr;
-    uint8_t iface;
-    uint8_t used;
+    uint64_t key;  // key_of(iface, addr); 0 = unused
     net::Mac mac;
   };
-  size_t slot_of(uint8_t iface, uint32_t addr) const;
+  static uint64_t key_of(uint8_t iface, uint32_t addr) { return uint64_t(1) << 40 | uint64_t(iface) << 32 | addr; }
+  // Fibonacci hashing: one multiply spreads consecutive host addresses (the
+  // common case on a /24) over the whole table.
+  size_t slot_of(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> 32) & mask_; }
 
-  std::vector<Slot> slots_;  // size is a power of two (or zero)
+  std::vector<Slot> slots_;  // size is a power of two
+  size_t mask_ = 0;          // slots_.size() - 1
   size_t count_ = 0;
 };
 
