@@ -6,6 +6,8 @@
 
 #include "dataplane/track.h"
 
+#include <bit>
+#include <cstddef>
 #include <span>
 
 namespace hafw::dp::stage {
@@ -16,8 +18,11 @@ namespace {
 // on the wire. 0.0.0.0 is allowed only for a host learning its address (DHCP),
 // which a router neither forwards nor serves here.
 bool impossible_source(uint32_t a) {
-  const uint8_t top = uint8_t(a >> 24);
-  return top == 0 || top == 127 || top >= 224;  // this-net, loopback, multicast, class E, broadcast
+  // this-net (0), loopback (127), multicast, class E and broadcast (224 up):
+  // one bit per first byte.
+  constexpr uint64_t kTop[4] = {1, uint64_t(1) << 63, 0, ~uint64_t(0) << 32};
+  const uint32_t top = a >> 24;
+  return (kTop[top >> 6] >> (top & 63)) & 1;
 }
 
 // A transport endpoint pair of the packet at `l4` (`len` bytes): the ports
@@ -61,15 +66,57 @@ bool quoted_flow(PacketMeta& p, const uint8_t* icmp, size_t len) {
   return true;
 }
 
+// The flow key of an IPv4 packet that is not an ICMP error, written whole
+// in plain stores rather than zeroed and then filled field by field: each
+// address as an 8-byte store of the zero-extended address and 8 zero bytes,
+// then the ports as they lie in the header (sport, dport: one 4-byte word,
+// as in FlowKey), protocol and family.
+void v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t ports) {
+  static_assert(offsetof(net::FlowKey, sport) == 32 && offsetof(net::FlowKey, proto) == 36 &&
+                offsetof(net::FlowKey, af) == 37 && sizeof(net::FlowKey) == 38);
+  auto* kp = reinterpret_cast<uint8_t*>(&k);
+  const uint64_t zero = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    uint32_t src, dst;
+    std::memcpy(&src, ip + 12, 4);
+    std::memcpy(&dst, ip + 16, 4);
+    const uint64_t w0 = src, w2 = dst;  // the address's 4 bytes first in memory, then zeros
+    std::memcpy(kp, &w0, 8);
+    std::memcpy(kp + 16, &w2, 8);
+  } else {
+    std::memcpy(kp, &zero, 8);
+    std::memcpy(kp + 16, &zero, 8);
+    std::memcpy(kp, ip + 12, 4);
+    std::memcpy(kp + 16, ip + 16, 4);
+  }
+  std::memcpy(kp + 8, &zero, 8);
+  std::memcpy(kp + 24, &zero, 8);
+  std::memcpy(kp + 32, &ports, 4);
+  const uint8_t tail[2] = {proto, uint8_t(net::Family::V4)};
+  std::memcpy(kp + 36, tail, 2);
+}
+
+inline uint16_t load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
 void input(const View& v, PacketMeta& p) {
   const size_t avail = p.len - p.l3;
   if (avail < sizeof(net::Ipv4Hdr)) return p.to_drop(DropReason::BadIpHeader);
   const net::Ipv4Hdr* ip = ipv4_of(p);
-  const size_t ihl = ip->ihl_bytes();
   const size_t total = net::be16(ip->total_len);
-  // The frame may carry Ethernet padding past total_len; it may not be shorter.
-  if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(net::Ipv4Hdr) || total < ihl || total > avail)
-    return p.to_drop(DropReason::BadIpHeader);
+  size_t ihl;
+  if (ip->ver_ihl == 0x45) {  // version 4, no options: nearly every packet
+    ihl = sizeof(net::Ipv4Hdr);
+    // The frame may carry Ethernet padding past total_len; it may not be shorter.
+    if (total < ihl || total > avail) return p.to_drop(DropReason::BadIpHeader);
+  } else {
+    ihl = ip->ihl_bytes();
+    if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(net::Ipv4Hdr) || total < ihl || total > avail)
+      return p.to_drop(DropReason::BadIpHeader);
+  }
   if (net::ipv4_header_checksum(p.data + p.l3, ihl) != 0)
     return p.to_drop(DropReason::BadIpChecksum);
 
@@ -85,19 +132,22 @@ void input(const View& v, PacketMeta& p) {
   p.l4 = uint8_t(p.l3 + ihl);
   const uint8_t* l4 = p.data + p.l4;
   const size_t l4_len = total - ihl;
-  addresses(p.key, p.data + p.l3);
+  // The key is written once the packet passes: a dropped packet's is never read.
+  uint32_t ports = 0;  // sport and dport as they lie in the header
   switch (ip->proto) {
     case net::kProtoTcp: {
       const size_t doff = l4_len >= 20 ? size_t(l4[12] >> 4) * 4 : 0;
       if (doff < 20 || doff > l4_len) return p.to_drop(DropReason::BadL4Header);
       // Impossible flags are dropped whether or not a state matches.
       if (!tcp_flags_valid(l4[13])) return p.to_drop(DropReason::TcpBadFlags);
+      std::memcpy(&ports, l4, 4);
       break;
     }
     case net::kProtoUdp: {
       if (l4_len < 8) return p.to_drop(DropReason::BadL4Header);
       const size_t ulen = size_t(l4[4]) << 8 | l4[5];
       if (ulen < 8 || ulen > l4_len) return p.to_drop(DropReason::BadL4Header);
+      std::memcpy(&ports, l4, 4);
       break;
     }
     case net::kProtoIcmp:
@@ -107,11 +157,13 @@ void input(const View& v, PacketMeta& p) {
         p.next = Next::StateLookup;
         return;
       }
+      // A query's id in both ports (ports()); the header is at least 8 bytes.
+      if (l4[0] == net::kIcmpEchoRequest || l4[0] == net::kIcmpEchoReply) ports = uint32_t(load16(l4 + 4)) * 0x10001u;
       break;
     default:
       break;
   }
-  ports(p.key, l4, l4_len);
+  v4_key(p.key, p.data + p.l3, ip->proto, ports);
   p.next = Next::StateLookup;
 }
 

@@ -52,6 +52,15 @@ TEST_CASE("the inline IPv4 header checksum agrees with the generic one", "[net]"
     std::memcpy(h + 10, &c, 2);
     CHECK(ipv4_header_checksum(h, 20) == 0);
   }
+  // The folds' edges: nothing to carry, every carry, a sum of exactly 0xffff.
+  for (uint8_t fill : {0x00, 0xff, 0x80, 0x01}) {
+    std::memset(h, fill, sizeof h);
+    CHECK(ipv4_header_checksum(h, 20) == inet_checksum({h, 20}));
+  }
+  std::memset(h, 0, sizeof h);
+  h[0] = 0xff;
+  h[1] = 0xff;
+  CHECK(ipv4_header_checksum(h, 20) == inet_checksum({h, 20}));
 }
 
 TEST_CASE("MAC equality compares all six bytes", "[net]") {

@@ -285,6 +285,16 @@ TEST_CASE("impossible and spoofed sources are martians", "[dataplane][ipv4]") {
                 DropReason::Martian);
 }
 
+TEST_CASE("a source is impossible by its first byte alone: 0, 127, 224 and up", "[dataplane][ipv4]") {
+  auto v = master_view();
+  for (uint32_t top = 0; top < 256; ++top) {
+    const uint32_t src = top << 24 | 0x010203;
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, src, ip4("198.51.100.77"), 17, udp_payload()));
+    INFO("first byte " << top);
+    CHECK((x.r.exit == Exit::Drop && x.r.drop == DropReason::Martian) == (top == 0 || top == 127 || top >= 224));
+  }
+}
+
 TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs", "[dataplane][forward]") {
   auto v = master_view();
   const Mac server = mac(0x77);
