@@ -559,17 +559,6 @@ StateTable::InsertResult StateTable::insert(const StateInit& init, uint32_t now)
 
 void StateTable::kill(StateIndex s) { states_[s].expire.store(0, std::memory_order_release); }
 
-bool StateTable::refresh(StateIndex s, uint32_t now, uint32_t lifetime) {
-  std::atomic<uint32_t>& e = states_[s].expire;
-  const uint32_t want = uint32_t(std::clamp<uint64_t>(uint64_t(now) + lifetime, 1, UINT32_MAX));
-  uint32_t cur = e.load(std::memory_order_relaxed);
-  for (;;) {
-    if (cur == 0) return false;
-    if (cur == want) return true;
-    if (e.compare_exchange_weak(cur, want, std::memory_order_relaxed)) return true;
-  }
-}
-
 NatDelta StateTable::nat(StateIndex s) const {
   const State& st = states_[s];
   return NatDelta{NatSide((st.flags.load(std::memory_order_relaxed) & sflag::NatMask) >> 1), st.nat_addr,
@@ -587,15 +576,6 @@ uint64_t StateTable::packets(StateIndex s, uint8_t w) const {
   }
 }
 
-void StateTable::count(StateIndex s, uint8_t w, uint32_t len) {
-  State& st = states_[s];
-  const uint32_t lo = st.packets_lo[w].load(std::memory_order_relaxed) + 1;
-  st.packets_lo[w].store(lo, std::memory_order_release);
-  if (lo == 0)
-    st.packets_hi[w].store(uint16_t(st.packets_hi[w].load(std::memory_order_relaxed) + 1),
-                           std::memory_order_release);
-  st.bytes[w].store(st.bytes[w].load(std::memory_order_relaxed) + len, std::memory_order_relaxed);
-}
 
 // ---- the control thread
 

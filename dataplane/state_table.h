@@ -360,6 +360,30 @@ inline uint64_t StateTable::hash(const net::FlowKey& k) {
   return mix(a ^ w[4] ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
 }
 
+// refresh() and count() are inline: every packet on a state calls both, and
+// each is a few loads and stores.
+inline bool StateTable::refresh(StateIndex s, uint32_t now, uint32_t lifetime) {
+  std::atomic<uint32_t>& e = states_[s].expire;
+  const uint64_t at = uint64_t(now) + lifetime;
+  const uint32_t want = at == 0 ? 1 : at > UINT32_MAX ? UINT32_MAX : uint32_t(at);  // clamped to [1, 2^32 - 1]
+  uint32_t cur = e.load(std::memory_order_relaxed);
+  for (;;) {
+    if (cur == 0) return false;
+    if (cur == want) return true;
+    if (e.compare_exchange_weak(cur, want, std::memory_order_relaxed)) return true;
+  }
+}
+
+inline void StateTable::count(StateIndex s, uint8_t w, uint32_t len) {
+  State& st = states_[s];
+  const uint32_t lo = st.packets_lo[w].load(std::memory_order_relaxed) + 1;
+  st.packets_lo[w].store(lo, std::memory_order_release);
+  if (lo == 0)
+    st.packets_hi[w].store(uint16_t(st.packets_hi[w].load(std::memory_order_relaxed) + 1),
+                           std::memory_order_release);
+  st.bytes[w].store(st.bytes[w].load(std::memory_order_relaxed) + len, std::memory_order_relaxed);
+}
+
 template <class F>
 void StateTable::for_each(F&& fn) const {
   for (uint64_t b = 0; b < nbuckets_; ++b) {
