@@ -51,7 +51,7 @@ void addresses(net::FlowKey& k, const uint8_t* ip) {
 // An ICMP error quotes the IP header and at least 8 bytes of a packet that
 // went the other way (RFC 792): its flow, reversed, is the state the error
 // belongs to. A quote too short to name the flow is refused.
-bool quoted_flow(PacketMeta& p, const uint8_t* icmp, size_t len) {
+bool quoted_flow(net::FlowKey& key, const uint8_t* icmp, size_t len) {
   if (len < 8 + sizeof(net::Ipv4Hdr)) return false;
   const uint8_t* q = icmp + 8;
   const size_t qihl = size_t(q[0] & 0x0f) * 4;
@@ -61,8 +61,7 @@ bool quoted_flow(PacketMeta& p, const uint8_t* icmp, size_t len) {
   uint16_t frag;
   std::memcpy(&frag, q + 6, 2);
   if ((net::be16(frag) & 0x1fff) == 0) ports(inner, q + qihl, len - 8 - qihl);
-  p.key = net::reversed(inner);
-  p.set(PacketFlag::IcmpError);
+  key = net::reversed(inner);
   return true;
 }
 
@@ -70,12 +69,20 @@ bool quoted_flow(PacketMeta& p, const uint8_t* icmp, size_t len) {
 // in plain stores rather than zeroed and then filled field by field: each
 // address as an 8-byte store of the zero-extended address and 8 zero bytes,
 // then the ports as they lie in the header (sport, dport: one 4-byte word,
-// as in FlowKey), protocol and family.
-void v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t ports) {
+// as in FlowKey), protocol and family. Returns StateTable::hash(k), computed
+// from the words in registers: loading them back from the stores just made
+// would stall (the last word spans three stores, which no store buffer
+// forwards).
+uint64_t v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t ports) {
   static_assert(offsetof(net::FlowKey, sport) == 32 && offsetof(net::FlowKey, proto) == 36 &&
                 offsetof(net::FlowKey, af) == 37 && sizeof(net::FlowKey) == 38);
   auto* kp = reinterpret_cast<uint8_t*>(&k);
   const uint64_t zero = 0;
+  std::memcpy(kp + 8, &zero, 8);
+  std::memcpy(kp + 24, &zero, 8);
+  std::memcpy(kp + 32, &ports, 4);
+  const uint8_t tail[2] = {proto, uint8_t(net::Family::V4)};
+  std::memcpy(kp + 36, tail, 2);
   if constexpr (std::endian::native == std::endian::little) {
     uint32_t src, dst;
     std::memcpy(&src, ip + 12, 4);
@@ -83,17 +90,16 @@ void v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t ports) {
     const uint64_t w0 = src, w2 = dst;  // the address's 4 bytes first in memory, then zeros
     std::memcpy(kp, &w0, 8);
     std::memcpy(kp + 16, &w2, 8);
+    // Bytes 30..37: the end of dst (zero), the ports, protocol, family.
+    const uint64_t w4 = uint64_t(ports) << 16 | uint64_t(proto) << 48 | uint64_t(uint8_t(net::Family::V4)) << 56;
+    return StateTable::hash_words(w0, 0, w2, 0, w4);
   } else {
     std::memcpy(kp, &zero, 8);
     std::memcpy(kp + 16, &zero, 8);
     std::memcpy(kp, ip + 12, 4);
     std::memcpy(kp + 16, ip + 16, 4);
+    return StateTable::hash(k);
   }
-  std::memcpy(kp + 8, &zero, 8);
-  std::memcpy(kp + 24, &zero, 8);
-  std::memcpy(kp + 32, &ports, 4);
-  const uint8_t tail[2] = {proto, uint8_t(net::Family::V4)};
-  std::memcpy(kp + 36, tail, 2);
 }
 
 inline uint16_t load16(const uint8_t* p) {
@@ -102,7 +108,16 @@ inline uint16_t load16(const uint8_t* p) {
   return v;
 }
 
-void input(const View& v, PacketMeta& p) {
+// The packet's key hash, and its home bucket on its way: the state lookup,
+// the next stage, reads the buckets of the whole burst at once, and the rest
+// of this stage's work on the burst hides much of a bucket's memory latency
+// (at a million states nearly every bucket is a miss).
+inline void set_hash(const StateTable& t, PacketMeta& p, uint64_t hash) {
+  p.key_hash = hash;
+  t.prefetch_bucket(hash);
+}
+
+void input(const View& v, const StateTable& t, PacketMeta& p) {
   const size_t avail = p.len - p.l3;
   if (avail < sizeof(net::Ipv4Hdr)) return p.to_drop(DropReason::BadIpHeader);
   const net::Ipv4Hdr* ip = ipv4_of(p);
@@ -153,7 +168,9 @@ void input(const View& v, PacketMeta& p) {
     case net::kProtoIcmp:
       if (l4_len < sizeof(net::IcmpHdr)) return p.to_drop(DropReason::BadIcmp);
       if (net::is_icmp_error(l4[0])) {
-        if (!quoted_flow(p, l4, l4_len)) return p.to_drop(DropReason::BadL4Header);
+        if (!quoted_flow(p.key, l4, l4_len)) return p.to_drop(DropReason::BadL4Header);
+        set_hash(t, p, StateTable::hash(p.key));
+        p.set(PacketFlag::IcmpError);
         p.next = Next::StateLookup;
         return;
       }
@@ -163,14 +180,14 @@ void input(const View& v, PacketMeta& p) {
     default:
       break;
   }
-  v4_key(p.key, p.data + p.l3, ip->proto, ports);
+  set_hash(t, p, v4_key(p.key, p.data + p.l3, ip->proto, ports));
   p.next = Next::StateLookup;
 }
 
 }  // namespace
 
 void ipv4_input(WorkerCtx& ctx, Burst& b) {
-  each(b, Next::Ipv4Input, [&](PacketMeta& p) { input(ctx.view, p); });
+  each(b, Next::Ipv4Input, [&](PacketMeta& p) { input(ctx.view, *ctx.states, p); });
 }
 
 }  // namespace hafw::dp::stage

@@ -81,6 +81,7 @@ struct PacketMeta {
   uint16_t rule;       // Filter: the rule that passed it (kNoRule: none)
   NatDelta nat;        // Dnat: the port forward's target, for the state StateCreate makes
   net::FlowKey key;    // the flow the packet belongs to: written whole by ipv4_input, unset before
+  uint64_t key_hash;   // StateTable::hash(key), written with it (ipv4_input), for the state lookup
 
   bool has(PacketFlag f) const { return flags & uint8_t(f); }
   void set(PacketFlag f) { flags |= uint8_t(f); }

@@ -128,9 +128,6 @@ StateTable::StateTable(uint32_t capacity)
   free_.store(0, std::memory_order_release);
 }
 
-uint64_t StateTable::home(uint64_t hash) const { return (uint64_t(uint32_t(hash)) * nbuckets_) >> 32; }
-
-void StateTable::prefetch_bucket(uint64_t hash) const { __builtin_prefetch(&buckets_[home(hash)]); }
 
 // ---- keys
 

@@ -494,6 +494,28 @@ TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplan
     CHECK(net::be16(p.key.sport) == 53);
     CHECK(net::be16(p.key.dport) == 12345);
   }
+  SECTION("the key's hash is written with it, for every protocol and for ICMP errors") {
+    const Bytes quoted = tcp_frame(kWanMac, kGwMac, ip4("198.51.100.200"), ip4("203.0.113.9"),
+                                   tcp_segment(40000, 443, 1, 2, 0x10));  // ACK
+    Bytes err(8 + 28, 0);
+    err[0] = net::kIcmpUnreachable;
+    std::memcpy(err.data() + 8, quoted.data() + 14, 28);
+    const Bytes frames[] = {
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8)),
+        tcp_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), tcp_segment(1234, 80, 7, 0, 0x02)),  // SYN
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(0x4242, 1, 8)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(7, 1, 8, 13)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 47, udp_payload(8)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, err),
+    };
+    for (const Bytes& frame : frames) {
+      Bytes f = frame;
+      const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+      INFO("protocol " << int(frame[14 + 9]));
+      CHECK(p.next != dp::Next::Drop);
+      CHECK(p.key_hash == dp::StateTable::hash(p.key));
+    }
+  }
   SECTION("a fragment gets no key: it is dropped (no reassembly yet)") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 64, 0x0010);
     const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
