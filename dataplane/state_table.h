@@ -286,7 +286,8 @@ class StateTable {
     return uint8_t(s | (s == 0));
   }
 
-  uint64_t home(uint64_t hash) const { return (uint64_t(uint32_t(hash)) * nbuckets_) >> 32; }  // the home bucket's number
+  // The home bucket's number.
+  uint64_t home(uint64_t hash) const { return (uint64_t(uint32_t(hash)) * nbuckets_) >> 32; }
   uint64_t next(uint64_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
   // Buckets a search or a claim may visit: kMaxProbe, or all of a small index.
   unsigned probe_limit() const { return nbuckets_ < kMaxProbe ? unsigned(nbuckets_) : kMaxProbe; }
