@@ -20,7 +20,7 @@ namespace {
 bool impossible_source(uint32_t a) {
   // this-net (0), loopback (127), multicast, class E and broadcast (224 up):
   // one bit per first byte.
-  constexpr uint64_t kTop[4] = {1, uint64_t(1) << 63, 0, ~uint64_t(0) << 32};
+  static constexpr uint64_t kTop[4] = {1, uint64_t(1) << 63, 0, ~uint64_t(0) << 32};
   const uint32_t top = a >> 24;
   return (kTop[top >> 6] >> (top & 63)) & 1;
 }
@@ -81,9 +81,9 @@ uint64_t v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t port
   std::memcpy(kp + 8, &zero, 8);
   std::memcpy(kp + 24, &zero, 8);
   std::memcpy(kp + 32, &ports, 4);
-  const uint8_t tail[2] = {proto, uint8_t(net::Family::V4)};
-  std::memcpy(kp + 36, tail, 2);
   if constexpr (std::endian::native == std::endian::little) {
+    const uint16_t tail = uint16_t(proto | uint8_t(net::Family::V4) << 8);  // proto, then af
+    std::memcpy(kp + 36, &tail, 2);
     uint32_t src, dst;
     std::memcpy(&src, ip + 12, 4);
     std::memcpy(&dst, ip + 16, 4);
@@ -94,6 +94,8 @@ uint64_t v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t port
     const uint64_t w4 = uint64_t(ports) << 16 | uint64_t(proto) << 48 | uint64_t(uint8_t(net::Family::V4)) << 56;
     return StateTable::hash_words(w0, 0, w2, 0, w4);
   } else {
+    const uint8_t tail[2] = {proto, uint8_t(net::Family::V4)};
+    std::memcpy(kp + 36, tail, 2);
     std::memcpy(kp, &zero, 8);
     std::memcpy(kp + 16, &zero, 8);
     std::memcpy(kp, ip + 12, 4);

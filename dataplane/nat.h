@@ -116,19 +116,20 @@ void set_endpoint(PacketMeta& p, bool src, Endpoint e);
 // from the generic path's; they give the same bits, since a ones'
 // complement sum is unique but for the sign of zero and an end-around sum
 // is 0 only when every addend is (tests/unit/dataplane/nat_test.cc compares
-// the two paths on random packets). Returns false, having changed nothing,
-// for other protocols and for transport headers too short to hold a port
-// and a checksum (ipv4_input passes none of those for TCP or UDP; the
-// generic path handles them as before). `to_addr` in network order as
-// loaded, `to_port` network order.
-inline bool rewrite_v4_ports(PacketMeta& p, uint8_t proto, bool src, uint32_t to_addr, uint16_t to_port) {
+// the two paths on random packets). `dst`: 0 rewrites the source (address
+// and port), 1 the destination. `to_addr` in network order as loaded,
+// `to_port` network order. Returns false, having changed nothing, for other
+// protocols and for frames with fewer than 18 bytes from the transport
+// header on (room for TCP's checksum, and for UDP's 8-byte header; a minimum
+// Ethernet frame has 26): the generic path handles those as before.
+inline bool rewrite_v4_ports(PacketMeta& p, uint8_t proto, unsigned dst, uint32_t to_addr, uint16_t to_port) {
   const bool tcp = proto == net::kProtoTcp;
   if (!tcp && proto != net::kProtoUdp) return false;
   const unsigned l4 = p.l4;
-  if (unsigned(p.len) < l4 + (tcp ? 18u : 8u)) return false;
+  if (p.len < l4 + 18u) return false;
   uint8_t* const ip = p.data + p.l3;
-  uint8_t* const a = ip + (src ? 12 : 16);
-  uint8_t* const port = p.data + l4 + (src ? 0 : 2);
+  uint8_t* const a = ip + 12 + 4 * dst;
+  uint8_t* const port = p.data + l4 + 2 * dst;
   uint8_t* const csum = p.data + l4 + (tcp ? 16 : 6);
   const uint32_t from_addr = load32(a);
   const uint16_t from_port = load16(port);
@@ -150,23 +151,24 @@ inline bool rewrite_v4_ports(PacketMeta& p, uint8_t proto, bool src, uint32_t to
 inline bool apply(PacketMeta& p, const StateTable& t, const State& s, uint8_t dir) {
   const uint8_t flags = s.flags.load(std::memory_order_relaxed);
   const unsigned side = (flags & sflag::NatMask) >> 1;
-  if (side == unsigned(NatSide::None)) return false;
-  // rewrite_for() without the jumps (a burst mixes directions): dir 0 gets
-  // the translated endpoint from the pool and nat_port (outbound NAT's VIP
-  // and port as its source, a port forward's target as its destination);
-  // dir 1 gets back the endpoint of key[0] that was translated away.
-  const bool snat = side == unsigned(NatSide::Src);
-  const bool source = snat == (dir == 0);
+  if (side != unsigned(NatSide::Src) && side != unsigned(NatSide::Dst)) return false;
+  // rewrite_for() without the jumps (a burst mixes directions). Outbound
+  // NAT (Src) translates key[0]'s source, a port forward (Dst) its
+  // destination. Dir 0 gets the translated endpoint (the pool address and
+  // nat_port), dir 1 gets back the endpoint of key[0] it replaced, on the
+  // other side of the packet: dir 0 of outbound NAT and dir 1 of a port
+  // forward rewrite the packet's source, the other two its destination.
+  const unsigned fwd = side == unsigned(NatSide::Dst);
+  const unsigned dst = fwd ^ (dir & 1u);
   const auto* key0 = reinterpret_cast<const uint8_t*>(&s);
-  const uint8_t* back = snat ? key0 + offsetof(State, src) : key0 + offsetof(State, dst);
-  const uint16_t back_port = detail::load16(key0 + (snat ? offsetof(State, sport) : offsetof(State, dport)));
-  const uint8_t* addr = dir == 0 ? t.pool_addr(s.nat_addr).data() : back;
-  const uint16_t port = dir == 0 ? s.nat_port : back_port;
+  static_assert(offsetof(State, dst) == offsetof(State, src) + 16 && offsetof(State, dport) == offsetof(State, sport) + 2);
+  const uint8_t* addr = dir == 0 ? t.pool_addr(s.nat_addr).data() : key0 + offsetof(State, src) + 16 * fwd;
+  const uint16_t port = dir == 0 ? s.nat_port : detail::load16(key0 + offsetof(State, sport) + 2 * fwd);
   // The packet matched a key of s, so it has the state's family and
   // protocol (an ICMP error, whose header says ICMP for a quoted flow of
   // another protocol, goes to apply_icmp_error instead).
-  if ((flags & sflag::V6) || !detail::rewrite_v4_ports(p, s.proto, source, detail::load32(addr), port))
-    detail::set_endpoint(p, source, {addr, port});
+  if ((flags & sflag::V6) || !detail::rewrite_v4_ports(p, s.proto, dst, detail::load32(addr), port))
+    detail::set_endpoint(p, dst == 0, {addr, port});
   p.set(PacketFlag::Translated);
   return true;
 }
