@@ -186,10 +186,8 @@ inline uint16_t ipv4_header_checksum(const uint8_t* hdr, size_t ihl) {
 // RFC 1624 incremental update of a network-order checksum when a 16-bit word
 // (network order) changes from old_word to new_word.
 inline uint16_t checksum_adjust(uint16_t csum, uint16_t old_word, uint16_t new_word) {
-  uint32_t sum = uint16_t(~csum) + uint32_t(uint16_t(~old_word)) + new_word;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
+  const uint32_t sum = uint16_t(~csum) + uint32_t(uint16_t(~old_word)) + new_word;
+  return uint16_t(~((sum + std::rotl(sum, 16)) >> 16));  // the fold by rotation (ipv4_header_checksum)
 }
 
 // The same for `len` bytes (even, at an even offset of the checksummed data)
