@@ -162,10 +162,14 @@ inline bool StateTable::key0_equals(const State& s, const net::FlowKey& k) const
   const auto* kp = reinterpret_cast<const uint8_t*>(&k);
   const __m128i diff = _mm_or_si128(_mm_xor_si128(load128(sp), load128(kp)), _mm_xor_si128(load128(sp + 16), load128(kp + 16)));
   const unsigned addrs = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128()))) ^ 0xffffu;
-  const uint64_t st = load64(sp + 30), kt = load64(kp + 30);
+  // Bytes 29..36: the end of dst again, the ports and the protocol. Not byte
+  // 37: in the state it is the atomic flags, which an insert may be writing
+  // (a plain load of it is a data race, which ThreadSanitizer reports); the
+  // key's family there is compared with the V6 flag, loaded atomically.
+  const uint64_t st = load64(sp + 29), kt = load64(kp + 29);
   const uint64_t af = (s.flags.load(std::memory_order_relaxed) & sflag::V6) ? uint8_t(net::Family::V6)
                                                                              : uint8_t(net::Family::V4);
-  const uint64_t tail = ((st ^ kt) & 0x00ffffffffffffffull) | ((kt >> 56) ^ af);
+  const uint64_t tail = (st ^ kt) | (uint8_t(k.af) ^ af);
   return (addrs | tail) == 0;
 }
 
