@@ -8,6 +8,7 @@ namespace hafw::control {
 
 dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Mac> port_macs) {
   dp::Topology t;
+  std::vector<dp::RouteView> routes;
   // The config rules bound interfaces to kMaxIfaces; the min() keeps a
   // hand-built config in a test from overflowing the workers' arrays.
   const size_t n = std::min(cfg.interfaces.size(), net::kMaxIfaces);
@@ -23,8 +24,8 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
     if (ifc.address.addr.is_v4()) {
       iv.addr = ifc.address.addr.v4();
       iv.plen = ifc.address.len;
-      t.routes.push_back(dp::RouteView{.net = iv.addr & net::v4_mask(iv.plen), .len = iv.plen, .gateway = 0,
-                                       .iface = uint8_t(i)});
+      routes.push_back(dp::RouteView{.net = iv.addr & net::v4_mask(iv.plen), .len = iv.plen, .gateway = 0,
+                                     .iface = uint8_t(i)});
     }
     t.ifaces.push_back(iv);
   }
@@ -36,11 +37,12 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
     for (size_t i = 0; i < t.ifaces.size(); ++i) {
       const auto& iv = t.ifaces[i];
       if (iv.addr == 0 || !net::v4_in(gw, iv.addr, iv.plen)) continue;
-      t.routes.push_back(dp::RouteView{.net = r.destination.addr.v4() & net::v4_mask(r.destination.len),
-                                       .len = r.destination.len, .gateway = gw, .iface = uint8_t(i)});
+      routes.push_back(dp::RouteView{.net = r.destination.addr.v4() & net::v4_mask(r.destination.len),
+                                     .len = r.destination.len, .gateway = gw, .iface = uint8_t(i)});
       break;
     }
   }
+  t.set_routes(std::move(routes));
   for (const auto& vip : cfg.carp.vips) {
     for (size_t i = 0; i < n; ++i) {
       if (cfg.interfaces[i].name != vip.interface) continue;

@@ -8,6 +8,11 @@ namespace hafw::dp::nat {
 
 namespace {
 
+using detail::add1c;
+using detail::load16;
+using detail::load32;
+using detail::store16;
+
 // Where a family's IP header keeps its addresses, and whether it has a
 // header checksum of its own.
 struct IpLayout {
@@ -21,12 +26,6 @@ inline const IpLayout& layout(net::Family f) { return f == net::Family::V4 ? kV4
 constexpr uint8_t kProtoIcmp6 = 58;
 constexpr uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline void store16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
 // The transport header's checksum and the port (or query id) one endpoint
 // owns, for a header at `l4` with `avail` bytes present.
@@ -77,16 +76,6 @@ inline uint16_t udp_fix(uint16_t c) { return c == 0 ? 0xffff : c; }
 // to a checksum. A rewrite sums its changes once and applies them to each
 // checksum that covers them. Only changed fields contribute: adding the
 // change of an unchanged field would turn a checksum of 0 into 0xffff.
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-// Ones' complement addition of 32-bit words (the carry goes around).
-inline uint32_t add1c(uint32_t a, uint32_t b) {
-  const uint32_t s = a + b;
-  return s + (s < a);
-}
 template <size_t A>
 inline uint32_t change(const uint8_t* before, const uint8_t* after) {
   uint32_t d = 0;
@@ -160,14 +149,14 @@ inline uint8_t proto_of(const PacketMeta& p) {
 
 inline size_t l4_avail(const PacketMeta& p) { return p.len > p.l4 ? size_t(p.len - p.l4) : 0; }
 
-void set_endpoint(PacketMeta& p, bool src, Endpoint e) {
+}  // namespace
+
+void detail::set_endpoint(PacketMeta& p, bool src, Endpoint e) {
   rewrite(p.data + p.l3, proto_of(p), p.data + p.l4, l4_avail(p), p.key.af, src, e, nullptr);
 }
 
-}  // namespace
-
-void set_src(PacketMeta& p, Endpoint e) { set_endpoint(p, true, e); }
-void set_dst(PacketMeta& p, Endpoint e) { set_endpoint(p, false, e); }
+void set_src(PacketMeta& p, Endpoint e) { detail::set_endpoint(p, true, e); }
+void set_dst(PacketMeta& p, Endpoint e) { detail::set_endpoint(p, false, e); }
 
 Rewrite rewrite_for(const StateTable& t, const State& s, uint8_t dir) {
   const auto side = NatSide((s.flags.load(std::memory_order_relaxed) & sflag::NatMask) >> 1);
@@ -182,14 +171,6 @@ Rewrite rewrite_for(const StateTable& t, const State& s, uint8_t dir) {
       break;
   }
   return {};
-}
-
-bool apply(PacketMeta& p, const StateTable& t, const State& s, uint8_t dir) {
-  const Rewrite r = rewrite_for(t, s, dir);
-  if (!r.active) return false;
-  set_endpoint(p, r.source, r.to);
-  p.set(PacketFlag::Translated);
-  return true;
 }
 
 bool apply_icmp_error(PacketMeta& p, const StateTable& t, const State& s, uint8_t dir) {

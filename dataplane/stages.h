@@ -41,7 +41,8 @@ template <class F>
 inline void each(Burst& b, Next at, F&& fn) {
   if (!(b.waiting & bit(at))) return;
   uint32_t waiting = 0;
-  for (uint16_t i = 0; i < b.n; ++i) {
+  const uint16_t n = b.n;  // in a register: fn's stores may alias the burst
+  for (uint16_t i = 0; i < n; ++i) {
     PacketMeta& p = b.pkt[i];
     if (p.next == at) fn(p);
     waiting |= bit(p.next);

@@ -1,11 +1,11 @@
 // Stage state_lookup: find every packet's state in one bulk lookup, then
 // track, count and translate the packets that have one.
 //
-// The burst's keys are hashed first and the table looks them all up at once
-// (StateTable::lookup_bulk prefetches every home bucket, then every matching
-// state, before it compares a key), so at a million states the cache misses
-// of one packet overlap with the others' instead of stalling each packet in
-// turn. A packet that matches a state skips the rules (pf: states are checked
+// ipv4_input hashed every key and started loading its home bucket; the
+// table looks them all up at once (StateTable::lookup_bulk prefetches every
+// home bucket, then every matching state, before it compares a key), so at a
+// million states the cache misses of one packet overlap with the others'
+// instead of stalling each packet in turn. A packet that matches a state skips the rules (pf: states are checked
 // first), is tracked (TCP windows, UDP progress), refreshes the state's
 // expiry with its timeout class, counts on the state and its rule, and gets
 // the state's translation before it is routed. An ICMP error that quotes a
@@ -100,7 +100,7 @@ void state_lookup(WorkerCtx& ctx, Burst& b) {
   for (uint16_t i = 0; i < b.n; ++i) {
     if (b.pkt[i].next != Next::StateLookup) continue;
     keys[n] = &b.pkt[i].key;
-    hashes[n] = StateTable::hash(b.pkt[i].key);
+    hashes[n] = b.pkt[i].key_hash;  // ipv4_input hashed it and prefetched its bucket
     at[n++] = uint8_t(i);
   }
   ctx.states->lookup_bulk({keys, n}, {hashes, n}, {hits, n});

@@ -128,9 +128,6 @@ StateTable::StateTable(uint32_t capacity)
   free_.store(0, std::memory_order_release);
 }
 
-uint64_t StateTable::home(uint64_t hash) const { return (uint64_t(uint32_t(hash)) * nbuckets_) >> 32; }
-
-void StateTable::prefetch_bucket(uint64_t hash) const { __builtin_prefetch(&buckets_[home(hash)]); }
 
 // ---- keys
 
@@ -262,10 +259,16 @@ inline void prefetch_head(const State* s) {
   __builtin_prefetch(p + offsetof(State, seqlo) - 1);
 }
 
-// The rest of it, which the caller updates next.
-inline void prefetch_tail(const State* s) {
+// All of it, two or three lines: the first candidate of each key, whose
+// tail (the TCP windows, progress, counters) the caller updates right after
+// a hit. Asked for with the head, not after the compare, so that at a
+// million states the tail's DRAM miss overlaps the head's instead of
+// following it. A 112-byte state meets at most three lines, and each holds
+// one of these three bytes.
+inline void prefetch_state(const State* s) {
   const auto* p = reinterpret_cast<const char*>(s);
-  __builtin_prefetch(p + 64);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 56);
   __builtin_prefetch(p + sizeof(State) - 1);
 }
 
@@ -295,8 +298,9 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
       home_of[i] = &buckets[(uint64_t(uint32_t(h[i])) * nb) >> 32];
       __builtin_prefetch(home_of[i]);
     }
-    // 2. The signatures; the compared lines of every state whose signature
-    // matches; where keys were pushed past the home bucket, the next bucket.
+    // 2. The signatures; the whole of each key's first candidate (the state
+    // of the first slot whose signature matches) and the compared lines of
+    // any other; where keys were pushed past the home bucket, the next bucket.
     // Each key is sorted by which of its candidate's keys it would be, so
     // that step 3 runs one loop per direction, with no jump on it.
     unsigned n0 = 0, n1 = 0, nn = 0, na = 0;
@@ -307,7 +311,7 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
       // Slot 11 when nothing matched, only so that the load needs no jump.
       const uint32_t ref = b.ref[__builtin_ctz(m | 0x800u)].load(std::memory_order_acquire) & -uint32_t(m != 0);
       first[i] = ref;
-      prefetch_head(&states[state_of(ref | (ref == 0))]);
+      prefetch_state(&states[state_of(ref | (ref == 0))]);
       several |= unsigned((m & (m - 1)) != 0) << i;
       // Past the last bucket this aims at nothing, which a prefetch may.
       __builtin_prefetch(reinterpret_cast<const char*>(&b) +
@@ -344,7 +348,7 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
       const unsigned m = sig_matches(b2, sig_of(h[i]));
       const uint32_t ref = b2.ref[__builtin_ctz(m | 0x800u)].load(std::memory_order_acquire) & -uint32_t(m != 0);
       first[i] = ref;
-      prefetch_head(&states[state_of(ref | (ref == 0))]);
+      prefetch_state(&states[state_of(ref | (ref == 0))]);
       const unsigned w = key_of(ref);
       dir0[n0] = uint8_t(i);
       dir1[n1] = uint8_t(i);
@@ -354,15 +358,13 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
       na += ref == 0;
     }
     // 3. Compare. A link read in step 2 may be stale by now: the state it
-    // leads to is still safe to read (RCU), and its key and life decide. A
-    // hit's other lines go on their way for the caller.
+    // leads to is still safe to read (RCU), and its key and life decide.
     for (unsigned j = 0; j < n0; ++j) {
       const unsigned i = dir0[j];
       const StateIndex si = state_of(first[i]);
       const State& s = states[si];
       const bool hit = key0_equals(s, *k[i]) & live(s);
       o[i] = Hit{hit ? si : kNoState, 0};
-      prefetch_tail(&s);
       again[na] = uint8_t(i);
       na += !hit;
     }
@@ -372,7 +374,6 @@ void StateTable::lookup_bulk(std::span<const net::FlowKey* const> keys, std::spa
       const State& s = states[si];
       const bool hit = key1_equals(s, *k[i]) & live(s);
       o[i] = Hit{hit ? si : kNoState, uint8_t(hit)};
-      prefetch_tail(&s);
       again[na] = uint8_t(i);
       na += !hit;
     }
@@ -572,17 +573,6 @@ StateTable::InsertResult StateTable::insert(const StateInit& init, uint32_t now)
 
 void StateTable::kill(StateIndex s) { states_[s].expire.store(0, std::memory_order_release); }
 
-bool StateTable::refresh(StateIndex s, uint32_t now, uint32_t lifetime) {
-  std::atomic<uint32_t>& e = states_[s].expire;
-  const uint32_t want = uint32_t(std::clamp<uint64_t>(uint64_t(now) + lifetime, 1, UINT32_MAX));
-  uint32_t cur = e.load(std::memory_order_relaxed);
-  for (;;) {
-    if (cur == 0) return false;
-    if (cur == want) return true;
-    if (e.compare_exchange_weak(cur, want, std::memory_order_relaxed)) return true;
-  }
-}
-
 NatDelta StateTable::nat(StateIndex s) const {
   const State& st = states_[s];
   return NatDelta{NatSide((st.flags.load(std::memory_order_relaxed) & sflag::NatMask) >> 1), st.nat_addr,
@@ -600,15 +590,6 @@ uint64_t StateTable::packets(StateIndex s, uint8_t w) const {
   }
 }
 
-void StateTable::count(StateIndex s, uint8_t w, uint32_t len) {
-  State& st = states_[s];
-  const uint32_t lo = st.packets_lo[w].load(std::memory_order_relaxed) + 1;
-  st.packets_lo[w].store(lo, std::memory_order_release);
-  if (lo == 0)
-    st.packets_hi[w].store(uint16_t(st.packets_hi[w].load(std::memory_order_relaxed) + 1),
-                           std::memory_order_release);
-  st.bytes[w].store(st.bytes[w].load(std::memory_order_relaxed) + len, std::memory_order_relaxed);
-}
 
 // ---- the control thread
 

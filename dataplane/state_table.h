@@ -174,6 +174,9 @@ class StateTable {
   StateTable& operator=(const StateTable&) = delete;
 
   static uint64_t hash(const net::FlowKey& k);
+  // The same from the key's five words as hash() loads them (a caller that
+  // has just built a key in registers; see hash()).
+  static uint64_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4);
 
   // ---- any thread
   Hit lookup(const net::FlowKey& k) const { return lookup(k, hash(k)); }
@@ -186,7 +189,8 @@ class StateTable {
   void lookup_bulk(std::span<const net::FlowKey* const> keys, std::span<const uint64_t> hashes,
                    std::span<Hit> out) const;
   // Start loading key k's home bucket (a caller that hashes a burst ahead).
-  void prefetch_bucket(uint64_t hash) const;
+  // Inline: ipv4_input calls it for every packet.
+  void prefetch_bucket(uint64_t hash) const { __builtin_prefetch(&buckets_[home(hash)]); }
 
   enum class Inserted : uint8_t { New, Exists, Full, Conflict };
   struct InsertResult {
@@ -283,7 +287,8 @@ class StateTable {
     return uint8_t(s | (s == 0));
   }
 
-  uint64_t home(uint64_t hash) const;   // the home bucket's number
+  // The home bucket's number.
+  uint64_t home(uint64_t hash) const { return (uint64_t(uint32_t(hash)) * nbuckets_) >> 32; }
   uint64_t next(uint64_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
   // Buckets a search or a claim may visit: kMaxProbe, or all of a small index.
   unsigned probe_limit() const { return nbuckets_ < kMaxProbe ? unsigned(nbuckets_) : kMaxProbe; }
@@ -347,18 +352,46 @@ class StateTable {
 // address is folded with one 64x64->128 multiply (the two run in parallel),
 // and a third joins them with the last word. Inline: the callers hash a
 // burst in a loop.
+inline uint64_t StateTable::hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4) {
+  const auto mix = [](uint64_t a, uint64_t b) {
+    const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
+    return uint64_t(m) ^ uint64_t(m >> 64);
+  };
+  const uint64_t a = mix(w0 ^ 0xa0761d6478bd642full, w1 ^ 0xe7037ed1a0b428dbull);
+  const uint64_t b = mix(w2 ^ 0x8ebc6af09c88c6e3ull, w3 ^ 0x589965cc75374cc3ull);
+  return mix(a ^ w4 ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
+}
+
 inline uint64_t StateTable::hash(const net::FlowKey& k) {
   const auto* p = reinterpret_cast<const uint8_t*>(&k);
   uint64_t w[5];
   std::memcpy(w, p, 32);
   std::memcpy(&w[4], p + 30, 8);
-  const auto mix = [](uint64_t a, uint64_t b) {
-    const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
-    return uint64_t(m) ^ uint64_t(m >> 64);
-  };
-  const uint64_t a = mix(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull);
-  const uint64_t b = mix(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull);
-  return mix(a ^ w[4] ^ 0x2d358dccaa6c78a5ull, b ^ 0x8bb84b93962eacc9ull);
+  return hash_words(w[0], w[1], w[2], w[3], w[4]);
+}
+
+// refresh() and count() are inline: every packet on a state calls both, and
+// each is a few loads and stores.
+inline bool StateTable::refresh(StateIndex s, uint32_t now, uint32_t lifetime) {
+  std::atomic<uint32_t>& e = states_[s].expire;
+  const uint64_t at = uint64_t(now) + lifetime;
+  const uint32_t want = at == 0 ? 1 : at > UINT32_MAX ? UINT32_MAX : uint32_t(at);  // clamped to [1, 2^32 - 1]
+  uint32_t cur = e.load(std::memory_order_relaxed);
+  for (;;) {
+    if (cur == 0) return false;
+    if (cur == want) return true;
+    if (e.compare_exchange_weak(cur, want, std::memory_order_relaxed)) return true;
+  }
+}
+
+inline void StateTable::count(StateIndex s, uint8_t w, uint32_t len) {
+  State& st = states_[s];
+  const uint32_t lo = st.packets_lo[w].load(std::memory_order_relaxed) + 1;
+  st.packets_lo[w].store(lo, std::memory_order_release);
+  if (lo == 0)
+    st.packets_hi[w].store(uint16_t(st.packets_hi[w].load(std::memory_order_relaxed) + 1),
+                           std::memory_order_release);
+  st.bytes[w].store(st.bytes[w].load(std::memory_order_relaxed) + len, std::memory_order_relaxed);
 }
 
 template <class F>

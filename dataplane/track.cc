@@ -293,7 +293,7 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
   return {Verdict::Pass, tcp_class_now(s), strict};
 }
 
-net::Timeout udp_track(State& s, uint8_t dir) {
+net::Timeout detail::udp_track_update(State& s, uint8_t dir) {
   const unsigned si = dir & 1, di = si ^ 1;
   raise_progress(s.peer[si], udps::Single);
   advance_from(s.peer[di], udps::Single, udps::Multiple);

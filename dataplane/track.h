@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dataplane/net/net.h"
 #include "dataplane/net/timeouts.h"
 #include "dataplane/state_table.h"
 
@@ -86,6 +87,25 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg);
 // A UDP or other-protocol packet of direction `dir`: progress rises (pf:
 // the sender at least SINGLE, the other side MULTIPLE once it had sent);
 // returns the class (udp/other single or multiple).
-net::Timeout udp_track(State& s, uint8_t dir);
+inline net::Timeout udp_track(State& s, uint8_t dir);
+
+namespace detail {
+// udp_track when a side's progress has to move.
+net::Timeout udp_track_update(State& s, uint8_t dir);
+}
+
+// Inline for the packets that change nothing, nearly all of an established
+// flow's: the sender already at least SINGLE and the other side not SINGLE
+// (so not waiting to become MULTIPLE). udp_track_update would then write
+// nothing either, and its class comes from the same two progress values.
+inline net::Timeout udp_track(State& s, uint8_t dir) {
+  const uint8_t p0 = progress_of(s.peer[0].load(std::memory_order_acquire));
+  const uint8_t p1 = progress_of(s.peer[1].load(std::memory_order_acquire));
+  const uint8_t sender = dir & 1 ? p1 : p0, other = dir & 1 ? p0 : p1;
+  if (sender < udps::Single || other == udps::Single) return detail::udp_track_update(s, dir);
+  const bool both = p0 == udps::Multiple && p1 == udps::Multiple;
+  if (s.proto == net::kProtoUdp) return both ? net::Timeout::UdpMultiple : net::Timeout::UdpSingle;
+  return both ? net::Timeout::OtherMultiple : net::Timeout::OtherSingle;
+}
 
 }  // namespace hafw::dp

@@ -2,22 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
 
 namespace hafw::dp {
-
-namespace {
-
-// Fibonacci hashing of the 40-bit key: one multiply spreads consecutive host
-// addresses (the common case on a /24) over the whole table.
-uint64_t mix(uint8_t iface, uint32_t addr) {
-  return (uint64_t(iface) << 32 | addr) * 0x9e3779b97f4a7c15ull;
-}
-
-}  // namespace
-
-size_t NeighborTable::slot_of(uint8_t iface, uint32_t addr) const {
-  return size_t(mix(iface, addr) >> 32) & (slots_.size() - 1);
-}
 
 NeighborTable NeighborTable::build(std::span<const Entry> entries) {
   NeighborTable t;
@@ -25,16 +12,17 @@ NeighborTable NeighborTable::build(std::span<const Entry> entries) {
   // Load factor <= 1/2 keeps linear-probe chains short, and misses (the
   // Resolve path) terminate quickly.
   t.slots_.assign(std::bit_ceil(std::max<size_t>(8, entries.size() * 2)), Slot{});
-  const size_t mask = t.slots_.size() - 1;
+  t.mask_ = t.slots_.size() - 1;
   for (const auto& [iface, addr, mac] : entries) {
-    for (size_t i = t.slot_of(iface, addr);; i = (i + 1) & mask) {
+    const uint64_t key = key_of(iface, addr);
+    for (size_t i = t.slot_of(key);; i = (i + 1) & t.mask_) {
       Slot& s = t.slots_[i];
-      if (!s.used) {
-        s = Slot{addr, iface, 1, mac};
+      if (s.key == 0) {
+        s = Slot{key, mac};
         ++t.count_;
         break;
       }
-      if (s.iface == iface && s.addr == addr) {
+      if (s.key == key) {
         s.mac = mac;
         break;
       }
@@ -43,24 +31,56 @@ NeighborTable NeighborTable::build(std::span<const Entry> entries) {
   return t;
 }
 
-const net::Mac* NeighborTable::find(uint8_t iface, uint32_t addr) const {
-  if (slots_.empty()) return nullptr;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = slot_of(iface, addr);; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (!s.used) return nullptr;  // never full: load factor <= 1/2
-    if (s.iface == iface && s.addr == addr) return &s.mac;
+void Ipv4Lpm::build(std::span<const RouteView> routes) {
+  top_.clear();
+  groups_.clear();
+  if (routes.empty()) return;
+  if (routes.size() > kMaxEntries) throw std::length_error("Ipv4Lpm: too many routes");
+  // Paint the routes shortest first, so that a longer prefix overwrites the
+  // shorter ones it lies in; on equal length the lower index last, so that
+  // it wins. A group is made when the first prefix longer than its level
+  // lands in an entry, and starts as a copy of that entry: what the shorter
+  // prefixes painted there (longer ones come later, and only these make
+  // groups, so an entry is never a group when a shorter prefix paints it).
+  std::vector<uint32_t> order(routes.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return routes[a].len != routes[b].len ? routes[a].len < routes[b].len : a > b;
+  });
+  top_.assign(size_t(1) << 16, 0);
+  auto group_of = [&](uint16_t& entry) -> size_t {
+    if (!(entry & kGroup)) {
+      const size_t g = groups_.size() >> 8;
+      groups_.resize(groups_.size() + 256, entry);
+      entry = uint16_t(kGroup | g);
+    }
+    return size_t(entry & ~kGroup) << 8;
+  };
+  auto paint = [](uint16_t* at, size_t n, uint16_t value) { std::fill(at, at + n, value); };
+  for (const uint32_t i : order) {
+    const uint8_t len = std::min<uint8_t>(routes[i].len, 32);
+    const uint32_t net = routes[i].net & net::v4_mask(len);
+    const uint16_t value = uint16_t(i + 1);
+    if (len <= 16) {
+      paint(&top_[net >> 16], size_t(1) << (16 - len), value);
+      continue;
+    }
+    // group_of may grow groups_: index it again after each call.
+    const size_t g2 = group_of(top_[net >> 16]);
+    if (len <= 24) {
+      paint(&groups_[g2 + ((net >> 8) & 0xff)], size_t(1) << (24 - len), value);
+      continue;
+    }
+    uint16_t entry = groups_[g2 + ((net >> 8) & 0xff)];
+    const size_t g3 = group_of(entry);
+    groups_[g2 + ((net >> 8) & 0xff)] = entry;
+    paint(&groups_[g3 + (net & 0xff)], size_t(1) << (32 - len), value);
   }
 }
 
-const RouteView* Topology::route(uint32_t dst) const {
-  // A firewall node carries its connected subnets and a few static routes;
-  // a linear scan over a dozen 12-byte entries is a couple of cache lines.
-  // A DIR-24-8 table (rte_lpm) is the upgrade once route counts grow.
-  const RouteView* best = nullptr;
-  for (const auto& r : routes)
-    if (net::v4_in(dst, r.net, r.len) && (!best || r.len > best->len)) best = &r;
-  return best;
+void Topology::set_routes(std::vector<RouteView> routes) {
+  lpm_.build(routes);
+  routes_ = std::move(routes);
 }
 
 }  // namespace hafw::dp

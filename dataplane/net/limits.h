@@ -21,7 +21,8 @@ inline constexpr size_t kMaxVipsPerVhid = 16;
 // VIP addresses per node in total: the workers scan them for every packet.
 inline constexpr size_t kMaxVips = 64;
 
-// Static routes: the longest-prefix match is a linear scan today.
+// Static routes: each one longer than /16 adds up to two 512-byte groups to
+// the topology's route table (dataplane/view.h, Ipv4Lpm).
 inline constexpr size_t kMaxRoutes = 256;
 
 // Filter rules: a packet without a state is checked against its interface's

@@ -26,9 +26,9 @@ inline dp::Topology lab_topology(const net::Mac& wan_mac, const net::Mac& lan_ma
   dp::Topology t;
   t.ifaces = {{.port_id = 0, .mac = wan_mac, .addr = ip4("198.51.100.201"), .plen = 24},
               {.port_id = 1, .mac = lan_mac, .addr = ip4("192.168.1.2"), .plen = 24}};
-  t.routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
-              {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
-              {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0}};
+  t.set_routes({{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
+                 {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
+                 {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0}});
   t.configured_vips.vips = {
       {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = net::Mac::virtual_for(200)},
       {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = net::Mac::virtual_for(1)}};

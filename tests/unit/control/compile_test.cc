@@ -80,13 +80,13 @@ TEST_CASE("the topology takes interfaces, connected and static routes, and every
     CHECK(t.ifaces[i].addr == want.ifaces[i].addr);
     CHECK(t.ifaces[i].plen == want.ifaces[i].plen);
   }
-  REQUIRE(t.routes.size() == want.routes.size());
-  for (size_t i = 0; i < t.routes.size(); ++i) {
+  REQUIRE(t.routes().size() == want.routes().size());
+  for (size_t i = 0; i < t.routes().size(); ++i) {
     INFO("route " << i);
-    CHECK(t.routes[i].net == want.routes[i].net);
-    CHECK(t.routes[i].len == want.routes[i].len);
-    CHECK(t.routes[i].gateway == want.routes[i].gateway);
-    CHECK(t.routes[i].iface == want.routes[i].iface);  // 10/8 via a LAN gateway leaves on the LAN
+    CHECK(t.routes()[i].net == want.routes()[i].net);
+    CHECK(t.routes()[i].len == want.routes()[i].len);
+    CHECK(t.routes()[i].gateway == want.routes()[i].gateway);
+    CHECK(t.routes()[i].iface == want.routes()[i].iface);  // 10/8 via a LAN gateway leaves on the LAN
   }
   REQUIRE(t.configured_vips.vips.size() == 2);
   CHECK(t.configured_vips.find_on(0, ip4("198.51.100.200"))->vmac == Mac::virtual_for(200));
@@ -96,7 +96,7 @@ TEST_CASE("the topology takes interfaces, connected and static routes, and every
 TEST_CASE("a static route whose gateway is on no connected subnet is left out", "[compile]") {
   auto cfg = example_config();
   cfg.routes.push_back({*net::Prefix::parse("172.20.0.0/16"), *net::IpAddr::parse("10.99.0.1")});
-  CHECK(control::compile_topology(cfg, kMacs).routes.size() == 6);
+  CHECK(control::compile_topology(cfg, kMacs).routes().size() == 6);
 }
 
 TEST_CASE("each VHID gets this node's address and MAC on its interface", "[compile]") {

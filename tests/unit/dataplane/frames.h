@@ -35,12 +35,12 @@ inline dp::Topology example_topology() {
   t.ifaces = {{.port_id = 0, .mac = kWanMac, .addr = ip4("198.51.100.201"), .plen = 24},
               {.port_id = 1, .mac = kLanMac, .addr = ip4("192.168.1.2"), .plen = 24},
               {.port_id = 2, .mac = kSyncMac, .addr = ip4("172.16.1.2"), .plen = 24}};
-  t.routes = {{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
-              {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
-              {.net = ip4("172.16.1.0"), .len = 24, .gateway = 0, .iface = 2},
-              {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0},
-              {.net = ip4("10.0.0.0"), .len = 8, .gateway = ip4("192.168.1.254"), .iface = 1},
-              {.net = ip4("10.1.0.0"), .len = 16, .gateway = ip4("198.51.100.254"), .iface = 0}};
+  t.set_routes({{.net = ip4("198.51.100.0"), .len = 24, .gateway = 0, .iface = 0},
+                 {.net = ip4("192.168.1.0"), .len = 24, .gateway = 0, .iface = 1},
+                 {.net = ip4("172.16.1.0"), .len = 24, .gateway = 0, .iface = 2},
+                 {.net = 0, .len = 0, .gateway = ip4("198.51.100.1"), .iface = 0},
+                 {.net = ip4("10.0.0.0"), .len = 8, .gateway = ip4("192.168.1.254"), .iface = 1},
+                 {.net = ip4("10.1.0.0"), .len = 16, .gateway = ip4("198.51.100.254"), .iface = 0}});
   t.configured_vips.vips = {
       {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = Mac::virtual_for(200)},
       {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = Mac::virtual_for(1)}};

@@ -39,6 +39,24 @@ TEST_CASE("internet checksum and incremental update agree", "[net]") {
   CHECK(checksum_adjust(c, oldw, neww) == inet_checksum(d));
 }
 
+TEST_CASE("the one-word checksum update folds like RFC 1624's two shift-and-add folds", "[net]") {
+  auto reference = [](uint16_t csum, uint16_t o, uint16_t n) {
+    uint32_t sum = uint16_t(~csum) + uint32_t(uint16_t(~o)) + n;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
+  };
+  const uint16_t edges[] = {0x0000, 0x0001, 0x7fff, 0x8000, 0xfffe, 0xffff};
+  for (uint16_t c : edges)
+    for (uint16_t o : edges)
+      for (uint16_t n : edges) CHECK(checksum_adjust(c, o, n) == reference(c, o, n));
+  uint32_t x = 99;
+  for (int i = 0; i < 100000; ++i) {
+    const uint16_t c = uint16_t(x = x * 1103515245 + 12345), o = uint16_t(x >> 16), n = uint16_t(x * 7 >> 9);
+    REQUIRE(checksum_adjust(c, o, n) == reference(c, o, n));
+  }
+}
+
 TEST_CASE("the inline IPv4 header checksum agrees with the generic one", "[net]") {
   uint8_t h[24];
   uint32_t x = 12345;
@@ -52,6 +70,15 @@ TEST_CASE("the inline IPv4 header checksum agrees with the generic one", "[net]"
     std::memcpy(h + 10, &c, 2);
     CHECK(ipv4_header_checksum(h, 20) == 0);
   }
+  // The folds' edges: nothing to carry, every carry, a sum of exactly 0xffff.
+  for (uint8_t fill : {0x00, 0xff, 0x80, 0x01}) {
+    std::memset(h, fill, sizeof h);
+    CHECK(ipv4_header_checksum(h, 20) == inet_checksum({h, 20}));
+  }
+  std::memset(h, 0, sizeof h);
+  h[0] = 0xff;
+  h[1] = 0xff;
+  CHECK(ipv4_header_checksum(h, 20) == inet_checksum({h, 20}));
 }
 
 TEST_CASE("MAC equality compares all six bytes", "[net]") {

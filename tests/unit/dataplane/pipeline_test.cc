@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -285,6 +286,45 @@ TEST_CASE("impossible and spoofed sources are martians", "[dataplane][ipv4]") {
                 DropReason::Martian);
 }
 
+// ipv4_input tests a source against a per-burst filter of the node's own
+// addresses before it scans them: with 64 owned VIPs a quarter of all
+// addresses share a bit with one of them, and the answer must still be
+// exact both ways.
+TEST_CASE("own addresses are martians, and only they, however many VIPs the node owns", "[dataplane][ipv4]") {
+  auto v = master_view();
+  std::mt19937 rng(3);
+  std::set<uint32_t> own = {ip4("198.51.100.201"), ip4("192.168.1.2"), ip4("172.16.1.2")};
+  for (int i = 0; i < 64; ++i) {
+    const uint32_t a = 0x0b000000 | (uint32_t(rng()) & 0xffffff);  // 11/8
+    v.owned.vips.push_back({.addr = a, .iface = 1, .vhid = uint8_t(i + 2), .vmac = Mac::virtual_for(uint8_t(i + 2))});
+    own.insert(a);
+  }
+  auto martian = [&](uint32_t src) {
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, src, ip4("198.51.100.77"), 17, udp_payload()));
+    return x.r.exit == Exit::Drop && x.r.drop == DropReason::Martian;
+  };
+  for (uint32_t a : own) {
+    INFO("own " << std::hex << a);
+    CHECK(martian(a));
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const uint32_t a = 0x0b000000 | (uint32_t(rng()) & 0xffffff);
+    if (own.count(a)) continue;
+    INFO("not own " << std::hex << a);
+    CHECK_FALSE(martian(a));
+  }
+}
+
+TEST_CASE("a source is impossible by its first byte alone: 0, 127, 224 and up", "[dataplane][ipv4]") {
+  auto v = master_view();
+  for (uint32_t top = 0; top < 256; ++top) {
+    const uint32_t src = top << 24 | 0x010203;
+    auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, src, ip4("198.51.100.77"), 17, udp_payload()));
+    INFO("first byte " << top);
+    CHECK((x.r.exit == Exit::Drop && x.r.drop == DropReason::Martian) == (top == 0 || top == 127 || top >= 224));
+  }
+}
+
 TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs", "[dataplane][forward]") {
   auto v = master_view();
   const Mac server = mac(0x77);
@@ -332,7 +372,9 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
     }
   }
   SECTION("no route without a default: not forwarded, answered") {
-    v.topo.routes.erase(v.topo.routes.begin() + 3);  // the default route (after the 3 connected)
+    auto routes = v.topo.routes();
+    routes.erase(routes.begin() + 3);  // the default route (after the 3 connected)
+    v.topo.set_routes(routes);
     REQUIRE(v.topo.route(ip4("8.8.8.8")) == nullptr);
     auto x = run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp));
     CHECK(x.r.exit == Exit::Reply);
@@ -481,6 +523,28 @@ TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplan
     CHECK(net::IpAddr{net::Family::V4, p.key.dst}.v4() == ip4("198.51.100.200"));
     CHECK(net::be16(p.key.sport) == 53);
     CHECK(net::be16(p.key.dport) == 12345);
+  }
+  SECTION("the key's hash is written with it, for every protocol and for ICMP errors") {
+    const Bytes quoted = tcp_frame(kWanMac, kGwMac, ip4("198.51.100.200"), ip4("203.0.113.9"),
+                                   tcp_segment(40000, 443, 1, 2, 0x10));  // ACK
+    Bytes err(8 + 28, 0);
+    err[0] = net::kIcmpUnreachable;
+    std::memcpy(err.data() + 8, quoted.data() + 14, 28);
+    const Bytes frames[] = {
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8)),
+        tcp_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), tcp_segment(1234, 80, 7, 0, 0x02)),  // SYN
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(0x4242, 1, 8)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, icmp_echo(7, 1, 8, 13)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 47, udp_payload(8)),
+        ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 1, err),
+    };
+    for (const Bytes& frame : frames) {
+      Bytes f = frame;
+      const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+      INFO("protocol " << int(frame[14 + 9]));
+      CHECK(p.next != dp::Next::Drop);
+      CHECK(p.key_hash == dp::StateTable::hash(p.key));
+    }
   }
   SECTION("a fragment gets no key: it is dropped (no reassembly yet)") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 64, 0x0010);

@@ -637,6 +637,27 @@ TEST_CASE("UDP: single until both sides sent, then multiple", "[track][udp]") {
   }
 }
 
+// udp_track returns inline when nothing would move; otherwise it goes to
+// detail::udp_track_update. Both must agree on every starting point: the
+// class, and the state afterwards (window scales untouched).
+TEST_CASE("UDP: the inline path and the update agree from every progress pair", "[track][udp]") {
+  for (uint8_t proto : {net::kProtoUdp, uint8_t(47)})
+    for (uint8_t p0 = 0; p0 <= dp::udps::Multiple; ++p0)
+      for (uint8_t p1 = 0; p1 <= dp::udps::Multiple; ++p1)
+        for (uint8_t dir = 0; dir < 2; ++dir) {
+          INFO("protocol " << int(proto) << " progress " << int(p0) << "/" << int(p1) << " dir " << int(dir));
+          dp::State a{}, b{};
+          for (dp::State* s : {&a, &b}) {
+            s->proto = proto;
+            s->peer[0].store(dp::peer_byte(p0, 3), std::memory_order_relaxed);
+            s->peer[1].store(dp::peer_byte(p1, dp::kNoWscale), std::memory_order_relaxed);
+          }
+          CHECK(dp::udp_track(a, dir) == dp::detail::udp_track_update(b, dir));
+          CHECK(a.peer[0].load() == b.peer[0].load());
+          CHECK(a.peer[1].load() == b.peer[1].load());
+        }
+}
+
 TEST_CASE("ICMP and TCP states get no UDP progress from first_packet_init", "[track][udp]") {
   for (uint8_t proto : {net::kProtoIcmp, net::kProtoTcp}) {
     dp::StateInit in;
