@@ -24,9 +24,9 @@ void echo(const IfaceView& ifc, PacketMeta& p) {
   if (icmp->type != net::kIcmpEchoRequest || icmp->code != 0) return p.to_drop(DropReason::LocalUnsupported);
 
   // ICMP: type 8 -> 0; id, sequence and data are echoed unchanged (RFC 792).
-  const uint16_t old_word = word_at(icmp);
+  const uint16_t old_word = net::load16(icmp);
   icmp->type = net::kIcmpEchoReply;
-  icmp->csum = net::checksum_adjust(icmp->csum, old_word, word_at(icmp));
+  icmp->csum = net::checksum_adjust(icmp->csum, old_word, net::load16(icmp));
 
   // IP: the address that was asked answers (a VIP answers as the VIP).
   const uint32_t asked = ip->dst;

@@ -104,11 +104,7 @@ uint64_t v4_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t port
   }
 }
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
+using net::load16;
 
 // The packet's key hash, and its home bucket on its way: the state lookup,
 // the next stage, reads the buckets of the whole burst at once, and the rest

@@ -16,9 +16,9 @@ void output(const View& v, PacketMeta& p) {
   // cannot be forwarded from it, ~20 cycles a packet.)
   uint8_t ttl_proto[2];
   std::memcpy(ttl_proto, &ip->ttl, 2);
-  const uint16_t old_word = word_at(ttl_proto);
+  const uint16_t old_word = net::load16(ttl_proto);
   --ttl_proto[0];
-  const uint16_t new_word = word_at(ttl_proto);
+  const uint16_t new_word = net::load16(ttl_proto);
   std::memcpy(&ip->ttl, &new_word, 2);
   if (out.tx_ip_csum) {
     // The port sums the header on transmit; it wants the field zero.

@@ -81,17 +81,9 @@ constexpr unsigned kPortAttempts = 64;
 
 namespace detail {
 
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline void store16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+using net::load16;
+using net::load32;
+using net::store16;
 // Ones' complement addition of 32-bit words (the carry goes around).
 inline uint32_t add1c(uint32_t a, uint32_t b) {
   const uint32_t s = a + b;

@@ -73,12 +73,6 @@ inline std::array<uint8_t, 16> addr16(const uint8_t* ip4) {
   return a;
 }
 
-// A single network-order 16-bit word at `p` (for RFC 1624 updates).
-inline uint16_t word_at(const void* p) {
-  uint16_t w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
-}
 
 // 224.0.0.18, CARP's group (and VRRP's); 224.0.0.240, pfsync's default group.
 constexpr uint32_t kCarpGroup = 0xe0000012;

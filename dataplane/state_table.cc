@@ -89,17 +89,8 @@ bool is_icmp(uint8_t proto) { return proto == net::kProtoIcmp || proto == kProto
 // an ICMP query carries its id in both ports, so both.
 constexpr uint32_t kNatPortMask[8] = {0, 0xffff0000u, 0x0000ffffu, 0, 0, 0xffffffffu, 0xffffffffu, 0};
 
-inline uint32_t load32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-inline uint64_t load64(const void* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
+using net::load32;
+using net::load64;
 
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 

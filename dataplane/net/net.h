@@ -160,6 +160,26 @@ constexpr bool is_icmp_error(uint8_t type) {
   return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
+// Raw words at any address of a frame or a packed record, in the byte order
+// they have there (network order on the wire): memcpy, which the compiler
+// turns into one move, since such an address may be unaligned.
+inline uint16_t load16(const void* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t load32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t load64(const void* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline void store16(void* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
 // ---------------------------------------------------------------- checksums
 
 // Internet checksum (RFC 1071) of a byte range, returned in network order so it
