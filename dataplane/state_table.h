@@ -248,6 +248,13 @@ class StateTable {
   // states.list, the sync bulk update). fn(StateIndex) returns false to stop.
   template <class F>
   void for_each(F&& fn) const;
+  // The same over `count` buckets from bucket `from` on (a walk spread over
+  // several control-loop steps: the sync bulk update). Returns the bucket to
+  // go on from; bucket_count() when the walk is through. A fn that returns
+  // false stops the walk in the middle of a bucket: the return value is then
+  // that bucket, to be visited again.
+  template <class F>
+  uint64_t for_each_bucket(uint64_t from, uint64_t count, F&& fn) const;
 
   uint32_t capacity() const { return capacity_; }
   size_t bucket_count() const { return nbuckets_; }
@@ -407,6 +414,22 @@ void StateTable::for_each(F&& fn) const {
       if (live(states_[s]) && !fn(s)) return;
     }
   }
+}
+
+template <class F>
+uint64_t StateTable::for_each_bucket(uint64_t from, uint64_t count, F&& fn) const {
+  const uint64_t end = from + count < nbuckets_ ? from + count : nbuckets_;
+  for (uint64_t b = from; b < end; ++b) {
+    const Bucket& bk = buckets_[b];
+    for (unsigned i = 0; i < kSlots; ++i) {
+      const uint32_t ref = bk.ref[i].load(std::memory_order_acquire);
+      if (ref == 0 || key_of(ref) != 0) continue;
+      const StateIndex s = state_of(ref);
+      if (states_[s].flags.load(std::memory_order_acquire) & sflag::Inserting) continue;
+      if (live(states_[s]) && !fn(s)) return b;
+    }
+  }
+  return end;
 }
 
 }  // namespace hafw::dp
