@@ -159,6 +159,32 @@ TEST_CASE("writer: a 1500-byte MTU less the IP header holds 5 full states", "[pf
   CHECK(be16_at(f.data() + 2) == 1472);
 }
 
+TEST_CASE("writer: records per frame of one action, plain and in the 28-byte envelope (docs/sync.md)",
+          "[pfsync][frame]") {
+  struct Row {
+    Action action;
+    size_t plain, enveloped;
+  };
+  const Row rows[] = {{Action::Upd, 5, 5}, {Action::UpdC, 17, 17}, {Action::DelC, 121, 119}};
+  for (const Row& row : rows) {
+    for (size_t budget : {size_t(1480), size_t(1452)}) {
+      INFO(name(row.action) << " in " << budget);
+      Bytes buf(budget);
+      FrameWriter w(buf);
+      size_t n = 0;
+      for (;;) {
+        const bool ok = row.action == Action::Upd    ? w.add(Action::Upd, udp_v6())
+                        : row.action == Action::UpdC ? w.add(update())
+                                                     : w.add(Action::DelC, id_record());
+        if (!ok) break;
+        ++n;
+      }
+      CHECK(n == (budget == 1480 ? row.plain : row.enveloped));
+      CHECK(w.size() == 24 + n * record_size(row.action));
+    }
+  }
+}
+
 TEST_CASE("writer: finish, checksum, reset, and buffers too small or too large", "[pfsync][frame]") {
   std::array<uint8_t, 200> buf{};
   FrameWriter w(buf);
