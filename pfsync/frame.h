@@ -117,7 +117,7 @@ struct ParseResult {
   size_t records = 0;               // records handed to the visitor
   size_t bad_records = 0;           // records that failed decode (skipped, counted)
   size_t skipped = 0;               // records of unknown actions, skipped by length
-  std::array<uint8_t, 16> checksum{};  // the sender's pfcksum, when the frame was read
+  std::array<uint8_t, 16> checksum{};  // the sender's pfcksum; zero when the frame was refused
 };
 
 // Check the frame's structure, then hand each record to `v` in frame order.
