@@ -1,8 +1,11 @@
 // The sealed sync envelope: known answers computed outside hafw, round trips,
 // every refusal and the replay window's rules.
 #include <catch2/catch.hpp>
+#include <openssl/crypto.h>
 
 #include <array>
+#include <atomic>
+#include <cstdlib>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -17,6 +20,21 @@ using namespace hafw::pfsync;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
+
+// Every OpenSSL allocation of this binary goes through these, so a test can
+// see that sealing and opening allocate nothing. They must be installed
+// before OpenSSL's first allocation: at static initialisation, before main.
+std::atomic<long> openssl_allocations{0};
+void* counted_malloc(size_t n, const char*, int) {
+  ++openssl_allocations;
+  return std::malloc(n);
+}
+void* counted_realloc(void* p, size_t n, const char*, int) {
+  ++openssl_allocations;
+  return std::realloc(p, n);
+}
+void counted_free(void* p, const char*, int) { std::free(p); }
+const bool counting_allocations = CRYPTO_set_mem_functions(counted_malloc, counted_realloc, counted_free) == 1;
 
 constexpr std::string_view kKey = "correct horse battery staple";
 constexpr std::array<uint8_t, 4> kA{10, 0, 9, 1};
@@ -372,6 +390,25 @@ TEST_CASE("A key with unusable addresses is not ready and seals or opens nothing
   CHECK(broken.seal(p, out) == 0);
   SyncCrypto a(kKey, kA, kB, 1);
   CHECK(open(broken, seal(a, p)).error == OpenError::BadTag);
+}
+
+TEST_CASE("Sealing and opening allocate nothing: the contexts live as long as the object", "[pfsync][crypto]") {
+  REQUIRE(counting_allocations);
+  SyncCrypto a(kKey, kA, kB, 1);
+  SyncCrypto b(kKey, kB, kA, 1);
+  const Bytes p = frame_of(1400);
+  Bytes sealed(p.size() + 28), opened(sealed.size());
+  REQUIRE(a.seal(p, sealed) == sealed.size());
+  REQUIRE_FALSE(b.open(sealed, opened).error);
+  const long before = openssl_allocations;
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(a.seal(p, sealed) == sealed.size());
+    REQUIRE_FALSE(b.open(sealed, opened).error);
+    REQUIRE(b.open(sealed, opened).error == OpenError::Replayed);
+    sealed[30] ^= 1;
+    REQUIRE(b.open(sealed, opened).error == OpenError::BadTag);
+  }
+  CHECK(openssl_allocations - before == 0);
 }
 
 TEST_CASE("Refusal names are the counters' names", "[pfsync][crypto][counters]") {
