@@ -505,6 +505,14 @@ void Sync::receive(const dp::Punt& p, Time now) {
   if (!peer_seen_) {
     peer_seen_ = true;
     log_("sync: hearing the peer " + set_.peer.str());
+    // A request sent before the peer was up went nowhere: ask again now
+    // rather than at the next retry, so two nodes that start together are
+    // both undemoted within a round trip.
+    if (bulk_in_ == BulkIn::Requested) {
+      bulk_asked_ = now;
+      queue_id(pfsync::Action::UpdReq, 0, 0, now);
+      flush(now);
+    }
   }
 }
 
