@@ -35,13 +35,12 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
     return;
   }
 
-  net::Timeout cls;
-  bool refresh = true;
+  Tracked tr;
   switch (s.proto) {
     case net::kProtoTcp: {
       TcpSegment seg;
       parse_tcp(l4_of(p), l4_len(p), seg);  // ipv4_input checked the header
-      const Tracked tr = tcp_track(s, hit.dir, seg);
+      tr = tcp_track(s, hit.dir, seg);
       if (tr.verdict == Verdict::OutOfWindow) return p.to_drop(DropReason::TcpOutOfWindow);
       if (tr.verdict == Verdict::Reopen) {
         // The port pair is reused for a new connection: the closed state
@@ -51,22 +50,20 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
         p.next = Next::Dnat;
         return;
       }
-      cls = tr.timeout;
       // pf's loose pass (a stray segment around a close, a shotgun SYN)
-      // keeps the state but must not keep it alive.
-      refresh = tr.refresh;
+      // keeps the state but must not keep it alive (tr.refresh false).
       break;
     }
     case net::kProtoIcmp:
-      cls = net::Timeout::IcmpFirst;
+      tr = Tracked{Verdict::Pass, net::Timeout::IcmpFirst};
       break;
     default:
-      cls = udp_track(s, hit.dir);
+      tr = udp_track(s, hit.dir);
       break;
   }
   // A state that died since the lookup (killed, expired) is no state.
-  const bool alive = refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(cls)])
-                             : s.expire.load(std::memory_order_acquire) != 0;
+  const bool alive = tr.refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(tr.timeout)])
+                                : s.expire.load(std::memory_order_acquire) != 0;
   if (!alive) {
     p.next = Next::Dnat;
     return;
