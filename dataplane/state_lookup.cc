@@ -44,9 +44,13 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
       if (tr.verdict == Verdict::OutOfWindow) return p.to_drop(DropReason::TcpOutOfWindow);
       if (tr.verdict == Verdict::Reopen) {
         // The port pair is reused for a new connection: the closed state
-        // goes, and the SYN is a new flow for the rules.
+        // goes, and the SYN is a new flow for the rules. Its identity is
+        // read first: the peer deletes the state by it.
+        const uint64_t id = s.id;
+        const uint8_t creator = s.creator;
         t.kill(hit.state);
         c.add(StateCounter::Reopened);
+        if (ctx.events) report(ctx, hit.state, id, creator, StateEventKind::Delete);
         p.next = Next::Dnat;
         return;
       }
@@ -67,6 +71,18 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   if (!alive) {
     p.next = Next::Dnat;
     return;
+  }
+  // State sync: a packet that moved the state's progress is reported at
+  // once, any other at most once a second per state (pf's rate-limited
+  // compressed updates). The stamp is one relaxed byte: the two directions
+  // on two workers may both report in the same second, which costs an
+  // event, never a lost update.
+  if (ctx.events) {
+    const uint8_t stamp = uint8_t(ctx.now_s);
+    if (tr.progressed || s.sync_stamp.load(std::memory_order_relaxed) != stamp) {
+      s.sync_stamp.store(stamp, std::memory_order_relaxed);
+      report(ctx, hit.state, s.id, s.creator, StateEventKind::Update);
+    }
   }
   const uint16_t bytes = ip_bytes(p);
   t.count(hit.state, hit.dir, bytes);

@@ -1,6 +1,8 @@
-// State sync's event hook: the single-producer/single-consumer ring and the
-// round-robin drain over the workers' rings. The ring's two-thread stress
-// test runs in the concurrency suite too (ThreadSanitizer).
+// State sync's event hook: the single-producer/single-consumer ring, the
+// round-robin drain over the workers' rings, and then what a worker pushes
+// through the real pipeline (inserts, progress and once-a-second updates,
+// the delete of a reopened connection, a full ring). The ring's two-thread
+// stress test runs in the concurrency suite too (ThreadSanitizer).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -8,9 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/pipeline.h"
 #include "dataplane/sync_events.h"
+#include "dataplane/track.h"
+#include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
+using namespace hafw::test;
 using dp::EventRing;
 using dp::StateEvent;
 using dp::StateEventKind;
@@ -155,4 +161,257 @@ TEST_CASE("one producer and one consumer: 10M events, none lost, none twice, in 
   CHECK(expect == kEvents);
   CHECK(refused.load() > 0);
   CHECK(r.pop_burst(out) == 0);
+}
+
+// ---------------------------------------------------------------- the workers' hook
+
+namespace {
+
+constexpr uint8_t kWan = 0, kLan = 1;
+const uint32_t kWanVip = ip4("198.51.100.200");
+const uint32_t kClient = ip4("192.168.1.50");
+const uint32_t kServer = ip4("198.51.100.10");
+const Mac kServerMac = mac(0x10);
+const Mac kLanVmac = Mac::virtual_for(1), kWanVmac = Mac::virtual_for(200);
+
+// The example firewall (frames.h), MASTER, with an event ring as hafwd's
+// workers have one when sync is on.
+struct Node {
+  Tables t = master_view();
+  dp::WorkerCounters counters;
+  EventRing ring;
+  Time now = std::chrono::seconds(1000);
+  // The worker's context lives as long as the worker: its next state id.
+  dp::WorkerCtx c{.view = {}, .counters = &counters, .events = &ring};
+
+  explicit Node(size_t ring_size = 1024) : ring(ring_size) {
+    t.policy = example_policy(*t.states);
+    dp::NeighborTable::Entry n[] = {{kWan, kServer, kServerMac}, {kLan, kClient, kHostMac}};
+    t.neighbors = dp::NeighborTable::build(n);
+    c.states = t.states.get();
+  }
+
+  // The context for the next pass: this pass's snapshots and time.
+  dp::WorkerCtx& ctx() {
+    c.view = t.view();
+    c.set_time(now);
+    return c;
+  }
+
+  // One frame through the pipeline; the packet as it left.
+  dp::PacketMeta send(uint8_t in, Bytes f) {
+    const uint16_t len = uint16_t(f.size());
+    f.resize(len + 128u);
+    last = dp::run_one(ctx(), in, f.data(), len, uint16_t(f.size()));
+    f.resize(last.len);
+    frame = f;
+    return last;
+  }
+
+  std::vector<StateEvent> events() {
+    std::vector<StateEvent> out(ring.capacity());
+    out.resize(ring.pop_burst(out));
+    return out;
+  }
+  uint64_t state_counter(dp::StateCounter c) const { return counters.read().states[size_t(c)]; }
+
+  dp::PacketMeta last{};
+  Bytes frame;
+};
+
+Bytes from_client(const Bytes& seg) { return tcp_frame(kLanVmac, kHostMac, kClient, kServer, seg); }
+Bytes from_server(const Bytes& seg) { return tcp_frame(kWanVmac, kServerMac, kServer, kWanVip, seg); }
+
+}  // namespace
+
+TEST_CASE("workers report a new state, its progress, at most one other update a second, and its reopening",
+          "[sync_events][pipeline]") {
+  Node node;
+  using namespace dp::tcpf;
+  const uint32_t c_isn = 1000, s_isn = 5000000;
+
+  // The SYN creates the state: one Insert, with the state's index and id.
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn, 0, Syn, 64240))).next == dp::Next::Tx);
+  const dp::StateIndex st = node.last.state;
+  const uint64_t id = node.t.states->at(st).id;
+  const uint16_t nat_port = sport_of(node.frame);
+  auto ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Insert);
+  CHECK(ev[0].state == st);
+  CHECK(ev[0].id == id);
+  CHECK(ev[0].creator == 0);
+
+  // The same second: the SYN-ACK and the ACK move progress, so each is an
+  // Update; data changes no progress, so none.
+  REQUIRE(node.send(kWan, from_server(tcp_segment(80, nat_port, s_isn, c_isn + 1, Syn | Ack, 65160))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 1, s_isn + 1, Ack, 64240))).next ==
+          dp::Next::Tx);
+  ev = node.events();
+  REQUIRE(ev.size() == 2);
+  for (const StateEvent& e : ev) {
+    CHECK(e.kind == StateEventKind::Update);
+    CHECK(e.state == st);
+    CHECK(e.id == id);
+  }
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 1, s_isn + 1, Ack | Psh, 64240, 100))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kWan, from_server(tcp_segment(80, nat_port, s_isn + 1, c_isn + 101, Ack | Psh, 65160, 500))).next ==
+          dp::Next::Tx);
+  CHECK(node.events().empty());
+
+  // A second later, data is due an update: one, whichever side sends.
+  node.now += std::chrono::seconds(1);
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 101, s_isn + 501, Ack | Psh, 64240, 100))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kWan, from_server(tcp_segment(80, nat_port, s_isn + 501, c_isn + 201, Ack, 65160))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 201, s_isn + 501, Ack | Psh, 64240, 100))).next ==
+          dp::Next::Tx);
+  ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Update);
+  CHECK(ev[0].id == id);
+
+  // A dropped segment reports nothing.
+  node.now += std::chrono::seconds(1);
+  CHECK(node.send(kWan, from_server(tcp_segment(80, nat_port, s_isn + 50000000, c_isn + 301, Ack, 65160, 10))).drop ==
+        dp::DropReason::TcpOutOfWindow);
+  CHECK(node.events().empty());
+
+  // The close: every FIN and the ACKs that answer them move progress.
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 301, s_isn + 501, Fin | Ack, 64240))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kWan, from_server(tcp_segment(80, nat_port, s_isn + 501, c_isn + 302, Fin | Ack, 65160))).next ==
+          dp::Next::Tx);
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 302, s_isn + 502, Ack, 64240))).next ==
+          dp::Next::Tx);
+  ev = node.events();
+  CHECK(ev.size() == 3);
+  for (const StateEvent& e : ev) CHECK(e.kind == StateEventKind::Update);
+
+  // A new SYN on the same ports: the closed state is deleted (its own id),
+  // and the new connection inserted (a new id).
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_isn + 900000, 0, Syn, 64240))).next == dp::Next::Tx);
+  ev = node.events();
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].kind == StateEventKind::Delete);
+  CHECK(ev[0].state == st);
+  CHECK(ev[0].id == id);
+  CHECK(ev[1].kind == StateEventKind::Insert);
+  CHECK(ev[1].state == node.last.state);
+  CHECK(ev[1].id == node.t.states->at(node.last.state).id);
+  CHECK(ev[1].id != id);
+  CHECK(node.state_counter(dp::StateCounter::SyncEventDropped) == 0);
+}
+
+TEST_CASE("UDP and ICMP states: progress is reported at once, the rest once a second", "[sync_events][pipeline]") {
+  Node node;
+  auto request = [] { return udp_frame(kLanVmac, kHostMac, kClient, kServer, 5000, 53); };
+  REQUIRE(node.send(kLan, request()).next == dp::Next::Tx);
+  const uint16_t nat_port = sport_of(node.frame);
+  auto ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Insert);
+  auto reply = [&] { return udp_frame(kWanVmac, kServerMac, kServer, kWanVip, 53, nat_port); };
+  REQUIRE(node.send(kWan, reply()).next == dp::Next::Tx);  // the responder SINGLE, the initiator MULTIPLE
+  REQUIRE(node.send(kLan, request()).next == dp::Next::Tx);  // the responder MULTIPLE
+  REQUIRE(node.send(kLan, request()).next == dp::Next::Tx);  // nothing moves
+  REQUIRE(node.send(kWan, reply()).next == dp::Next::Tx);
+  ev = node.events();
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].kind == StateEventKind::Update);
+  CHECK(ev[1].kind == StateEventKind::Update);
+  node.now += std::chrono::seconds(1);
+  for (int i = 0; i < 5; ++i) REQUIRE(node.send(kLan, request()).next == dp::Next::Tx);
+  CHECK(node.events().size() == 1);
+
+  // ICMP echo: an Insert, then nothing more in the same second.
+  REQUIRE(node.send(kLan, ipv4_frame(kLanVmac, kHostMac, kClient, kServer, net::kProtoIcmp, icmp_echo(7, 1, 8)))
+              .next == dp::Next::Tx);
+  ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Insert);
+  REQUIRE(node.send(kLan, ipv4_frame(kLanVmac, kHostMac, kClient, kServer, net::kProtoIcmp, icmp_echo(7, 2, 8)))
+              .next == dp::Next::Tx);
+  CHECK(node.events().empty());
+}
+
+TEST_CASE("a state learned from the peer is reported with its creator when its traffic arrives",
+          "[sync_events][pipeline]") {
+  Node node;
+  dp::StateTable& t = *node.t.states;
+  // The peer's UDP state, as the sync applier installs it: the flow's
+  // request as key[0], translated to the WAN VIP and port 40001.
+  dp::StateInit init;
+  init.key.proto = net::kProtoUdp;
+  init.key.src = net::IpAddr::v4(kClient).b;
+  init.key.dst = net::IpAddr::v4(kServer).b;
+  init.key.sport = net::be16(5000);
+  init.key.dport = net::be16(53);
+  init.nat = dp::NatDelta{.side = dp::NatSide::Src, .addr = t.intern_addr(net::IpAddr::v4(kWanVip)),
+                          .port = net::be16(40001)};
+  dp::first_packet_init(init, net::kProtoUdp);
+  init.lifetime = 60;
+  init.id = 0xabcdef;
+  init.creator = t.intern_creator(0x5eed);
+  init.synced = true;
+  const auto r = t.insert(init, node.ctx().now_s);
+  REQUIRE(r.result == dp::StateTable::Inserted::New);
+  CHECK(node.events().empty());  // the applier's own insert is no worker's event
+
+  // A second later the reply reaches this node (a takeover): one Update,
+  // the peer's id and creator ref, and the reply goes to the client.
+  node.now += std::chrono::seconds(1);
+  REQUIRE(node.send(kWan, udp_frame(kWanVmac, kServerMac, kServer, kWanVip, 53, 40001)).next == dp::Next::Tx);
+  CHECK(node.last.state == r.hit.state);
+  const auto ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Update);
+  CHECK(ev[0].id == 0xabcdef);
+  CHECK(ev[0].creator == init.creator);
+  CHECK(ev[0].creator != 0);
+}
+
+TEST_CASE("a full event ring loses the event, counts it, and the packet goes on", "[sync_events][pipeline]") {
+  Node node(2);
+  REQUIRE(node.ring.try_push(event(1)));
+  REQUIRE(node.ring.try_push(event(2)));
+  // A burst of three new flows: three Inserts refused, three packets forwarded.
+  dp::WorkerCtx& ctx = node.ctx();
+  std::vector<Bytes> frames;
+  for (uint16_t i = 0; i < 3; ++i) frames.push_back(udp_frame(kLanVmac, kHostMac, kClient, kServer, uint16_t(6000 + i), 53));
+  dp::Burst b;
+  for (auto& f : frames) {
+    const uint16_t len = uint16_t(f.size());
+    f.resize(len + 64u);
+    b.set(b.n++, f.data(), len, kLan, uint16_t(f.size()));
+  }
+  dp::run_burst(ctx, b);
+  for (uint16_t i = 0; i < b.n; ++i) CHECK(b.pkt[i].next == dp::Next::Tx);
+  CHECK(node.state_counter(dp::StateCounter::Created) == 3);
+  CHECK(node.state_counter(dp::StateCounter::SyncEventDropped) == 3);
+  // What was in the ring is untouched.
+  const auto ev = node.events();
+  REQUIRE(ev.size() == 2);
+  CHECK(is(ev[0], 1));
+  CHECK(is(ev[1], 2));
+
+  // With room again, the next due event goes in.
+  node.now += std::chrono::seconds(1);
+  REQUIRE(node.send(kLan, udp_frame(kLanVmac, kHostMac, kClient, kServer, 6000, 53)).next == dp::Next::Tx);
+  CHECK(node.events().size() == 1);
+  CHECK(node.state_counter(dp::StateCounter::SyncEventDropped) == 3);
+}
+
+TEST_CASE("a worker without a ring reports nothing and counts no loss", "[sync_events][pipeline]") {
+  Node node;
+  dp::WorkerCtx ctx = node.ctx();  // a copy, without the ring
+  ctx.events = nullptr;
+  Bytes f = udp_frame(kLanVmac, kHostMac, kClient, kServer, 5000, 53);
+  const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
+  CHECK(p.next == dp::Next::Tx);
+  CHECK(node.ring.size() == 0);
+  CHECK(node.state_counter(dp::StateCounter::SyncEventDropped) == 0);
 }
