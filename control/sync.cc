@@ -151,20 +151,27 @@ class Sync::Applier final : public pfsync::FrameVisitor {
   void update(dp::StateIndex s, const pfsync::PeerRecord& src, const pfsync::PeerRecord& dst, uint32_t expire) {
     dp::StateTable& t = s_.io_.states();
     const pfsync::PeerRecord* p[2] = {&src, &dst};
-    dp::TrackingUpdate u;
+    uint32_t seqlo[2], seqhi[2];
+    uint16_t max_win[2];
+    uint8_t peer[2];
     for (uint8_t w = 0; w < 2; ++w) {
-      u.seqlo[w] = p[w]->seqlo;
-      u.seqhi[w] = p[w]->seqhi;
-      u.max_win[w] = p[w]->max_win;
-      u.peer[w] = dp::peer_byte(uint8_t(p[w]->state & 0x0f),
-                                (p[w]->wscale & 0x80) ? uint8_t(std::min(p[w]->wscale & 0x0f, 14)) : dp::kNoWscale);
+      seqlo[w] = p[w]->seqlo;
+      seqhi[w] = p[w]->seqhi;
+      max_win[w] = p[w]->max_win;
+      peer[w] = dp::peer_byte(uint8_t(p[w]->state & 0x0f),
+                              (p[w]->wscale & 0x80) ? uint8_t(std::min(p[w]->wscale & 0x0f, 14)) : dp::kNoWscale);
     }
-    u.expire_at = now_s_ + (expire == 0 ? 1 : expire);
-    if (t.apply_update(s, u) == dp::UpdateResult::Stale) {
-      // pf: the peer is behind; tell it what we know.
-      s_.count(SyncRecord::Stale);
-      s_.queue_update(s, now_);
-      return;
+    switch (t.apply_update(s, seqlo, seqhi, max_win, peer, now_s_ + (expire == 0 ? 1 : expire))) {
+      case dp::StateTable::Update::Stale:
+        // pf: the peer is behind; tell it what we know.
+        s_.count(SyncRecord::Stale);
+        s_.queue_update(s, now_);
+        return;
+      case dp::StateTable::Update::Dead:
+        s_.count(SyncRecord::Unknown);
+        return;
+      case dp::StateTable::Update::Applied:
+        break;
     }
     s_.count(SyncRecord::Updated);
   }

@@ -172,7 +172,7 @@ std::optional<dp::StateInit> import_state(dp::StateTable& t, const pfsync::State
     init.bytes[w] = r.bytes[w];
   }
   init.created = now_s > r.creation ? now_s - r.creation : 0;
-  init.from_peer = true;
+  init.synced = true;
   return init;
 }
 
