@@ -551,8 +551,9 @@ json Sync::status_json(Time now) const {
 
 json Sync::stats_json() const {
   json drops = named(kSyncDrops, drops_);
-  for (const auto& [k, v] : named(pfsync::kOpenErrors, open_errors_).items()) drops[k] = v;
-  for (const auto& [k, v] : named(pfsync::kFrameErrors, frame_errors_).items()) drops[k] = v;
+  const json open = named(pfsync::kOpenErrors, open_errors_), frame = named(pfsync::kFrameErrors, frame_errors_);
+  for (const auto& [k, v] : open.items()) drops[k] = v;
+  for (const auto& [k, v] : frame.items()) drops[k] = v;
   return {{"drops", drops},
           {"skipped_records", skipped_records_},
           {"ruleset_mismatch", ruleset_mismatch_},

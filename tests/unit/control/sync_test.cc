@@ -66,7 +66,7 @@ struct Tcp {
   }
 };
 
-json states(test::Daemon& n) { return n.handle("states.list", json::object())["states"]; }
+json states(test::Daemon& n) { return n.handle("states.list", {{"limit", 10000}})["states"]; }
 json sync_status(test::Daemon& n) { return n.handle("sync.status", json::object()); }
 int demotion(test::Daemon& n) { return n.handle("carp.status", json::object())["demotion"].get<int>(); }
 
