@@ -261,10 +261,11 @@ class StateTable {
   // a live state. Per side w, the peer's tracking (seqlo, seqhi, max_win and
   // the peer byte: progress and window scale) replaces ours unless ours is
   // newer: a higher progress, or the same progress with seqlo ahead (pf's
-  // rule; progress never goes back). If at least one side was taken, the
-  // expiry becomes expire_at (table clock seconds, at least 1) and both
-  // sflag::SyncedWin bits are set. Stale: one side or both of ours were
-  // newer and kept — the applier answers with its own copy, as pf does.
+  // rule; progress never goes back), and each side taken gets its
+  // sflag::SyncedWin bit. If at least one side was taken, the expiry
+  // becomes expire_at (table clock seconds, at least 1). Stale: one side or
+  // both of ours were newer and kept — the applier answers with its own
+  // copy, as pf does. Dead: the state is dead, or died meanwhile.
   enum class Update : uint8_t { Applied, Stale, Dead };
   Update apply_update(StateIndex s, const uint32_t seqlo[2], const uint32_t seqhi[2], const uint16_t max_win[2],
                       const uint8_t peer[2], uint32_t expire_at);

@@ -374,6 +374,58 @@ TEST_CASE("a state learned from the peer is reported with its creator when its t
   CHECK(ev[0].creator != 0);
 }
 
+TEST_CASE("a TCP connection from the peer a megabyte behind is forwarded at the takeover, then checked strictly",
+          "[sync_events][pipeline]") {
+  Node node;
+  dp::StateTable& t = *node.t.states;
+  using namespace dp::tcpf;
+  // The connection as the peer's last update had it: client 40000 -> server
+  // 80 through the WAN VIP's port 41000, both sides established, each edge
+  // a megabyte behind where the hosts are now.
+  const uint32_t c_nxt = 3'000'000, s_nxt = 9'000'000, lag = 1u << 20;
+  dp::StateInit init;
+  init.key.proto = net::kProtoTcp;
+  init.key.src = net::IpAddr::v4(kClient).b;
+  init.key.dst = net::IpAddr::v4(kServer).b;
+  init.key.sport = net::be16(40000);
+  init.key.dport = net::be16(80);
+  init.nat = dp::NatDelta{.side = dp::NatSide::Src, .addr = t.intern_addr(net::IpAddr::v4(kWanVip)),
+                          .port = net::be16(41000)};
+  init.seqlo[0] = c_nxt - lag;
+  init.seqlo[1] = s_nxt - lag;
+  init.seqhi[0] = s_nxt - lag + 65535;  // what the server had acknowledged then, plus its window
+  init.seqhi[1] = c_nxt - lag + 65535;
+  init.max_win[0] = init.max_win[1] = 65535;
+  init.peer[0] = init.peer[1] = dp::peer_byte(dp::tcps::Established, dp::kNoWscale);
+  init.lifetime = 86400;
+  init.id = 0x77;
+  init.creator = t.intern_creator(0x5eed);
+  init.synced = true;
+  REQUIRE(t.insert(init, node.ctx().now_s).result == dp::StateTable::Inserted::New);
+
+  node.now += std::chrono::seconds(1);
+  // The client's next segment leaves translated; the server's answer comes back.
+  REQUIRE(node.send(kLan, from_client(tcp_segment(40000, 80, c_nxt, s_nxt, Ack | Psh, 65535, 500))).next ==
+          dp::Next::Tx);
+  CHECK(net::be32(ip_of(node.frame).src) == kWanVip);
+  CHECK(sport_of(node.frame) == 41000);
+  REQUIRE(node.send(kWan, tcp_frame(kWanVmac, kServerMac, kServer, kWanVip,
+                                    tcp_segment(80, 41000, s_nxt, c_nxt + 500, Ack | Psh, 65535, 800)))
+              .next == dp::Next::Tx);
+  CHECK(dport_of(node.frame) == 40000);
+  CHECK(checksums_ok(node.frame));
+  // Strict again: a segment a megabyte ahead of the server's edge is dropped.
+  CHECK(node.send(kWan, tcp_frame(kWanVmac, kServerMac, kServer, kWanVip,
+                                  tcp_segment(80, 41000, s_nxt + 800 + lag, c_nxt + 500, Ack, 65535, 10)))
+            .drop == dp::DropReason::TcpOutOfWindow);
+  // The new master reports the peer's state back, once this second.
+  const auto ev = node.events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == StateEventKind::Update);
+  CHECK(ev[0].id == 0x77);
+  CHECK(ev[0].creator == init.creator);
+}
+
 TEST_CASE("a full event ring loses the event, counts it, and the packet goes on", "[sync_events][pipeline]") {
   Node node(2);
   REQUIRE(node.ring.try_push(event(1)));
