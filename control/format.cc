@@ -233,7 +233,7 @@ std::string format_sync(const json& s) {
   if (!member(s, "enabled").is_boolean() || !member(s, "enabled").get<bool>())
     return "state sync off (no sync section in the config)\n";
   const json& age = member(s, "last_frame_age_ms");
-  std::string out = "sync " + field(s, "interface") + " to " + field(s, "peer");
+  std::string out = "sync on " + field(s, "interface") + ", peer " + field(s, "peer");
   const std::string mac = field(s, "peer_mac");
   if (!mac.empty()) out += " (" + mac + ")";
   out += ", link " + field(s, "link") + ", " +

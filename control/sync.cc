@@ -554,6 +554,8 @@ json Sync::stats_json() const {
   const json open = named(pfsync::kOpenErrors, open_errors_), frame = named(pfsync::kFrameErrors, frame_errors_);
   for (const auto& [k, v] : open.items()) drops[k] = v;
   for (const auto& [k, v] : frame.items()) drops[k] = v;
+  // "short" is a reason of both the seal and the frame: one counter.
+  drops["short"] = open_errors_[size_t(pfsync::OpenError::Short)] + frame_errors_[size_t(pfsync::FrameError::Short)];
   return {{"drops", drops},
           {"skipped_records", skipped_records_},
           {"ruleset_mismatch", ruleset_mismatch_},
