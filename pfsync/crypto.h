@@ -1,4 +1,4 @@
-// Authenticated encryption of the state sync link (docs/sync-security.md).
+// Authenticated encryption of the state sync link (docs/sync.md, "Security").
 //
 // Plain pfsync is cleartext and unauthenticated: anyone on the sync segment
 // can read every connection or inject states. With `sync.key` set, every
