@@ -179,7 +179,7 @@ class Sync::Applier final : public pfsync::FrameVisitor {
   void del(uint64_t id, uint32_t creator) {
     if (auto have = s_.find(id, creator)) {
       s_.io_.states().kill(*have);
-      s_.ids_.erase(IdKey{id, creator});
+      s_.ids_.erase(id, creator);
       return s_.count(SyncRecord::Deleted);
     }
     s_.count(SyncRecord::Unknown);
@@ -320,7 +320,7 @@ bool Sync::put_event(const dp::StateEvent& e, Time now) {
     case dp::StateEventKind::Delete:
       if (!make_room(pfsync::Action::DelC, now)) return false;
       writer_.add(pfsync::Action::DelC, pfsync::IdRecord{.id = e.id, .creatorid = t.creator_id(e.creator)});
-      ids_.erase(IdKey{e.id, t.creator_id(e.creator)});
+      ids_.erase(e.id, t.creator_id(e.creator));
       ++sent_.deletes;
       break;
   }
@@ -416,19 +416,18 @@ bool Sync::push_bulk(Time now) {
 }
 
 std::optional<dp::StateIndex> Sync::find(uint64_t id, uint32_t creator) {
-  auto it = ids_.find(IdKey{id, creator});
-  if (it == ids_.end()) return std::nullopt;
+  const auto s = ids_.find(id, creator);
+  if (!s) return std::nullopt;
   const dp::StateTable& t = io_.states();
-  const dp::State& st = t.at(it->second);
-  if (st.id == id && t.creator_id(st.creator) == creator && st.expire.load(std::memory_order_acquire) != 0)
-    return it->second;
-  ids_.erase(it);  // the state died; its slot may hold another by now
+  const dp::State& st = t.at(*s);
+  if (st.id == id && t.creator_id(st.creator) == creator && st.expire.load(std::memory_order_acquire) != 0) return s;
+  ids_.erase(id, creator);  // the state died; its slot may hold another by now
   return std::nullopt;
 }
 
 void Sync::remember(dp::StateIndex s) {
   const dp::StateTable& t = io_.states();
-  ids_[IdKey{t.at(s).id, t.creator_id(t.at(s).creator)}] = s;
+  ids_.put(t.at(s).id, t.creator_id(t.at(s).creator), s);
 }
 
 void Sync::queue_update(dp::StateIndex s, Time now) {

@@ -27,11 +27,11 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "control/id_index.h"
 #include "control/neighbor.h"
 #include "dataplane/io.h"
 #include "dataplane/net/named.h"
@@ -144,15 +144,6 @@ class Sync {
   class Applier;
   friend class Applier;
 
-  struct IdKey {
-    uint64_t id;
-    uint32_t creator;
-    friend bool operator==(const IdKey&, const IdKey&) = default;
-  };
-  struct IdHash {
-    size_t operator()(const IdKey& k) const { return size_t((k.id ^ (uint64_t(k.creator) << 29)) * 0x9e3779b97f4a7c15ull >> 7); }
-  };
-
   uint32_t now_s(Time now) const;
   // The workers' events into frames, until none is left or the port is
   // full. Returns true when it took any.
@@ -217,7 +208,7 @@ class Sync {
   uint64_t bulks_sent_ = 0;
   Time bulk_out_started_{};
 
-  std::unordered_map<IdKey, dp::StateIndex, IdHash> ids_;
+  IdIndex ids_;
   Totals sent_, received_;
   std::array<uint64_t, size_t(SyncDrop::Count)> drops_{};
   std::array<uint64_t, size_t(pfsync::OpenError::Count)> open_errors_{};

@@ -112,7 +112,7 @@ void fill(dp::StateTable& t, uint32_t n) {
     for (int b = 0; b < 4; ++b) init.key.src[b] = uint8_t(src >> (24 - 8 * b)), init.key.dst[b] = uint8_t(dst >> (24 - 8 * b));
     init.key.sport = net::be16(uint16_t(1024 + i % 60000));
     init.key.dport = net::be16(443);
-    init.nat = dp::NatDelta{.side = dp::NatSide::Src, .addr = vip, .port = net::be16(uint16_t(1024 + i % 64000))};
+    init.nat = dp::NatDelta{.side = dp::NatSide::Src, .addr = vip, .port = net::be16(uint16_t(1024 + (i >> 8) % 64000))};
     init.lifetime = 86400;
     init.id = i + 1;
     init.peer[0] = init.peer[1] = dp::peer_byte(dp::tcps::Established, dp::kNoWscale);
@@ -133,7 +133,7 @@ struct Row {
 // Every state of A as an event of `kind`; run until B has applied them all.
 Row stream(Node& a, Node& b, dp::StateEventKind kind, const char* name, const std::vector<dp::StateIndex>& live) {
   const dp::StateTable& t = a.io.states();
-  for (dp::StateIndex s : live) a.io.events.push_back(dp::StateEvent{.id = t.at(s).id, .state = s, .kind = kind, .creator = 0});
+  for (dp::StateIndex s : live) a.io.events.push_back(dp::StateEvent{.id = t.at(s).id, .state = s, .kind = kind, .creator = 0, .reserved = 0});
   const uint64_t f0 = a.io.frames, b0 = a.io.bytes;
   const auto t0 = std::chrono::steady_clock::now();
   while (!a.io.events.empty()) a.sync.step(now());
