@@ -208,6 +208,9 @@ node_keys() {
   q keys "$out.states" "$out" "$@"
 }
 
+# The first line of q compare: "total in_a in_b same same_id".
+counts() { local out; out=$(q compare "$@"); printf '%s\n' "${out%%$'\n'*}"; }
+
 # Polls until NODE B's test states equal the ones in key file A (its key
 # file is B_OUT), up to TIMEOUT_MS. Leaves "total in_a in_b same" in CMP.
 wait_same_states() {
@@ -326,7 +329,7 @@ scenario() {
   # Before the crash: the backup holds every state of the test, with the
   # master's translation.
   node_keys n1 "$WORK/$name-n1.keys" "${readies[@]}"
-  read -r c_total c_in_a _ _ <<<"$(q compare "$WORK/$name-n1.keys" "$WORK/$name-n1.keys" "${readies[@]}" | head -n 1)"
+  read -r c_total c_in_a _ <<<"$(counts "$WORK/$name-n1.keys" "$WORK/$name-n1.keys" "${readies[@]}")"
   check "$T n1 holds a state for each of the $c_total connections and flows ($c_in_a)" eval "((c_in_a == c_total))"
   t0=$(now_ms)
   if wait_same_states "$WORK/$name-n1.keys" n2 "$WORK/$name-n2.keys" 5000 "${readies[@]}"; then
@@ -356,7 +359,7 @@ scenario() {
   # n2 carries them on the synced states: the same translations, and it
   # created no state of its own for them.
   node_keys n2 "$WORK/$name-n2-after.keys" "${readies[@]}"
-  read -r c_total c_in_a c_in_b c_same c_ids <<<"$(q compare "$WORK/$name-before.keys" "$WORK/$name-n2-after.keys" "${readies[@]}" | head -n 1)"
+  read -r c_total c_in_a c_in_b c_same c_ids <<<"$(counts "$WORK/$name-before.keys" "$WORK/$name-n2-after.keys" "${readies[@]}")"
   check "$T after the failover n2 lists $c_same of $c_total connections and flows with n1's translation ($c_ids with n1's state id and creator)" \
     eval "((c_same == c_total))"
   local created_after
@@ -366,7 +369,7 @@ scenario() {
 
   # The failback: n1 takes n2's table before it takes MASTER back.
   local live
-  live=$(q compare "$WORK/$name-n2-after.keys" "$WORK/$name-n2-after.keys" "${readies[@]}" | awk 'NR == 1 { print $2 }')
+  read -r _ live _ <<<"$(counts "$WORK/$name-n2-after.keys" "$WORK/$name-n2-after.keys" "${readies[@]}")"
   if lab start n1 >"$WORK/$name-start.log" 2>&1; then
     pass "$T n1 restarts"
   else
