@@ -11,6 +11,8 @@
 #include "control/compile.h"
 #include "control/socket.h"
 
+#include <openssl/evp.h>
+
 namespace hafw::control {
 
 using nlohmann::json;
@@ -38,6 +40,7 @@ uint32_t table_seconds(Time t) { return uint32_t(std::chrono::duration_cast<std:
 
 constexpr const char* kOperatorCause = "operator";
 constexpr const char* kSyncLinkCause = "sync link down";
+constexpr const char* kBulkCause = "bulk sync pending";
 std::string link_cause(const std::string& iface) { return "link down: " + iface; }
 
 int64_t unix_ms_now() {
@@ -60,6 +63,23 @@ std::vector<net::Mac> port_macs(const dp::PacketIo& io) {
   std::vector<net::Mac> macs;
   for (unsigned i = 0; i < io.iface_count(); ++i) macs.push_back(io.mac(i));
   return macs;
+}
+
+// pfsync's ruleset checksum: both nodes hash the same rules and NAT the
+// same way, so equal sums mean a rule number names the same rule on both.
+// (pf uses MD5 over its ruleset; any digest that both ends compute alike
+// serves: SHA-256 cut to the 16 bytes of the field.)
+std::array<uint8_t, 16> ruleset_checksum(const json& running) {
+  std::string text;
+  if (running.contains("rules")) text += running["rules"].dump();
+  text += '\n';
+  if (running.contains("nat")) text += running["nat"].dump();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  std::array<uint8_t, 16> out{};
+  std::memcpy(out.data(), md, out.size());
+  return out;
 }
 
 }  // namespace
@@ -90,7 +110,23 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
       io_(io),
       clock_(clock),
       carp_(compile_vhids(cfg_, port_macs(io))),
-      neighbors_(compile_topology(cfg_, port_macs(io)).ifaces) {}
+      neighbors_(compile_topology(cfg_, port_macs(io)).ifaces) {
+  if (cfg_.sync) {
+    const int idx = iface_index(cfg_.sync->interface);
+    if (idx >= 0 && cfg_.sync->peer.is_v4()) {
+      SyncSettings s{.iface = unsigned(idx),
+                     .local = cfg_.interfaces[size_t(idx)].address.addr,
+                     .peer = cfg_.sync->peer,
+                     .key = cfg_.sync->key,
+                     // The seal's sequence starts at the wall clock in µs: a
+                     // restarted node goes on above every number it used.
+                     .first_seq = uint64_t(unix_ms_now()) * 1000,
+                     .ruleset = ruleset_checksum(running_),
+                     .rule_count = uint16_t(cfg_.rules.size())};
+      sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) { log_event(std::move(m)); });
+    }
+  }
+}
 
 void Controller::start() {
   started_ = clock_.now();
@@ -106,6 +142,12 @@ void Controller::start() {
   publish_neighbors();
   apply(carp_.start(clock_.now()));
   poll_links(clock_.now());
+  if (sync_) {
+    // OpenBSD's interlock: a node that has not got the peer's states yet
+    // must not win MASTER.
+    sync_->start(clock_.now());
+    follow_bulk();
+  }
   // Persistent maintenance (pfSense): a node the operator took out stays out
   // across restarts and reboots until the operator says otherwise.
   if (std::filesystem::exists(maintenance_path())) {
@@ -154,9 +196,18 @@ bool Controller::step() {
     io_.send(iface, frame);
     worked = true;
   }
+  if (sync_) {
+    worked |= sync_->step(now);
+    follow_bulk();
+  }
   reap(now);
   if (io_.snapshots().rcu().reclaim() > 0) worked = true;
   return worked;
+}
+
+void Controller::follow_bulk() {
+  const int want = sync_ && sync_->bulk_pending() ? carp::Demotion::kBulkPending : 0;
+  if (demotion_.get(kBulkCause) != want) set_demotion_cause(kBulkCause, want);
 }
 
 void Controller::reap(Time now) {
@@ -209,7 +260,10 @@ void Controller::on_punt(const dp::Punt& p) {
                                             std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))
         io_.send(p.out_iface, frame);
       return;
-    case dp::PuntReason::Pfsync:  // nothing consumes state sync frames yet
+    case dp::PuntReason::Pfsync:
+      if (sync_) return sync_->receive(p, now);
+      ++control_drops_;
+      return;
     case dp::PuntReason::Count:
       ++control_drops_;
       return;
@@ -274,7 +328,13 @@ void Controller::poll_links(Time now) {
     log_event(name + ": link " + (up ? "up" : "down"));
     apply(carp_.set_link(name, up, now));
     const bool is_sync = cfg_.sync && cfg_.sync->interface == name;
-    if (is_sync) set_demotion_cause(kSyncLinkCause, up ? 0 : carp::Demotion::kSyncLinkDown);
+    if (is_sync) {
+      set_demotion_cause(kSyncLinkCause, up ? 0 : carp::Demotion::kSyncLinkDown);
+      if (sync_) {
+        sync_->set_link(up, now);
+        follow_bulk();
+      }
+    }
     // OpenBSD demotes for a carp interface whose parent link is down; an
     // interface without VHIDs (other than sync) moves nothing.
     bool has_vhid = false;
@@ -381,6 +441,7 @@ void Controller::stats_json(json& out) const {
   out["rules"] = rules_json();
   out["carp"] = {{"drops", named_json(carp::kDrops, carp_.stats().drops)}};
   out["control"]["unusable_punts"] = control_drops_;
+  if (sync_) out["sync"] = sync_->stats_json();
 }
 
 json Controller::carp_status_json() const {
@@ -570,6 +631,15 @@ json Controller::events_json() const {
   return {{"events", ev}};
 }
 
+json Controller::sync_status_json() const {
+  if (!sync_) return {{"enabled", false}};
+  json st = sync_->status_json(clock_.now());
+  st["enabled"] = true;
+  st["interface"] = cfg_.sync->interface;
+  st["demotion"] = demotion_.get(kBulkCause);
+  return st;
+}
+
 void Controller::set_maintenance(bool on) {
   if (on == maintenance_) return;
   maintenance_ = on;
@@ -631,6 +701,10 @@ void Controller::register_commands(Commands& commands) {
                 .args = R"({"limit": N, "address": "A", "port": N, "protocol": "tcp|udp|icmp"})",
                 .summary = "states with both keys, translation, progress, age, expiry and counters (at most limit)",
                 .run = [this](std::string_view, const json& args) { return states_list_json(args); }});
+  commands.add({.name = "sync.status",
+                .args = "",
+                .summary = "state sync: peer, link, frames and states each way, bulk update, drops by reason",
+                .run = [this](std::string_view, const json&) { return sync_status_json(); }});
   commands.add_stats([this](json& out) { stats_json(out); });
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "control/commands.h"
 #include "control/config.h"
 #include "control/neighbor.h"
+#include "control/sync.h"
 #include "dataplane/io.h"
 #include "dataplane/view.h"
 
@@ -53,6 +55,8 @@ class Controller {
 
   const config::Config& config() const { return cfg_; }
   const carp::Carp& carp() const { return carp_; }
+  // State sync, when the config has a sync section.
+  const Sync* sync() const { return sync_.get(); }
   Time next_deadline() const { return carp_.next_deadline(); }
   const std::deque<Event>& events() const { return events_; }
 
@@ -75,6 +79,9 @@ class Controller {
   std::string maintenance_path() const;  // its existence = maintenance mode on
   void persist_maintenance();
   void set_maintenance(bool on);
+  // The "bulk sync pending" demotion follows the sync module's bulk.
+  void follow_bulk();
+  nlohmann::json sync_status_json() const;
 
   nlohmann::json status_json() const;
   nlohmann::json carp_json() const;
@@ -103,6 +110,7 @@ class Controller {
   uint64_t control_drops_ = 0;    // punts the control thread could not use
   Time last_sweep_{};             // when reap() last swept
   uint64_t states_reaped_ = 0;    // states the reaper removed (expired or killed)
+  std::unique_ptr<Sync> sync_;    // null without a sync section
 };
 
 }  // namespace hafw::control

@@ -229,6 +229,51 @@ std::string format_states_summary(const json& s) {
   return out;
 }
 
+std::string format_sync(const json& s) {
+  if (!member(s, "enabled").is_boolean() || !member(s, "enabled").get<bool>())
+    return "state sync off (no sync section in the config)\n";
+  const json& age = member(s, "last_frame_age_ms");
+  std::string out = "sync " + field(s, "interface") + " to " + field(s, "peer");
+  const std::string mac = field(s, "peer_mac");
+  if (!mac.empty()) out += " (" + mac + ")";
+  out += ", link " + field(s, "link") + ", " +
+         (member(s, "encrypted").is_boolean() && member(s, "encrypted").get<bool>() ? "encrypted" : "cleartext") +
+         ", last frame " + (age.is_number() ? scalar(age) + " ms ago" : std::string("never")) + '\n';
+  const json& b = member(s, "bulk");
+  out += "bulk update: " + field(b, "state") + " (" + field(b, "states_received") + " states received";
+  const json& ms = member(b, "last_duration_ms");
+  if (ms.is_number()) out += " in " + scalar(ms) + " ms";
+  out += "), " + field(b, "bulks_sent") + " sent to the peer";
+  if (member(b, "sending").is_boolean() && member(b, "sending").get<bool>())
+    out += " (sending now: " + field(b, "states_sent") + " states so far)";
+  out += '\n';
+  for (const char* dir : {"sent", "received"}) {
+    const json& t = member(s, dir);
+    out += std::string(dir) + ": " + field(t, "frames") + " frames, " + field(t, "inserts") + " inserts, " +
+           field(t, "updates") + " updates, " + field(t, "deletes") + " deletes, " + field(t, "bulk_states") +
+           " bulk states, " + field(t, "requests") + " requests\n";
+  }
+  const json& r = member(s, "records");
+  if (r.is_object()) {
+    std::string line;
+    for (const auto& [name, v] : r.items())
+      if (!(v.is_number() && v.get<uint64_t>() == 0)) line += (line.empty() ? "" : ", ") + name + " " + scalar(v);
+    if (!line.empty()) out += "peer's records: " + line + '\n';
+  }
+  const json& d = member(s, "drops");
+  if (d.is_object()) {
+    uint64_t total = 0;
+    std::string line;
+    for (const auto& [name, v] : d.items()) {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) continue;
+      total += v.get<uint64_t>();
+      line += ", " + name + " " + scalar(v);
+    }
+    out += "drops " + std::to_string(total) + line + '\n';
+  }
+  return out;
+}
+
 namespace {
 
 // Metric names allow [a-zA-Z0-9_:]; label values are quoted with \ and " escaped.

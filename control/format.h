@@ -44,6 +44,10 @@ std::string format_prometheus(const nlohmann::json& stats);
 // "(as ...)" is outbound NAT's translation, "(to ...)" a port forward's target.
 std::string format_states(const nlohmann::json& list);
 
+// sync.status: peer and link, the bulk update, frames and records each
+// way, then the drops (total, and only the non-zero reasons).
+std::string format_sync(const nlohmann::json& sync_status);
+
 // states.summary: states of capacity, memory per state, created/reaped, the timeouts.
 std::string format_states_summary(const nlohmann::json& summary);
 

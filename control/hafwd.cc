@@ -58,6 +58,7 @@ hafw::dp::DpdkSetup dpdk_setup(const hafw::config::Config& cfg) {
   hafw::dp::DpdkSetup s;
   s.eal = cfg.dataplane.eal;
   s.workers = cfg.dataplane.workers;
+  s.state_events = cfg.sync.has_value();
   for (size_t i = 0; i < cfg.interfaces.size(); ++i)
     s.ports.push_back({.device = cfg.interfaces[i].port, .key = "interfaces[" + std::to_string(i) + "].port"});
   return s;

@@ -150,6 +150,7 @@ enum class StateCounter : uint8_t {
   Raced,
   Reopened,
   IcmpErrorMatched,
+  SyncEventDropped,
   Count,
 };
 
@@ -160,6 +161,9 @@ inline constexpr std::array<net::Named<StateCounter>, size_t(StateCounter::Count
     {StateCounter::Reopened, "reopened", "closed TCP states a new SYN replaced (the port pair reused)"},
     {StateCounter::IcmpErrorMatched, "icmp_error_matched",
      "ICMP errors passed because they quote a packet of a known state"},
+    {StateCounter::SyncEventDropped, "sync_event_dropped",
+     "state events lost because the sync ring was full: the peer learns the state from the next update or its "
+     "request"},
 }};
 static_assert(net::in_enum_order(kStateCounters), "kStateCounters must list every StateCounter in order");
 

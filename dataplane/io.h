@@ -15,6 +15,7 @@
 #include "dataplane/rcu.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/state_table.h"
+#include "dataplane/sync_events.h"
 
 namespace hafw::dp {
 
@@ -48,6 +49,11 @@ class PacketIo {
   // The state table the workers share; the control thread is its reaper
   // (sweeping into snapshots().rcu()) and, with state sync, its applier.
   virtual StateTable& states() = 0;
+  // State sync: move up to out.size() of the workers' state events
+  // (inserts, updates, deletes) into `out`, round-robin over the workers;
+  // returns how many. Control thread only. A node without sync has no
+  // event rings and returns 0.
+  virtual size_t poll_events(std::span<StateEvent> /*out*/) { return 0; }
   // Whether the port computes IPv4 header checksums on transmit (the
   // workers then leave the field zero and flag the packet).
   virtual bool tx_ip_checksum(unsigned /*iface*/) const { return false; }

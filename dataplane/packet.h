@@ -18,6 +18,7 @@
 #include "dataplane/net/flow.h"
 #include "dataplane/net/time.h"
 #include "dataplane/state_table.h"
+#include "dataplane/sync_events.h"
 #include "dataplane/view.h"
 
 namespace hafw::dp {
@@ -148,9 +149,6 @@ struct Burst {
   }
 };
 
-// State sync's event ring arrives with its issue; the slot is null until then.
-class EventRing;
-
 // How one worker picks outbound NAT ports (dataplane/nat.h): a keyed hash of
 // the flow gives the first candidate, and each worker only hands out ports
 // p with p % workers == worker, so two workers never race for one.
@@ -193,6 +191,8 @@ struct WorkerCtx {
   WorkerCounters* counters = nullptr;
   IcmpLimiter icmp_limit{};
   StateTable* states = nullptr;  // required: run_burst looks every packet up
+  // State sync: where this worker reports its state inserts, updates and
+  // deletes (dataplane/sync_events.h); null on a node without sync.
   EventRing* events = nullptr;
   NatPorts nat_ports{};
   // The pfsync id of the next state this worker creates; ids go up by

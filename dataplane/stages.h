@@ -74,6 +74,13 @@ inline std::array<uint8_t, 16> addr16(const uint8_t* ip4) {
 }
 
 
+// State sync: hand an event to the worker's ring (ctx.events, which the
+// caller checked). A full ring loses it, counted; the packet goes on.
+inline void report(WorkerCtx& ctx, StateIndex s, uint64_t id, uint8_t creator, StateEventKind kind) {
+  if (!ctx.events->try_push(StateEvent{.id = id, .state = s, .kind = kind, .creator = creator, .reserved = 0}))
+    ctx.counters->add(StateCounter::SyncEventDropped);
+}
+
 // 224.0.0.18, CARP's group (and VRRP's); 224.0.0.240, pfsync's default group.
 constexpr uint32_t kCarpGroup = 0xe0000012;
 constexpr uint32_t kPfsyncGroup = 0xe00000f0;

@@ -121,6 +121,7 @@ void create(WorkerCtx& ctx, PacketMeta& p) {
   }
   ctx.state_id += ctx.state_id_step;
   c.add(StateCounter::Created);
+  if (ctx.events) report(ctx, r.hit.state, init.id, 0, StateEventKind::Insert);
   if (snat) {
     nat::set_src(p, {snat->translation.b.data(), port});
     p.set(PacketFlag::Translated);

@@ -35,41 +35,54 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
     return;
   }
 
-  net::Timeout cls;
-  bool refresh = true;
+  Tracked tr;
   switch (s.proto) {
     case net::kProtoTcp: {
       TcpSegment seg;
       parse_tcp(l4_of(p), l4_len(p), seg);  // ipv4_input checked the header
-      const Tracked tr = tcp_track(s, hit.dir, seg);
+      tr = tcp_track(s, hit.dir, seg);
       if (tr.verdict == Verdict::OutOfWindow) return p.to_drop(DropReason::TcpOutOfWindow);
       if (tr.verdict == Verdict::Reopen) {
         // The port pair is reused for a new connection: the closed state
-        // goes, and the SYN is a new flow for the rules.
+        // goes, and the SYN is a new flow for the rules. Its identity is
+        // read first: the peer deletes the state by it.
+        const uint64_t id = s.id;
+        const uint8_t creator = s.creator;
         t.kill(hit.state);
         c.add(StateCounter::Reopened);
+        if (ctx.events) report(ctx, hit.state, id, creator, StateEventKind::Delete);
         p.next = Next::Dnat;
         return;
       }
-      cls = tr.timeout;
       // pf's loose pass (a stray segment around a close, a shotgun SYN)
-      // keeps the state but must not keep it alive.
-      refresh = tr.refresh;
+      // keeps the state but must not keep it alive (tr.refresh false).
       break;
     }
     case net::kProtoIcmp:
-      cls = net::Timeout::IcmpFirst;
+      tr = Tracked{Verdict::Pass, net::Timeout::IcmpFirst};
       break;
     default:
-      cls = udp_track(s, hit.dir);
+      tr = udp_track(s, hit.dir);
       break;
   }
   // A state that died since the lookup (killed, expired) is no state.
-  const bool alive = refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(cls)])
-                             : s.expire.load(std::memory_order_acquire) != 0;
+  const bool alive = tr.refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(tr.timeout)])
+                                : s.expire.load(std::memory_order_acquire) != 0;
   if (!alive) {
     p.next = Next::Dnat;
     return;
+  }
+  // State sync: a packet that moved the state's progress is reported at
+  // once, any other at most once a second per state (pf's rate-limited
+  // compressed updates). The stamp is one relaxed byte: the two directions
+  // on two workers may both report in the same second, which costs an
+  // event, never a lost update.
+  if (ctx.events) {
+    const uint8_t stamp = uint8_t(ctx.now_s);
+    if (tr.progressed || s.sync_stamp.load(std::memory_order_relaxed) != stamp) {
+      s.sync_stamp.store(stamp, std::memory_order_relaxed);
+      report(ctx, hit.state, s.id, s.creator, StateEventKind::Update);
+    }
   }
   const uint16_t bytes = ip_bytes(p);
   t.count(hit.state, hit.dir, bytes);

@@ -516,19 +516,22 @@ StateTable::InsertResult StateTable::insert(const StateInit& init, uint32_t now)
   st.nat_addr = side ? uint16_t(init.nat.addr & (kAddrPool - 1)) : 0;
   st.rule = init.rule;
   st.creator = init.creator;
-  st.reserved = 0;
-  st.created = now;
+  // The insert is reported (an Insert event, or the peer's own INS): no
+  // update is due in the same second.
+  st.sync_stamp.store(uint8_t(now), std::memory_order_relaxed);
+  st.created = init.created.value_or(now);
   st.id = init.id;
   for (int w = 0; w < 2; ++w) {
     st.seqlo[w].store(init.seqlo[w], std::memory_order_relaxed);
     st.seqhi[w].store(init.seqhi[w], std::memory_order_relaxed);
     st.max_win[w].store(init.max_win[w], std::memory_order_relaxed);
     st.peer[w].store(init.peer[w], std::memory_order_relaxed);
-    st.packets_hi[w].store(0, std::memory_order_relaxed);
-    st.packets_lo[w].store(0, std::memory_order_relaxed);
-    st.bytes[w].store(0, std::memory_order_relaxed);
+    st.packets_hi[w].store(uint16_t(init.packets[w] >> 32), std::memory_order_relaxed);
+    st.packets_lo[w].store(uint32_t(init.packets[w]), std::memory_order_relaxed);
+    st.bytes[w].store(init.bytes[w], std::memory_order_relaxed);
   }
-  uint8_t flags = uint8_t((k.af == net::Family::V6 ? sflag::V6 : 0) | side << 1 | sflag::Inserting);
+  const uint8_t synced = init.synced ? sflag::SyncedWin0 | sflag::SyncedWin1 : 0;
+  uint8_t flags = uint8_t((k.af == net::Family::V6 ? sflag::V6 : 0) | side << 1 | sflag::Inserting | synced);
   st.flags.store(flags, std::memory_order_relaxed);
   // A flow whose reply looks exactly like its request (a host talking to
   // itself through the node) has one key only.
@@ -598,6 +601,51 @@ uint8_t StateTable::intern_creator(uint32_t id) {
   if (creators_used_ >= kNoCreator) return kNoCreator;
   creators_[creators_used_] = id;
   return uint8_t(creators_used_++);
+}
+
+// ---- the sync applier
+
+namespace {
+
+constexpr bool seq_gt(uint32_t a, uint32_t b) { return int32_t(a - b) > 0; }
+
+}  // namespace
+
+StateTable::Update StateTable::apply_update(StateIndex s, const uint32_t seqlo[2], const uint32_t seqhi[2],
+                                            const uint16_t max_win[2], const uint8_t peer[2], uint32_t expire_at) {
+  State& st = states_[s];
+  if (!live(st)) return Update::Dead;
+  const bool tcp = st.proto == net::kProtoTcp;
+  uint8_t taken = 0;  // sflag::SyncedWin bits of the sides the peer's copy replaced
+  for (unsigned w = 0; w < 2; ++w) {
+    uint8_t cur = st.peer[w].load(std::memory_order_acquire);
+    const uint8_t ours = progress_of(cur), theirs = progress_of(peer[w]);
+    // pf's rule: our side is newer if it got further, or as far with more
+    // sent (TCP); then ours stays and the peer hears our copy.
+    if (ours > theirs || (tcp && ours == theirs && seq_gt(st.seqlo[w].load(std::memory_order_relaxed), seqlo[w])))
+      continue;
+    // The windows before the progress byte (released by its CAS): a worker
+    // that sees the peer's progress sees the windows that go with it, as
+    // tracking publishes a side's first segment.
+    st.seqlo[w].store(seqlo[w], std::memory_order_relaxed);
+    st.seqhi[w].store(seqhi[w], std::memory_order_relaxed);
+    st.max_win[w].store(max_win[w], std::memory_order_relaxed);
+    // Progress never goes back: a worker that raised it meanwhile wins, and
+    // that side counts as ours.
+    bool set = false;
+    while (!set && progress_of(cur) <= theirs)
+      set = st.peer[w].compare_exchange_weak(cur, peer[w], std::memory_order_release, std::memory_order_acquire);
+    if (set) taken |= sflag::synced_win(w);
+  }
+  if (taken == 0) return Update::Stale;
+  st.flags.fetch_or(taken, std::memory_order_release);
+  const uint32_t want = expire_at == 0 ? 1 : expire_at;
+  uint32_t e = st.expire.load(std::memory_order_relaxed);
+  // Never over 0: a state that died meanwhile stays dead.
+  while (e != 0 && e != want && !st.expire.compare_exchange_weak(e, want, std::memory_order_relaxed)) {
+  }
+  if (e == 0) return Update::Dead;
+  return taken == (sflag::SyncedWin0 | sflag::SyncedWin1) ? Update::Applied : Update::Stale;
 }
 
 // ---- the reaper

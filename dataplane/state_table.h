@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -88,6 +89,13 @@ constexpr uint8_t Unlinked1 = 0x10; // key[1] likewise
 // insert() is still placing the state's keys: the reaper leaves its index
 // entries alone until the inserter clears this bit.
 constexpr uint8_t Inserting = 0x20;
+// Side w's sequence window came from the peer (state sync: an insert or an
+// update, at most a second old), so it may lag the connection: side w's
+// next segment that is not a RST passes even outside the window, re-anchors
+// it, and clears the bit (docs/tracking.md, "Windows learned from the peer").
+constexpr uint8_t SyncedWin0 = 0x40;
+constexpr uint8_t SyncedWin1 = 0x80;
+constexpr uint8_t synced_win(unsigned w) { return w ? SyncedWin1 : SyncedWin0; }
 }  // namespace sflag
 
 // One tracked connection: 112 bytes. The first 48 bytes are what a lookup
@@ -118,7 +126,9 @@ struct State {
   std::atomic<uint8_t> peer[2];        // progress | wscale << 4 (peer_byte)
   std::atomic<uint16_t> packets_hi[2]; // packets[w] >> 32: 48-bit packet counts
   uint8_t creator;                     // ref into the table's creator ids (intern_creator)
-  uint8_t reserved;
+  // State sync's rate limit: the low 8 bits of the table clock when a
+  // worker last reported an update of the state (dataplane/sync_events.h).
+  std::atomic<uint8_t> sync_stamp;
   std::atomic<uint32_t> packets_lo[2];
   uint32_t created;                    // table clock seconds
   uint64_t id;                         // with the creator id, the state's identity across the pair (pfsync)
@@ -126,7 +136,9 @@ struct State {
 };
 static_assert(sizeof(State) == 112, "the state's size is its memory budget: update docs/state-table.md");
 
-// What a new state starts with.
+// What a new state starts with: what a worker knows of a connection's first
+// packet, or what a pfsync full state (INS, a bulk update) carries of a
+// state the peer created or had.
 struct StateInit {
   net::FlowKey key;  // key[0]
   NatDelta nat;
@@ -138,6 +150,13 @@ struct StateInit {
   uint32_t seqhi[2] = {};
   uint16_t max_win[2] = {};
   uint8_t peer[2] = {peer_byte(0, kNoWscale), peer_byte(0, kNoWscale)};
+  // The counters so far (packets: 48 bits, the rest is dropped).
+  uint64_t packets[2] = {};
+  uint64_t bytes[2] = {};
+  // When it was created, in the table clock's seconds; none: the insert's `now`.
+  std::optional<uint32_t> created;
+  // The windows are the peer's (sflag::SyncedWin0 and 1): the sync applier.
+  bool synced = false;
 };
 
 struct Hit {
@@ -238,6 +257,19 @@ class StateTable {
   uint8_t intern_creator(uint32_t id);
   uint32_t creator_id(uint8_t ref) const { return creators_[ref]; }
 
+  // The sync applier: a compressed update from the peer (pfsync's UPD_C) for
+  // a live state. Per side w, the peer's tracking (seqlo, seqhi, max_win and
+  // the peer byte: progress and window scale) replaces ours unless ours is
+  // newer: a higher progress, or the same progress with seqlo ahead (pf's
+  // rule; progress never goes back), and each side taken gets its
+  // sflag::SyncedWin bit. If at least one side was taken, the expiry
+  // becomes expire_at (table clock seconds, at least 1). Stale: one side or
+  // both of ours were newer and kept — the applier answers with its own
+  // copy, as pf does. Dead: the state is dead, or died meanwhile.
+  enum class Update : uint8_t { Applied, Stale, Dead };
+  Update apply_update(StateIndex s, const uint32_t seqlo[2], const uint32_t seqhi[2], const uint16_t max_win[2],
+                      const uint8_t peer[2], uint32_t expire_at);
+
   // ---- the reaper (one thread)
   // Visit the next `buckets` buckets (wrapping around): take dead states and
   // those expired at `now` out of the index, and retire the fully removed
@@ -248,6 +280,13 @@ class StateTable {
   // states.list, the sync bulk update). fn(StateIndex) returns false to stop.
   template <class F>
   void for_each(F&& fn) const;
+  // The same over `count` buckets from bucket `from` on (a walk spread over
+  // several control-loop steps: the sync bulk update). Returns the bucket to
+  // go on from; bucket_count() when the walk is through. A fn that returns
+  // false stops the walk in the middle of a bucket: the return value is then
+  // that bucket, to be visited again.
+  template <class F>
+  uint64_t for_each_bucket(uint64_t from, uint64_t count, F&& fn) const;
 
   uint32_t capacity() const { return capacity_; }
   size_t bucket_count() const { return nbuckets_; }
@@ -407,6 +446,22 @@ void StateTable::for_each(F&& fn) const {
       if (live(states_[s]) && !fn(s)) return;
     }
   }
+}
+
+template <class F>
+uint64_t StateTable::for_each_bucket(uint64_t from, uint64_t count, F&& fn) const {
+  const uint64_t end = from + count < nbuckets_ ? from + count : nbuckets_;
+  for (uint64_t b = from; b < end; ++b) {
+    const Bucket& bk = buckets_[b];
+    for (unsigned i = 0; i < kSlots; ++i) {
+      const uint32_t ref = bk.ref[i].load(std::memory_order_acquire);
+      if (ref == 0 || key_of(ref) != 0) continue;
+      const StateIndex s = state_of(ref);
+      if (states_[s].flags.load(std::memory_order_acquire) & sflag::Inserting) continue;
+      if (live(states_[s]) && !fn(s)) return b;
+    }
+  }
+  return end;
 }
 
 }  // namespace hafw::dp

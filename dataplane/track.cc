@@ -48,19 +48,22 @@ bool cas_peer(std::atomic<uint8_t>& b, uint8_t& cur, uint8_t next) {
 }
 
 // Progress never goes back: keep the larger of the current and `to`.
-void raise_progress(std::atomic<uint8_t>& b, uint8_t to) {
+// True when this call moved it.
+bool raise_progress(std::atomic<uint8_t>& b, uint8_t to) {
   uint8_t cur = b.load(kRelaxed);
-  while (progress_of(cur) < to && !cas_peer(b, cur, peer_byte(to, wscale_of(cur)))) {
-  }
+  while (progress_of(cur) < to)
+    if (cas_peer(b, cur, peer_byte(to, wscale_of(cur)))) return true;
+  return false;
 }
 
 // A transition that applies only from one value (SYN_SENT -> ESTABLISHED,
 // CLOSING -> FIN_WAIT_2): if another worker moved the side on meanwhile,
-// nothing to do.
-void advance_from(std::atomic<uint8_t>& b, uint8_t from, uint8_t to) {
+// nothing to do. True when this call made it.
+bool advance_from(std::atomic<uint8_t>& b, uint8_t from, uint8_t to) {
   uint8_t cur = b.load(kRelaxed);
-  while (progress_of(cur) == from && !cas_peer(b, cur, peer_byte(to, wscale_of(cur)))) {
-  }
+  while (progress_of(cur) == from)
+    if (cas_peer(b, cur, peer_byte(to, wscale_of(cur)))) return true;
+  return false;
 }
 
 void set_wscale(std::atomic<uint8_t>& b, uint8_t ws) {
@@ -158,6 +161,12 @@ net::Timeout initial_timeout(uint8_t proto) {
 Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
   using namespace tcps;
   const unsigned si = dir & 1, di = si ^ 1;
+  // Whether a side's window is the peer's (state sync), loaded before the
+  // windows: the applier sets the bits after it stored them.
+  const uint8_t synced_bit = sflag::synced_win(si);
+  const uint8_t sflags = s.flags.load(std::memory_order_acquire);
+  const bool synced = sflags & synced_bit;
+  const bool dst_synced = sflags & sflag::synced_win(di);
   const uint8_t src_peer = load_peer(s.peer[si]);
   const uint8_t dst_peer = load_peer(s.peer[di]);
   const uint8_t sp = progress_of(src_peer), dp = progress_of(dst_peer);
@@ -231,18 +240,22 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
   uint32_t ack = seg.ack;
   if (!has_ack || (ack == 0 && rst) || dp < SynSent) ack = seqlo_d;
 
-  // A segment that occupies no sequence space is checked at src's edge.
-  if (seq == end) seq = end = seqlo_s;
+  // A segment that occupies no sequence space is checked at src's edge,
+  // unless that edge is the peer's and may lag: then at its own number,
+  // which moves the edge up to it if it passes.
+  if (seq == end && !synced) seq = end = seqlo_s;
 
   const int32_t ackskew = int32_t(seqlo_d - ack);
   // A reset must hit the edge of src's sequence space (one off either way
   // for stacks that count the FIN or not): a blind attacker cannot guess it.
   const bool rst_exact = !rst || orig_seq == seqlo_s || orig_seq == seqlo_s + 1 || orig_seq + 1 == seqlo_s;
 
-  const bool strict = seq_geq(seqhi_s, end) &&                   // last octet inside dst's window
+  // What dst sent is not known while its edge is the peer's (it may lag):
+  // the acknowledgement is not checked until dst's own first segment.
+  const bool strict = seq_geq(seqhi_s, end) &&                       // last octet inside dst's window
                       seq_geq(seq, seqlo_s - (max_win_d << dws)) &&  // retransmission: at most a window back
-                      ackskew >= -kMaxAckWindow &&                  // acks at most a window beyond what dst sent
-                      ackskew <= (kMaxAckWindow << sws) &&           // and at most a window behind
+                      (dst_synced || (ackskew >= -kMaxAckWindow &&   // acks at most a window beyond what dst sent
+                                      ackskew <= (kMaxAckWindow << sws))) &&  // and at most a window behind
                       rst_exact;
   // The loose case: the peer has not answered yet (SYNs shotgunned), or the
   // connection is closing and stacks send stray segments. Within a window of
@@ -251,7 +264,17 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
   const bool loose = !strict && (dp < SynSent || dp >= FinWait2 || sp >= FinWait2) &&
                      seq_geq(seqhi_s + uint32_t(kMaxAckWindow), end) &&
                      seq_geq(seq, seqlo_s - uint32_t(kMaxAckWindow)) && rst_exact;
-  if (!strict && !loose) return {Verdict::OutOfWindow, tcp_class(sp, dp), false};
+  // src's window came from the peer and may be a second or more behind the
+  // connection (a state adopted at a takeover): a segment that fails the
+  // check re-anchors it, as a side's first segment sets it (pf), once. A
+  // reset is never forgiven: it needs its exact sequence number.
+  const bool adopt = synced && !strict && !rst;
+  if (!strict && !loose && !adopt) return {Verdict::OutOfWindow, tcp_class(sp, dp), false};
+  if (adopt) {
+    seqlo_s = seq;
+    const uint32_t hi = end + std::max<uint32_t>(1, max_win_d << dws);
+    if (seqhi_s == 1 || seq_geq(hi, seqhi_s)) seqhi_s = hi;
+  }
 
   // ---- commit. Each store below has one writer in the normal case: a
   // segment of src writes src's seqlo and max_win and dst's seqhi; only
@@ -262,10 +285,13 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
     s.max_win[di].store(uint16_t(fixed_max_win_d), kRelaxed);
     set_wscale(s.peer[di], kNoWscale);
   }
-  if (first) s.seqhi[si].store(seqhi_s, kRelaxed);
+  if (first || adopt) s.seqhi[si].store(seqhi_s, kRelaxed);
   if (mwin > max_win_s) s.max_win[si].store(uint16_t(mwin), kRelaxed);
   const uint32_t new_seqlo = seq_gt(end, seqlo_s) ? end : seqlo_s;
-  if (first || new_seqlo != seqlo_s) s.seqlo[si].store(new_seqlo, kRelaxed);
+  if (first || adopt || new_seqlo != seqlo_s) s.seqlo[si].store(new_seqlo, kRelaxed);
+  // Checked against this node's own view of the window now (or re-anchored
+  // on this segment): src is strict again from its next segment.
+  if (synced) s.flags.fetch_and(uint8_t(~synced_bit), kRelaxed);
   // Slide what dst may send up to what src acknowledged plus its window.
   // Not while dst is unseen: its sequence space is not known yet, and its
   // first segment sets its seqhi (pf would set it from a substituted ack).
@@ -275,32 +301,35 @@ Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg) {
     if (hi != seqhi_d) s.seqhi[di].store(hi, kRelaxed);
   }
 
-  if (first || syn) raise_progress(s.peer[si], SynSent);
-  if (fin) raise_progress(s.peer[si], Closing);
+  bool progressed = false;
+  if (first || syn) progressed |= raise_progress(s.peer[si], SynSent);
+  if (fin) progressed |= raise_progress(s.peer[si], Closing);
   if (strict && has_ack) {
     // An ACK moves the side it acknowledges: its SYN or its FIN is answered.
     if (dp == SynSent)
-      advance_from(s.peer[di], SynSent, Established);
+      progressed |= advance_from(s.peer[di], SynSent, Established);
     else if (dp == Closing)
-      advance_from(s.peer[di], Closing, FinWait2);
+      progressed |= advance_from(s.peer[di], Closing, FinWait2);
   }
   if (rst) {
-    raise_progress(s.peer[si], TimeWait);
-    raise_progress(s.peer[di], TimeWait);
+    progressed |= raise_progress(s.peer[si], TimeWait);
+    progressed |= raise_progress(s.peer[di], TimeWait);
   }
   // The loose case does not refresh the expiry: a flood of stray segments
-  // must not keep a state alive (pf).
-  return {Verdict::Pass, tcp_class_now(s), strict};
+  // must not keep a state alive (pf). A re-anchoring segment does: it is
+  // the connection's own, as far as anything here can tell.
+  return {Verdict::Pass, tcp_class_now(s), strict || adopt, progressed};
 }
 
-net::Timeout detail::udp_track_update(State& s, uint8_t dir) {
+Tracked detail::udp_track_update(State& s, uint8_t dir) {
   const unsigned si = dir & 1, di = si ^ 1;
-  raise_progress(s.peer[si], udps::Single);
-  advance_from(s.peer[di], udps::Single, udps::Multiple);
+  const bool raised = raise_progress(s.peer[si], udps::Single);
+  const bool answered = advance_from(s.peer[di], udps::Single, udps::Multiple);
   const bool both = progress_of(load_peer(s.peer[0])) == udps::Multiple &&
                     progress_of(load_peer(s.peer[1])) == udps::Multiple;
-  if (s.proto == net::kProtoUdp) return both ? net::Timeout::UdpMultiple : net::Timeout::UdpSingle;
-  return both ? net::Timeout::OtherMultiple : net::Timeout::OtherSingle;
+  const net::Timeout cls = s.proto == net::kProtoUdp ? (both ? net::Timeout::UdpMultiple : net::Timeout::UdpSingle)
+                                                     : (both ? net::Timeout::OtherMultiple : net::Timeout::OtherSingle);
+  return {Verdict::Pass, cls, true, raised || answered};
 }
 
 }  // namespace hafw::dp

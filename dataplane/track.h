@@ -69,43 +69,52 @@ enum class Verdict : uint8_t {
 };
 
 struct Tracked {
-  Verdict verdict;
-  net::Timeout timeout;  // Pass: the class the state is in now
+  Verdict verdict = Verdict::Pass;
+  net::Timeout timeout{};  // Pass: the class the state is in now
   // Pass: whether to push the expiry out by the class's time. False when
   // the segment passed only pf's loose check (a peer that has not answered
   // yet, stray segments around a close): as in pf, such segments must not
   // keep a state alive on their own.
   bool refresh = true;
+  // Pass: the packet moved a side's progress (TCP: a SYN, FIN or RST, or an
+  // ACK answering one; UDP: a side's first packet or answer). State sync
+  // reports such a packet's state at once, other updates at most once a
+  // second (docs/dataplane.md, "State sync events").
+  bool progressed = false;
+
+  bool operator==(const Tracked&) const = default;
 };
 
 // A TCP segment of direction `dir` on state s. A side counts as unseen
 // while its progress is below SYN_SENT (pf tests seqlo == 0, which a real
 // initial sequence number of 0 would confuse); its first segment sets its
-// sequence numbers. OutOfWindow changes nothing in the state.
+// sequence numbers. A side whose window came from the peer
+// (sflag::SyncedWin) has its next segment that is not a RST passed and its
+// window re-anchored on it. OutOfWindow changes nothing in the state.
 Tracked tcp_track(State& s, uint8_t dir, const TcpSegment& seg);
 
 // A UDP or other-protocol packet of direction `dir`: progress rises (pf:
 // the sender at least SINGLE, the other side MULTIPLE once it had sent);
-// returns the class (udp/other single or multiple).
-inline net::Timeout udp_track(State& s, uint8_t dir);
+// returns Pass with the class (udp/other single or multiple).
+inline Tracked udp_track(State& s, uint8_t dir);
 
 namespace detail {
 // udp_track when a side's progress has to move.
-net::Timeout udp_track_update(State& s, uint8_t dir);
+Tracked udp_track_update(State& s, uint8_t dir);
 }
 
 // Inline for the packets that change nothing, nearly all of an established
 // flow's: the sender already at least SINGLE and the other side not SINGLE
 // (so not waiting to become MULTIPLE). udp_track_update would then write
 // nothing either, and its class comes from the same two progress values.
-inline net::Timeout udp_track(State& s, uint8_t dir) {
+inline Tracked udp_track(State& s, uint8_t dir) {
   const uint8_t p0 = progress_of(s.peer[0].load(std::memory_order_acquire));
   const uint8_t p1 = progress_of(s.peer[1].load(std::memory_order_acquire));
   const uint8_t sender = dir & 1 ? p1 : p0, other = dir & 1 ? p0 : p1;
   if (sender < udps::Single || other == udps::Single) return detail::udp_track_update(s, dir);
   const bool both = p0 == udps::Multiple && p1 == udps::Multiple;
-  if (s.proto == net::kProtoUdp) return both ? net::Timeout::UdpMultiple : net::Timeout::UdpSingle;
-  return both ? net::Timeout::OtherMultiple : net::Timeout::OtherSingle;
+  if (s.proto == net::kProtoUdp) return {Verdict::Pass, both ? net::Timeout::UdpMultiple : net::Timeout::UdpSingle};
+  return {Verdict::Pass, both ? net::Timeout::OtherMultiple : net::Timeout::OtherSingle};
 }
 
 }  // namespace hafw::dp

@@ -39,6 +39,7 @@ verbs:
   stats [--prometheus]          counters (non-zero drops by reason), per-rule counters; Prometheus text format
   states [LIMIT] [FILTER...]    the states, pfctl -ss style (FILTER: address=A port=N protocol=tcp|udp|icmp)
   states summary                state table size, memory, created/reaped, timeouts
+  sync                          state sync: peer, link, bulk update, frames, drops
   events                        recent events: CARP transitions, maintenance, start/stop
   config                        the running configuration
   raw CMD [JSON-ARGS]           send any control command, print its result
@@ -198,6 +199,10 @@ int run(const Options& o) {
         }
       }
     }
+  } else if (verb == "sync") {
+    want_args(w, 0, 0, "sync");
+    cmd = "sync.status";
+    human = ctl::format_sync;
   } else if (verb == "events") {
     want_args(w, 0, 0, "events");
     cmd = "events";

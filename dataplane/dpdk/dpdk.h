@@ -35,6 +35,10 @@ struct DpdkSetup {
   uint64_t nat_seed = 0;
   // The first pfsync state id; workers hand out first + w, first + w + W, ...
   uint64_t first_state_id = 1;
+  // State sync is on: every worker gets an event ring and reports its state
+  // inserts, updates and deletes (PacketIo::poll_events). Off, the workers
+  // pay one null check per packet and nothing else.
+  bool state_events = false;
 };
 
 class DpdkIo : public PacketIo {

@@ -12,6 +12,10 @@
 //                flows with outbound NAT, at each --flows count.
 //   new          the same loop, every packet the first of a flow never seen:
 //                the rules, NAT's port choice and a state insert per packet.
+//   established_sync (--only ...,sync; not in the default set)
+//                established with state sync's event rings on, drained by
+//                the main lcore every millisecond as hafwd's control thread
+//                drains them every step: the cost of the event hook.
 //
 // Ports: two net_null vdevs, made and removed per case with rte_vdev_init. The
 // WAN port (no-rx=1) frees what it transmits. The LAN port's RX is an
@@ -30,7 +34,7 @@
 // the flow count, a bad frame, an idle poll). Method: docs/benchmarks.md.
 //
 //   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000]
-//                        [--only ceiling,established,new] [--new-capacity N]
+//                        [--only ceiling,established,new,sync] [--new-capacity N]
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -49,6 +53,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -289,7 +294,7 @@ class Rig {
     rte_vdev_uninit(kWanDev);
   }
 
-  static std::unique_ptr<Rig> create(uint32_t capacity, std::string& error) {
+  static std::unique_ptr<Rig> create(uint32_t capacity, std::string& error, bool state_events = false) {
     auto r = std::unique_ptr<Rig>(new Rig());
     rte_vdev_uninit(kLanDev);  // left over from a case that failed half-way
     rte_vdev_uninit(kWanDev);
@@ -308,6 +313,7 @@ class Rig {
     setup.ports = {{.device = kWanDev, .key = "wan"}, {.device = kLanDev, .key = "lan"}};
     setup.states = r->states_.get();
     setup.nat_seed = kNatSeed;
+    setup.state_events = state_events;
     r->io_ = dp::DpdkIo::create(setup, error);
     if (!r->io_) return nullptr;
     dp::Snapshots& s = r->io_->snapshots();
@@ -374,16 +380,44 @@ unsigned worker_lcore() { return rte_get_next_lcore(-1, 1, 0); }
 struct Options {
   double seconds = 3;
   std::vector<uint64_t> flows = {1000, 1000000};
-  bool ceiling = true, established = true, fresh = true;
+  bool ceiling = true, established = true, fresh = true, sync = false;
   uint32_t new_capacity = 1u << 22;
 };
 
 // What the later cases compare with, and the summary line's parts.
 struct Summary {
   std::optional<double> ceiling_mpps, ceiling_tsc;
+  std::map<uint64_t, double> established_tsc;  // by flow count, without sync events
   std::vector<std::string> parts;
   std::optional<double> bytes_per_state;
 };
+
+// The control thread's part of state sync: drain the workers' event rings,
+// as hafwd's loop does at every step (it naps at most 1 ms).
+struct EventDrain {
+  uint64_t events = 0, inserts = 0, updates = 0, deletes = 0;
+  void poll(dp::DpdkIo& io) {
+    dp::StateEvent buf[256];
+    for (size_t n; (n = io.poll_events(buf)) > 0;) {
+      events += n;
+      for (size_t i = 0; i < n; ++i) {
+        if (buf[i].kind == dp::StateEventKind::Insert) ++inserts;
+        else if (buf[i].kind == dp::StateEventKind::Update) ++updates;
+        else ++deletes;
+      }
+    }
+  }
+};
+
+// Sleep for `seconds`, or, with a drain, spend them draining every millisecond.
+void wait_s(dp::DpdkIo& io, double seconds, EventDrain* drain) {
+  if (!drain) return sleep_s(seconds);
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    sleep_s(0.001);
+    drain->poll(io);
+  }
+}
 
 // The ceiling: testpmd's io forwarding, on the worker lcore.
 struct IoLoop {
@@ -507,17 +541,21 @@ bool case_ceiling(const Options& o, Summary& sum) {
   return ok;
 }
 
-// Established flows with outbound NAT through hafwd's worker loop.
+// Established flows with outbound NAT through hafwd's worker loop; with
+// `events`, state sync's event rings on and drained.
 // Appends "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
-bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vector<std::string>& parts) {
+bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vector<std::string>& parts,
+                      bool events = false) {
   const std::string label = flows_label(flows);
   uint32_t capacity = 1024;  // every flow at half the table's capacity
   while (capacity < 2 * flows) capacity *= 2;
   Generator gen;  // these outlive the rig, whose ports call them
   gen.wrap = flows;
   Checker first, later;
+  EventDrain drain;
+  EventDrain* const drains = events ? &drain : nullptr;
   std::string error;
-  auto rig = Rig::create(capacity, error);
+  auto rig = Rig::create(capacity, error, events);
   if (!rig) {
     std::fprintf(stderr, "hafw-bench-dataplane: established: %s\n", error.c_str());
     parts.push_back(label + " FAILED (setup)");
@@ -537,6 +575,7 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   bool warmed = false;
   while (Clock::now() - w0 < std::chrono::seconds(120)) {
     sleep_s(0.001);
+    if (drains) drains->poll(io);
     if (get(gen.emitted) >= 2 * flows + kBurst && Clock::now() - w0 >= std::chrono::milliseconds(200)) {
       warmed = true;
       break;
@@ -547,10 +586,12 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   if (!warmed) fail.push_back("warm-up did not finish in 120 s");
 
   const dp::Counters c0 = io.counters();
+  const EventDrain d0 = drain;
   const uint64_t p0 = get(gen.polls), e0 = get(gen.empty), s0 = get(gen.short_polls), t0 = rte_get_tsc_cycles();
-  sleep_s(o.seconds);
+  wait_s(io, o.seconds, drains);
   const dp::Counters c1 = io.counters();
   const uint64_t p1 = get(gen.polls), e1 = get(gen.empty), s1 = get(gen.short_polls), t1 = rte_get_tsc_cycles();
+  const EventDrain d1 = drain;
 
   // A sample of established frames as they leave.
   const auto later_cb = rig->add_checker(later);
@@ -578,17 +619,33 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   if (bad) fail.push_back("bad frames: " + why_text(why));
   if (short_polls) fail.push_back("the worker's RX came back short of a full burst");
   if (packets == 0) fail.push_back("nothing forwarded");
+  const uint64_t event_drops = cf.states[size_t(dp::StateCounter::SyncEventDropped)];
+  if (events) {
+    drain.poll(io);  // what the workers pushed before they stopped
+    if (drain.inserts != flows) fail.push_back("sync inserts " + std::to_string(drain.inserts) + " != flows");
+    if (event_drops) fail.push_back("sync events dropped");
+    if (d1.updates == d0.updates) fail.push_back("no sync update in the window");
+  }
   const bool ok = fail.empty();
 
   const dp::StateTable& st = rig->states();
   const double bps = double(st.memory_bytes()) / double(st.capacity());
   Json j;
-  j.str("bench", "dataplane").str("case", "established").num("flows", flows).str("proto", "udp");
+  j.str("bench", "dataplane").str("case", events ? "established_sync" : "established").num("flows", flows);
+  j.str("proto", "udp");
   j.str("nat", "outbound to the WAN VIP").str("ports", "net_null").num("workers", uint64_t(1));
   j.num("seconds", secs).num("packets", packets).num("mpps", mpps).num("tsc_per_packet", tsc, 1);
   if (sum.ceiling_mpps && packets) {  // the ceiling was measured in this run
     j.num("vs_io_ceiling", mpps / *sum.ceiling_mpps, 3);
     j.num("over_io_ceiling_tsc_per_packet", tsc - *sum.ceiling_tsc, 1);
+  }
+  const auto plain = sum.established_tsc.find(flows);
+  if (events && plain != sum.established_tsc.end() && packets)  // established without events, this run
+    j.num("over_established_tsc_per_packet", tsc - plain->second, 1);
+  if (events) {
+    j.num("sync_events", d1.events - d0.events).num("sync_updates", d1.updates - d0.updates);
+    j.num("sync_events_per_second", double(d1.events - d0.events) / secs, 0);
+    j.num("sync_inserts", drain.inserts).num("sync_event_dropped", event_drops);
   }
   j.num("tsc_ghz", tsc_hz() / 1e9);
   j.num("capacity", uint64_t(st.capacity())).num("table_bytes", uint64_t(st.memory_bytes()));
@@ -604,13 +661,18 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   j.num("rx_short_pct", polls ? 100.0 * double(short_polls) / double(polls) : 0.0, 3);
   j.num("frames_checked", checked).num("frames_bad", bad);
   j.str("includes",
-        "io_ceiling plus hafwd's worker loop: run_burst (state lookup, NAT rewrite, route, output), TX buffers, "
-        "the WAN poll (no-rx), counters");
+        events ? "established plus state sync's event hook: the rate-limit check per packet, an update per state "
+                 "per second into the worker's ring, drained by the main lcore every millisecond"
+               : "io_ceiling plus hafwd's worker loop: run_burst (state lookup, NAT rewrite, route, output), TX "
+                 "buffers, the WAN poll (no-rx), counters");
   j.boolean("ok", ok).raw("failures", failures_json(fail)).print();
 
   sum.bytes_per_state = bps;
+  if (!events && ok) sum.established_tsc[flows] = tsc;
   char b[160];
-  if (ok)
+  if (ok && events && plain != sum.established_tsc.end())
+    std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %+.0f)", label.c_str(), mpps, tsc, tsc - plain->second);
+  else if (ok)
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc)", label.c_str(), mpps, tsc);
   else
     std::snprintf(b, sizeof b, "%s FAILED (%s)", label.c_str(), fail.front().c_str());
@@ -711,7 +773,7 @@ bool case_new(const Options& o, Summary& sum) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--only ceiling,established,new] "
+               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--only ceiling,established,new,sync] "
                "[--new-capacity N]\n");
   std::exit(2);
 }
@@ -746,11 +808,12 @@ Options parse(int argc, char** argv) {
         }
         if (o.flows.empty()) usage();
       } else if (a == "--only") {
-        o.ceiling = o.established = o.fresh = false;
+        o.ceiling = o.established = o.fresh = o.sync = false;
         for (const auto& x : split(v)) {
           if (x == "ceiling") o.ceiling = true;
           else if (x == "established") o.established = true;
           else if (x == "new") o.fresh = true;
+          else if (x == "sync") o.sync = true;
           else usage();
         }
       } else if (a == "--new-capacity") {
@@ -792,6 +855,13 @@ int main(int argc, char** argv) {
     std::string s;
     for (const auto& p : est) join(s, ", ", p);
     sum.parts.push_back("NAT established " + s);
+  }
+  if (o.sync) {
+    std::vector<std::string> est;
+    for (uint64_t n : o.flows) ok = case_established(o, n, sum, est, true) && ok;
+    std::string s;
+    for (const auto& p : est) join(s, ", ", p);
+    sum.parts.push_back("with sync events " + s);
   }
   if (o.fresh) ok = case_new(o, sum) && ok;
 

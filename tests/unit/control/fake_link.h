@@ -46,6 +46,8 @@ class Segment {
 // One node's ports. Frames are queued on arrival and run through the
 // pipeline in bursts in poll(), as a worker would between control-loop
 // passes. One reader (the "worker") reaches a quiescent state at every poll.
+// The worker always has a state sync event ring (hafwd has one only when
+// the config syncs), drained by poll_events().
 class FakeIo final : public dp::PacketIo {
  public:
   FakeIo(std::vector<Segment*> segs, std::vector<net::Mac> macs)
@@ -79,7 +81,9 @@ class FakeIo final : public dp::PacketIo {
     size_t n = 0;
     rcu_.quiescent(0);
     while (!inbox_.empty() && view().ready()) {
-      dp::WorkerCtx ctx{.view = view(), .counters = &counters_, .states = &states_};
+      dp::WorkerCtx ctx{.view = view(), .counters = &counters_, .states = &states_, .events = events_.of(0)};
+      // The worker's own sequence of state ids, across passes.
+      ctx.state_id = state_id_;
       if (clock_) ctx.set_time(clock_->now());
       // A burst of what arrived, up to kBurstMax frames (the frames stay in
       // `batch` while the burst points into them).
@@ -98,6 +102,7 @@ class FakeIo final : public dp::PacketIo {
       counters_.add(dp::IoCounter::Rx, b.n);
       n += b.n;
       dp::run_burst(ctx, b);
+      state_id_ = ctx.state_id;
       for (uint16_t i = 0; i < b.n; ++i) {
         const dp::PacketMeta& p = b.pkt[i];
         std::span<const uint8_t> frame(p.data, p.len);
@@ -120,6 +125,7 @@ class FakeIo final : public dp::PacketIo {
   dp::Snapshots& snapshots() override { return snapshots_; }
   dp::StateTable& states() override { return states_; }
   dp::Counters counters() const override { return counters_.read(); }
+  size_t poll_events(std::span<dp::StateEvent> out) override { return events_.poll(out); }
   dp::View view() const { return snapshots_.load(); }
 
  private:
@@ -134,6 +140,9 @@ class FakeIo final : public dp::PacketIo {
   dp::Snapshots snapshots_;
   const Clock* clock_ = nullptr;
   dp::WorkerCounters counters_;
+  // As hafwd's, so that a test can fill it (dataplane/dpdk/dpdk.cc: kEventRing).
+  dp::EventRings events_{1, 65536};
+  uint64_t state_id_ = 1;
   bool alive_ = true;
 };
 

@@ -6,7 +6,9 @@
 // TCP, UDP and ICMP flows, answer them, and send ICMP errors about them — so
 // mutations hit the tracking, the NAT rewrites and the ICMP error
 // translation. At the end the state table must be coherent: every state is
-// found again from both directions, as itself.
+// found again from both directions, as itself. The firewall reports state
+// events to a small ring (it overflows), drained after every burst: each
+// event must name a real state, an Insert the state it made.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -152,10 +154,14 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   // each burst, and RCU hands the slots back once this "worker" moves on.
   dp::Qsbr rcu(1);
   rcu.online(0);
+  dp::EventRing ring(4);  // fewer than a burst may push: it fills now and then
+  std::vector<dp::StateEvent> events(4);
+  size_t inserts = 0, fw_created = 0;
   for (int it = 0; it < 240000;) {
     const size_t which = size_t(it / 32) % 3;
     const Tables& v = views[which];
-    dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get()};
+    dp::WorkerCtx ctx{.view = v.view(), .counters = &counters, .states = v.states.get(),
+                      .events = which == 2 ? &ring : nullptr};
     now += std::chrono::milliseconds(20);  // time moves on: states expire under the reaper below
     ctx.set_time(now);
     dp::Burst b;
@@ -171,7 +177,19 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
       caps.push_back(cap);
       b.set(b.n++, bufs.back().get(), cap, in);
     }
+    const uint64_t created_before = counters.read().states[size_t(dp::StateCounter::Created)];
     dp::run_burst(ctx, b);
+    if (which == 2) fw_created += counters.read().states[size_t(dp::StateCounter::Created)] - created_before;
+    // Drained before the reaper runs: no slot an event names is reused yet.
+    const size_t got = ring.pop_burst(events);
+    for (size_t k = 0; k < got; ++k) {
+      const dp::StateEvent& e = events[k];
+      REQUIRE(e.state < views[2].states->capacity());
+      REQUIRE(e.kind <= dp::StateEventKind::Delete);
+      REQUIRE(e.creator == 0);
+      REQUIRE(e.id == views[2].states->at(e.state).id);
+      inserts += e.kind == dp::StateEventKind::Insert;
+    }
     rcu.quiescent(0);
     views[2].states->sweep(ctx.now_s, 4, rcu);
     rcu.reclaim();
@@ -212,6 +230,13 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   CHECK(seen.nat[size_t(dp::NatCounter::Forwarded)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::StateTableFull)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::TcpOutOfWindow)] + seen.drops[size_t(dp::DropReason::TcpNotSyn)] > 0);
+  // Every new state of the firewall pushed its Insert, or lost it to the
+  // full ring, counted.
+  const uint64_t lost = seen.states[size_t(dp::StateCounter::SyncEventDropped)];
+  CHECK(inserts > 0);
+  CHECK(lost > 0);
+  CHECK(inserts <= fw_created);
+  CHECK(inserts + lost >= fw_created);
 
   // No state confusion: every state of the firewall's table is found from
   // both of its keys, as itself and in the right direction.

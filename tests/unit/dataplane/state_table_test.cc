@@ -401,6 +401,167 @@ TEST_CASE("refresh moves the expiry later or earlier and fails on a dead state",
   CHECK(t.lookup(fwd(2)).found());
 }
 
+TEST_CASE("a state from the peer starts with its counters, its creation time and its windows marked",
+          "[state][sync]") {
+  StateTable t(8);
+  dp::StateInit i = nat_init(t.intern_addr(addr(kVip)), 6, 3600);
+  i.creator = t.intern_creator(0x5eed);
+  i.packets[0] = 12;
+  i.packets[1] = (1ull << 40) + 3;  // past the low 32 bits
+  i.bytes[0] = 3400;
+  i.bytes[1] = 9'000'000'000;
+  i.created = 640;  // the peer made it 360 s ago
+  i.synced = true;
+  auto r = t.insert(i, 1000);
+  REQUIRE(r.result == Inserted::New);
+  const dp::StateIndex st = r.hit.state;
+  const dp::State& s = t.at(st);
+  CHECK(s.created == 640);
+  CHECK(s.expire == 4600);
+  CHECK(t.packets(st, 0) == 12);
+  CHECK(t.packets(st, 1) == (1ull << 40) + 3);
+  CHECK(s.bytes[0] == 3400);
+  CHECK(s.bytes[1] == 9'000'000'000);
+  CHECK(s.flags & dp::sflag::SyncedWin0);
+  CHECK(s.flags & dp::sflag::SyncedWin1);
+  CHECK(s.sync_stamp == uint8_t(1000));  // no update due in the insert's second
+  // The sync bits do not disturb the keys: found both ways, NAT applied.
+  CHECK(t.lookup(fwd(6)).state == st);
+  CHECK(t.lookup(nat_reply(6)).state == st);
+  CHECK(t.lookup(nat_reply(6)).dir == 1);
+  t.count(st, 1, 100);
+  CHECK(t.packets(st, 1) == (1ull << 40) + 4);
+
+  // A worker's own state: created now, its windows its own.
+  auto own = t.insert(init(7), 1000);
+  REQUIRE(own.result == Inserted::New);
+  CHECK(t.at(own.hit.state).created == 1000);
+  CHECK((t.at(own.hit.state).flags & (dp::sflag::SyncedWin0 | dp::sflag::SyncedWin1)) == 0);
+}
+
+namespace {
+
+// A TCP state with both sides at `progress` and side w at seqlo[w].
+dp::StateIndex tcp_state(StateTable& t, uint32_t n, uint8_t progress, uint32_t lo0, uint32_t lo1) {
+  dp::StateInit i = init(n, 3600);
+  i.key.proto = net::kProtoTcp;
+  i.seqlo[0] = lo0;
+  i.seqlo[1] = lo1;
+  i.seqhi[0] = lo0 + 65535;
+  i.seqhi[1] = lo1 + 65535;
+  i.max_win[0] = i.max_win[1] = 65535;
+  i.peer[0] = i.peer[1] = dp::peer_byte(progress, dp::kNoWscale);
+  auto r = t.insert(i, 100);
+  REQUIRE(r.result == Inserted::New);
+  return r.hit.state;
+}
+
+struct Upd {
+  uint32_t seqlo[2], seqhi[2];
+  uint16_t max_win[2];
+  uint8_t peer[2];
+};
+
+Upd upd(uint8_t p0, uint32_t lo0, uint8_t p1, uint32_t lo1, uint8_t ws = dp::kNoWscale) {
+  return Upd{{lo0, lo1}, {lo0 + 40000, lo1 + 40000}, {4000, 5000}, {dp::peer_byte(p0, ws), dp::peer_byte(p1, ws)}};
+}
+
+StateTable::Update apply(StateTable& t, dp::StateIndex s, const Upd& u, uint32_t expire_at) {
+  return t.apply_update(s, u.seqlo, u.seqhi, u.max_win, u.peer, expire_at);
+}
+
+constexpr uint8_t kSynced = dp::sflag::SyncedWin0 | dp::sflag::SyncedWin1;
+
+}  // namespace
+
+TEST_CASE("a compressed update from the peer replaces both sides when it is newer", "[state][sync]") {
+  using namespace dp::tcps;
+  StateTable t(16);
+  const dp::StateIndex s = tcp_state(t, 1, Established, 1000, 5000);
+  CHECK((t.at(s).flags & kSynced) == 0);
+  REQUIRE(apply(t, s, upd(Established, 2000, Established, 6000, 7), 9000) == StateTable::Update::Applied);
+  const dp::State& st = t.at(s);
+  CHECK(st.seqlo[0] == 2000);
+  CHECK(st.seqlo[1] == 6000);
+  CHECK(st.seqhi[0] == 42000);
+  CHECK(st.seqhi[1] == 46000);
+  CHECK(st.max_win[0] == 4000);
+  CHECK(st.max_win[1] == 5000);
+  CHECK(dp::wscale_of(st.peer[0]) == 7);  // the peer's copy carries the scales too
+  CHECK(st.expire == 9000);
+  CHECK((st.flags & kSynced) == kSynced);
+
+  // The same again: nothing newer on either side, still taken (equal is not older).
+  CHECK(apply(t, s, upd(Established, 2000, Established, 6000, 7), 9001) == StateTable::Update::Applied);
+  CHECK(st.expire == 9001);
+  // More progress wins even with seqlo behind (a side that closed).
+  CHECK(apply(t, s, upd(FinWait2, 1990, Established, 6000, 7), 9002) == StateTable::Update::Applied);
+  CHECK(dp::progress_of(st.peer[0]) == FinWait2);
+  CHECK(st.seqlo[0] == 1990);
+  // An expiry of 0 would kill it: it becomes 1.
+  CHECK(apply(t, s, upd(FinWait2, 1990, Established, 6000, 7), 0) == StateTable::Update::Applied);
+  CHECK(st.expire == 1);
+}
+
+TEST_CASE("a compressed update never moves a side back, and says it is stale", "[state][sync]") {
+  using namespace dp::tcps;
+  StateTable t(16);
+
+  SECTION("one side behind: that side kept, the other taken, the expiry moved") {
+    const dp::StateIndex s = tcp_state(t, 1, Established, 2000, 5000);
+    CHECK(apply(t, s, upd(Established, 1500, Established, 6000), 9000) == StateTable::Update::Stale);
+    const dp::State& st = t.at(s);
+    CHECK(st.seqlo[0] == 2000);  // ours: further on
+    CHECK(st.seqhi[0] == 2000 + 65535);
+    CHECK(st.max_win[0] == 65535);
+    CHECK(st.seqlo[1] == 6000);  // theirs
+    CHECK(st.max_win[1] == 5000);
+    CHECK(st.expire == 9000);
+    CHECK((st.flags & kSynced) == dp::sflag::SyncedWin1);  // only the side that came from the peer
+  }
+  SECTION("lower progress is older, whatever its sequence numbers") {
+    const dp::StateIndex s = tcp_state(t, 2, FinWait2, 2000, 5000);
+    CHECK(apply(t, s, upd(Established, 90000, FinWait2, 5000), 9000) == StateTable::Update::Stale);
+    CHECK(dp::progress_of(t.at(s).peer[0]) == FinWait2);
+    CHECK(t.at(s).seqlo[0] == 2000);
+    CHECK(t.at(s).seqlo[1] == 5000);
+  }
+  SECTION("both sides older: nothing changes, not even the expiry") {
+    const dp::StateIndex s = tcp_state(t, 3, Established, 2000, 5000);
+    const uint32_t expire = t.at(s).expire;
+    CHECK(apply(t, s, upd(SynSent, 3000, Established, 4000), 9000) == StateTable::Update::Stale);
+    CHECK(t.at(s).expire == expire);
+    CHECK(t.at(s).seqlo[0] == 2000);
+    CHECK(t.at(s).seqlo[1] == 5000);
+    CHECK((t.at(s).flags & kSynced) == 0);
+  }
+  SECTION("sequence numbers compare across the 2^32 wrap") {
+    const dp::StateIndex s = tcp_state(t, 4, Established, 0xfffffff0u, 5000);
+    CHECK(apply(t, s, upd(Established, 0x10, Established, 5000), 9000) == StateTable::Update::Applied);
+    CHECK(t.at(s).seqlo[0] == 0x10);
+    CHECK(apply(t, s, upd(Established, 0xffffff00u, Established, 5000), 9000) == StateTable::Update::Stale);
+    CHECK(t.at(s).seqlo[0] == 0x10);
+  }
+  SECTION("UDP: only progress counts") {
+    dp::StateInit i = init(5, 60);
+    i.peer[0] = dp::peer_byte(dp::udps::Multiple, dp::kNoWscale);
+    i.peer[1] = dp::peer_byte(dp::udps::Single, dp::kNoWscale);
+    const dp::StateIndex s = t.insert(i, 100).hit.state;
+    CHECK(apply(t, s, upd(dp::udps::Single, 0, dp::udps::Multiple, 0), 900) == StateTable::Update::Stale);
+    CHECK(dp::progress_of(t.at(s).peer[0]) == dp::udps::Multiple);
+    CHECK(dp::progress_of(t.at(s).peer[1]) == dp::udps::Multiple);
+    CHECK(t.at(s).expire == 900);
+    CHECK(apply(t, s, upd(dp::udps::Multiple, 0, dp::udps::Multiple, 0), 950) == StateTable::Update::Applied);
+  }
+  SECTION("a dead state takes nothing") {
+    const dp::StateIndex s = tcp_state(t, 6, Established, 2000, 5000);
+    t.kill(s);
+    CHECK(apply(t, s, upd(Established, 3000, Established, 6000), 9000) == StateTable::Update::Dead);
+    CHECK(t.at(s).expire == 0);
+    CHECK(t.at(s).seqlo[0] == 2000);
+  }
+}
+
 TEST_CASE("packet counts are 48 bits: they carry across the 32-bit wrap", "[state]") {
   StateTable t(8);
   auto r = t.insert(init(1), 1);

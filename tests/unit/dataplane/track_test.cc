@@ -163,13 +163,20 @@ TEST_CASE("a three-way handshake establishes the connection", "[track]") {
   CHECK(t.verdict == Verdict::Pass);
   CHECK(t.timeout == Timeout::TcpOpening);
   CHECK(t.refresh);
+  CHECK(t.progressed);
   CHECK(progress(c.s, 0) == tcps::Established);  // its SYN was answered
   CHECK(progress(c.s, 1) == tcps::SynSent);
 
   t = c.send(0, kAck);
   CHECK(t.verdict == Verdict::Pass);
   CHECK(t.timeout == Timeout::TcpEstablished);
+  CHECK(t.progressed);
   CHECK(progress(c.s, 1) == tcps::Established);
+
+  // Data moves the windows, not the progress (state sync's rate limit
+  // applies to it).
+  CHECK_FALSE(c.send(0, kPshAck, 100).progressed);
+  CHECK_FALSE(c.send(1, kAck).progressed);
 }
 
 TEST_CASE("a bulk transfer larger than the window passes while the receiver keeps acknowledging", "[track]") {
@@ -410,6 +417,7 @@ TEST_CASE("FINs move the connection through closing, finwait and closed", "[trac
   auto t = c.send(0, kFinAck);
   CHECK(t.verdict == Verdict::Pass);
   CHECK(t.timeout == Timeout::TcpClosing);
+  CHECK(t.progressed);
   CHECK(progress(c.s, 0) == tcps::Closing);
 
   SECTION("the responder acknowledges, sends more, then closes its side") {
@@ -533,6 +541,120 @@ TEST_CASE("impossible flag combinations are rejected", "[track]") {
   CHECK(dp::tcp_flags_valid(kRstAck));
 }
 
+// ---------------------------------------------------------------- windows from the peer
+
+namespace {
+
+constexpr uint8_t kSynced = dp::sflag::SyncedWin0 | dp::sflag::SyncedWin1;
+
+// The connection as the peer last told us about it, `by` bytes ago on both
+// sides (its update is a second old, or more): both edges of both sides
+// that much behind, progress and scales as they are, and — if `synced` —
+// marked as the peer's, as the sync applier installs it.
+void lag(dp::State& s, uint32_t by, bool synced = true) {
+  for (int w = 0; w < 2; ++w) {
+    s.seqlo[w].store(s.seqlo[w].load() - by);
+    s.seqhi[w].store(s.seqhi[w].load() - by);
+  }
+  if (synced) s.flags.fetch_or(kSynced);
+}
+
+// An established connection with data both ways.
+void busy(Conn& c) {
+  c.establish(900000);
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(c.send(0, kPshAck, 1000).verdict == Verdict::Pass);
+    REQUIRE(c.send(1, kPshAck, 1400).verdict == Verdict::Pass);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("windows from the peer a megabyte behind: each side's first segment passes, then the check is strict",
+          "[track][sync]") {
+  Conn c(100000);
+  busy(c);
+  lag(c.s, 1u << 20);
+
+  // Side 0's first segment after the takeover: far outside the old window,
+  // passed, and its edge re-anchored on it.
+  auto t = c.send(0, kPshAck, 100);
+  CHECK(t.verdict == Verdict::Pass);
+  CHECK(t.refresh);
+  CHECK(c.s.seqlo[0].load() == c.nxt[0]);
+  CHECK((c.s.flags.load() & kSynced) == dp::sflag::SyncedWin1);
+  // Side 1's first one, a pure ACK: judged at its own sequence number,
+  // which moves its edge up.
+  t = c.send(1, kAck);
+  CHECK(t.verdict == Verdict::Pass);
+  CHECK(c.s.seqlo[1].load() == c.nxt[1]);
+  CHECK((c.s.flags.load() & kSynced) == 0);
+
+  // Strict again on both sides: a second segment outside the window is dropped.
+  const Snapshot before(c.s);
+  CHECK(c.raw(0, segment(kPshAck, c.nxt[0] + (4u << 20), c.nxt[1], 65535, 100)).verdict == Verdict::OutOfWindow);
+  CHECK(c.raw(1, segment(kPshAck, c.nxt[1] + (4u << 20), c.nxt[0], 65535, 100)).verdict == Verdict::OutOfWindow);
+  CHECK(c.raw(0, segment(kPshAck, c.nxt[0] - (1u << 20), c.nxt[1], 65535, 100)).verdict == Verdict::OutOfWindow);
+  CHECK(Snapshot(c.s) == before);
+  // And the connection goes on.
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(c.send(0, kPshAck, 1000).verdict == Verdict::Pass);
+    REQUIRE(c.send(1, kAck).verdict == Verdict::Pass);
+  }
+  CHECK(c.send(0, kFinAck).progressed);
+}
+
+TEST_CASE("windows from the peer: one side sends a burst before the other says anything", "[track][sync]") {
+  Conn c(100000);
+  busy(c);
+  lag(c.s, 1u << 20);
+  // Side 0's acknowledgements cannot be checked against side 1's edge,
+  // which lags too, until side 1's own first segment re-anchors it.
+  for (int i = 0; i < 10; ++i) REQUIRE(c.send(0, kPshAck, 1000).verdict == Verdict::Pass);
+  CHECK((c.s.flags.load() & kSynced) == dp::sflag::SyncedWin1);
+  REQUIRE(c.send(1, kAck).verdict == Verdict::Pass);
+  CHECK((c.s.flags.load() & kSynced) == 0);
+  for (int i = 0; i < 10; ++i) REQUIRE(c.send(1, kPshAck, 1000).verdict == Verdict::Pass);
+  REQUIRE(c.send(0, kAck).verdict == Verdict::Pass);
+  // Now an acknowledgement of data side 1 never sent is refused again.
+  CHECK(c.raw(0, segment(kAck, c.nxt[0], c.nxt[1] + 200000, 65535)).verdict == Verdict::OutOfWindow);
+}
+
+TEST_CASE("the same lagging windows without the peer's mark are strict from the first segment", "[track][sync]") {
+  Conn c(100000);
+  busy(c);
+  lag(c.s, 1u << 20, false);
+  CHECK(c.send(0, kPshAck, 100).verdict == Verdict::OutOfWindow);
+  CHECK(c.send(1, kPshAck, 100).verdict == Verdict::OutOfWindow);
+}
+
+TEST_CASE("a side marked as the peer's whose window is right is strict after its first segment", "[track][sync]") {
+  Conn c(100000);
+  busy(c);
+  lag(c.s, 0);
+  auto t = c.send(0, kPshAck, 100);  // inside the window: passes as any segment, and clears the mark
+  CHECK(t.verdict == Verdict::Pass);
+  CHECK((c.s.flags.load() & kSynced) == dp::sflag::SyncedWin1);
+  CHECK(c.raw(0, segment(kPshAck, c.nxt[0] + (4u << 20), c.nxt[1], 65535, 100)).verdict == Verdict::OutOfWindow);
+}
+
+TEST_CASE("a reset on a window from the peer still needs its exact sequence number", "[track][sync]") {
+  Conn c(100000);
+  busy(c);
+  lag(c.s, 1u << 20);
+  // At the connection's real edge, but not the one the state knows: no
+  // re-anchoring for a reset, and the mark stays.
+  const Snapshot before(c.s);
+  CHECK(c.raw(0, segment(kRstAck, c.nxt[0], c.nxt[1], 0)).verdict == Verdict::OutOfWindow);
+  CHECK(Snapshot(c.s) == before);
+  CHECK((c.s.flags.load() & kSynced) == kSynced);
+  // Once a segment has re-anchored the side, its reset closes the connection.
+  REQUIRE(c.send(0, kPshAck, 10).verdict == Verdict::Pass);
+  auto t = c.raw(0, segment(kRstAck, c.nxt[0], c.nxt[1], 0));
+  CHECK(t.verdict == Verdict::Pass);
+  CHECK(t.timeout == Timeout::TcpClosed);
+}
+
 // ---------------------------------------------------------------- parse_tcp
 
 namespace {
@@ -626,20 +748,28 @@ TEST_CASE("UDP: single until both sides sent, then multiple", "[track][udp]") {
     CHECK(progress(s, 1) == dp::udps::NoTraffic);
     const Timeout single = udp ? Timeout::UdpSingle : Timeout::OtherSingle;
     const Timeout multiple = udp ? Timeout::UdpMultiple : Timeout::OtherMultiple;
-    CHECK(dp::udp_track(s, 0) == single);  // the initiator again, no answer yet
-    CHECK(dp::udp_track(s, 1) == single);  // the answer: the initiator is now MULTIPLE
+    const dp::Tracked again = dp::udp_track(s, 0);  // the initiator again, no answer yet
+    CHECK(again.timeout == single);
+    CHECK_FALSE(again.progressed);
+    const dp::Tracked answer = dp::udp_track(s, 1);  // the answer: the initiator is now MULTIPLE
+    CHECK(answer.timeout == single);
+    CHECK(answer.progressed);
     CHECK(progress(s, 0) == dp::udps::Multiple);
     CHECK(progress(s, 1) == dp::udps::Single);
-    CHECK(dp::udp_track(s, 1) == single);
-    CHECK(dp::udp_track(s, 0) == multiple);
-    CHECK(dp::udp_track(s, 1) == multiple);
-    CHECK(dp::udp_track(s, 0) == multiple);
+    CHECK_FALSE(dp::udp_track(s, 1).progressed);
+    const dp::Tracked both = dp::udp_track(s, 0);  // the responder is MULTIPLE too
+    CHECK(both.timeout == multiple);
+    CHECK(both.progressed);
+    CHECK(dp::udp_track(s, 1).timeout == multiple);
+    CHECK(dp::udp_track(s, 0).timeout == multiple);
+    CHECK_FALSE(dp::udp_track(s, 0).progressed);
   }
 }
 
 // udp_track returns inline when nothing would move; otherwise it goes to
 // detail::udp_track_update. Both must agree on every starting point: the
-// class, and the state afterwards (window scales untouched).
+// class, whether progress moved, and the state afterwards (window scales
+// untouched).
 TEST_CASE("UDP: the inline path and the update agree from every progress pair", "[track][udp]") {
   for (uint8_t proto : {net::kProtoUdp, uint8_t(47)})
     for (uint8_t p0 = 0; p0 <= dp::udps::Multiple; ++p0)
@@ -752,7 +882,7 @@ TEST_CASE("two workers on one UDP flow end in multiple", "[track][udp][concurren
   std::thread t0(side, 0), t1(side, 1);
   t0.join();
   t1.join();
-  CHECK(dp::udp_track(s, 0) == Timeout::UdpMultiple);
+  CHECK(dp::udp_track(s, 0).timeout == Timeout::UdpMultiple);
   CHECK(progress(s, 0) == dp::udps::Multiple);
   CHECK(progress(s, 1) == dp::udps::Multiple);
 }

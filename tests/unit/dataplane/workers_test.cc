@@ -3,9 +3,11 @@
 // the same connections at once, and later each direction of a connection
 // runs on a different worker, as NAT's different 5-tuples make RSS do. No
 // connection may get two states or two NAT mappings, no two connections may
-// share a mapping, and every reply must reach its own client.
+// share a mapping, and every reply must reach its own client. Each worker
+// reports to its state sync event ring while a third thread drains them.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -34,14 +36,16 @@ Bytes reply(uint16_t nat_port) {
 }
 
 struct Worker {
-  Worker(Tables& tables, unsigned n) : t(tables), id(n) {}
+  Worker(Tables& tables, unsigned n, dp::EventRing* ring) : t(tables), id(n), events(ring) {}
   Tables& t;
   unsigned id;
+  dp::EventRing* events;
   dp::WorkerCounters counters;
 
   // One frame through the pipeline on this worker; the frame as it left, or empty.
   Bytes send(uint8_t in, Bytes f) {
-    dp::WorkerCtx ctx{.view = t.view(), .worker = id, .counters = &counters, .states = t.states.get()};
+    dp::WorkerCtx ctx{.view = t.view(), .worker = id, .counters = &counters, .states = t.states.get(),
+                      .events = events};
     ctx.nat_ports = dp::NatPorts{.seed = 99, .worker = id, .workers = 2};
     ctx.state_id = 1 + id;
     ctx.state_id_step = 2;
@@ -52,6 +56,34 @@ struct Worker {
     f.resize(p.len);
     return f;
   }
+};
+
+// The control thread's side: drains the workers' rings on a thread of its
+// own until finish() (or the end of the scope, should a check fail first).
+class Drain {
+ public:
+  explicit Drain(dp::EventRings& rings) : rings_(rings), thread_([this] { run(); }) {}
+  ~Drain() { finish(); }
+  const std::vector<dp::StateEvent>& finish() {
+    done_.store(true, std::memory_order_release);
+    if (thread_.joinable()) thread_.join();
+    return events_;
+  }
+
+ private:
+  void run() {
+    std::vector<dp::StateEvent> buf(256);
+    for (;;) {
+      const bool last = done_.load(std::memory_order_acquire);  // then one more pass: nothing left behind
+      for (size_t n; (n = rings_.poll(buf)) > 0;) events_.insert(events_.end(), buf.begin(), buf.begin() + ptrdiff_t(n));
+      if (last) return;
+      std::this_thread::yield();
+    }
+  }
+  dp::EventRings& rings_;
+  std::atomic<bool> done_{false};
+  std::vector<dp::StateEvent> events_;
+  std::thread thread_;  // last: starts once the rest is built
 };
 
 }  // namespace
@@ -67,7 +99,11 @@ TEST_CASE("two workers share the table: one state and one mapping per connection
   // Each worker's policy counters: the policy was sized for one worker.
   t.policy->allocate_counters(2);
 
-  Worker w0(t, 0), w1(t, 1);
+  // Room for every event of the run, so that none may be lost however the
+  // drain is scheduled.
+  dp::EventRings rings(2, 16384);
+  Worker w0(t, 0, rings.of(0)), w1(t, 1, rings.of(1));
+  Drain drain(rings);
   // Phase 1: both workers send every connection's first packet, in opposite
   // orders, at the same time: each connection is created by one of them and
   // joined or hit by the other.
@@ -136,4 +172,31 @@ TEST_CASE("two workers share the table: one state and one mapping per connection
   for (auto d : w0.counters.read().drops) drops += d;
   for (auto d : w1.counters.read().drops) drops += d;
   CHECK(drops == 0);
+
+  // The events: one Insert per connection, naming its state and its id;
+  // every Update about a state that was inserted; nothing lost.
+  const std::vector<dp::StateEvent>& events = drain.finish();
+  std::map<dp::StateIndex, unsigned> inserted;
+  size_t updates = 0, other = 0;
+  for (const dp::StateEvent& e : events) {
+    if (e.kind == dp::StateEventKind::Insert) {
+      ++inserted[e.state];
+      CHECK(e.id == t.states->at(e.state).id);
+      CHECK(e.creator == 0);
+    }
+  }
+  for (const dp::StateEvent& e : events) {
+    if (e.kind == dp::StateEventKind::Update) {
+      ++updates;
+      CHECK(inserted.count(e.state) == 1);
+    } else if (e.kind != dp::StateEventKind::Insert) {
+      ++other;
+    }
+  }
+  CHECK(inserted.size() == kFlows);
+  for (const auto& [s, n] : inserted) CHECK(n == 1);
+  CHECK(updates >= kFlows);  // every reply moved its state's progress
+  CHECK(other == 0);         // nothing was deleted
+  CHECK(w0.counters.read().states[size_t(dp::StateCounter::SyncEventDropped)] == 0);
+  CHECK(w1.counters.read().states[size_t(dp::StateCounter::SyncEventDropped)] == 0);
 }

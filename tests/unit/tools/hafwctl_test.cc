@@ -299,7 +299,7 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       verbs.insert(args.substr(0, args.find(' ')));
     }
   }
-  CHECK(verbs == std::set<std::string>{"check", "status", "carp", "stats", "states", "events", "config", "raw", "help"});
+  CHECK(verbs == std::set<std::string>{"check", "status", "carp", "stats", "states", "sync", "events", "config", "raw", "help"});
 
   // ...and together they reach every command the daemon serves.
   std::vector<std::string> seen = fw1.commands_seen();
@@ -321,7 +321,7 @@ TEST_CASE("hafwctl raw help lists exactly the commands the daemon registered", "
   }
   CHECK(listed == fw1.registered());
   CHECK(listed == std::vector<std::string>{"help", "stats", "status", "carp.status", "carp.maintenance",
-                                           "carp.demote", "events", "config.get", "states.summary", "states.list"});
+                                           "carp.demote", "events", "config.get", "states.summary", "states.list", "sync.status"});
 }
 
 TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]") {
@@ -347,7 +347,7 @@ TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]")
   CHECK(u.err.find("usage: hafwctl") != std::string::npos);
 
   // Verbs for commands the daemon does not serve are not offered.
-  for (const char* removed : {"sync", "reload /etc/hafw/fw1.json"}) {
+  for (const char* removed : {"reload /etc/hafw/fw1.json", "import keepalived /etc/keepalived/keepalived.conf"}) {
     INFO(removed);
     Run x = hafwctl("--socket " + shell_quote(path) + " " + removed);
     CHECK(x.status == 2);

@@ -1,1 +1,0 @@
-// pfsync arrives with its own issue; this keeps the library non-empty.
