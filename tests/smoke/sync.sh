@@ -118,6 +118,15 @@ elif cmd == "get":  # FILE PATH...: one value per dotted path, "-" when absent
             v = v.get(part) if isinstance(v, dict) else None
         vals.append("-" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
     print(" ".join(vals))
+elif cmd == "order":  # EVENTS_JSON: "ms from the bulk's end to MASTER" ("-" if either is missing), "demoted"
+    import datetime
+    def t(e):
+        return datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
+    ev = load(args[0])["events"]
+    done = next((t(e) for e in ev if "bulk update done" in e["message"]), None)
+    master = next((t(e) for e in ev if "-> MASTER" in e["message"]), None)
+    pending = any("bulk sync pending" in e["message"] for e in ev)
+    print("-" if done is None or master is None else round((master - done) * 1000), "yes" if pending else "no")
 elif cmd == "failures":  # REPORT: the first few connections that died, and why
     r = load(args[0])
     dead = [(k, d) for k in ("tcp", "udp") for d in r[k] if not d["alive"]]
@@ -264,6 +273,13 @@ finish_runs() {  # PID TAG [PID TAG...]
   for ((i = 1; i < $#; i += 2)); do wait "${!i}" 2>/dev/null; done
 }
 
+# The failback's order: no MASTER seen while the bulk was open (EARLY
+# empty), the bulk seen done (T_BULK), the node demoted while it was pending
+# and MASTER no earlier than the bulk's end by its events (DELTA ms >= 0).
+after_bulk() {  # EARLY T_BULK DEMOTED DELTA
+  [[ -z $1 && -n $2 && $3 == yes && $4 =~ ^[0-9]+$ ]]
+}
+
 states_created() { ctl "$1" --json states summary 2>/dev/null | q get /dev/stdin created; }
 
 save_logs() {
@@ -402,7 +418,14 @@ scenario() {
   fi
   if [[ -n $t_master ]]; then
     check "$T n1 MASTER again ${t_master} ms after restart (limit ${failback_ms} ms)" eval "((t_master <= failback_ms))"
-    check "$T n1 took MASTER only after its bulk was done" test -z "$early" -a -n "$t_bulk"
+    # The order to the millisecond from n1's own events; the polls above
+    # only catch a MASTER that came long before the bulk's end.
+    local order delta demoted
+    ctl n1 --json events >"$WORK/$name-n1-events.json" 2>/dev/null
+    order=$(q order "$WORK/$name-n1-events.json" 2>/dev/null)
+    read -r delta demoted <<<"${order:-- no}"
+    check "$T n1 took MASTER only after its bulk was done (events: demoted while pending: $demoted, MASTER ${delta} ms after the bulk's end)" \
+      after_bulk "$early" "$t_bulk" "$demoted" "$delta"
   else
     fail "$T n1 MASTER again after restart (not within $((10000 + BULK_ALLOW_MS)) ms: $(carp_of n1))"
   fi
