@@ -24,7 +24,7 @@ export HAFW_LAB_MAX_STATES=$MAX_STATES
 
 # The lab's plan (tools/lab/lab).
 CLIENT=192.168.1.10 SERVER=198.51.100.10 WAN_VIP=198.51.100.200 LAN_NET=192.168.1.0/24
-FORWARD_PORT=8080 TARGET_PORT=5201 BLOCK_RULE=2
+FORWARD_PORT=8080 TARGET_PORT=5201 BLOCK_RULE=3
 
 # shellcheck source=tests/smoke/lib.sh
 source "$REPO/tests/smoke/lib.sh"
