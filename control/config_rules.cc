@@ -406,12 +406,13 @@ class Rules {
     }
   }
 
-  // A section this version reads and checks but does not act on: say so,
-  // rather than let the operator believe connections survive a failover.
+  // A key this version reads and checks but does not act on: say so, rather
+  // than let the operator believe the secondary follows the primary's changes.
   void not_enforced() {
-    if (d_.sync)
-      diags_.warning("sync", "not enforced yet: this hafw version does not sync state with the peer, so a failover "
-                             "resets connections");
+    if (d_.sync && d_.sync->v.config_sync)
+      diags_.warning(child(d_.sync->path, "config_sync"),
+                     "not enforced yet: this hafw version syncs state, not configuration; change the secondary's file "
+                     "by hand");
   }
 
   const Draft& d_;
