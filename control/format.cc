@@ -257,7 +257,7 @@ std::string format_sync(const json& s) {
   if (r.is_object()) {
     std::string line;
     for (const auto& [name, v] : r.items())
-      if (!(v.is_number() && v.get<uint64_t>() == 0)) line += (line.empty() ? "" : ", ") + name + " " + scalar(v);
+      if (!(v.is_number() && v.get<double>() == 0)) line += (line.empty() ? "" : ", ") + name + " " + scalar(v);
     if (!line.empty()) out += "peer's records: " + line + '\n';
   }
   const json& d = member(s, "drops");
@@ -265,7 +265,7 @@ std::string format_sync(const json& s) {
     uint64_t total = 0;
     std::string line;
     for (const auto& [name, v] : d.items()) {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) continue;
+      if (!v.is_number_integer() || v.get<int64_t>() <= 0) continue;
       total += v.get<uint64_t>();
       line += ", " + name + " " + scalar(v);
     }

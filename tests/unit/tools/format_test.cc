@@ -312,3 +312,25 @@ TEST_CASE("stats in the Prometheus text format: one counter per number, reasons 
         std::string::npos);
   CHECK(text.find("# TYPE hafw_control_socket_active gauge\nhafw_control_socket_active 1\n") != std::string::npos);
 }
+
+TEST_CASE("sync prints the peer, the bulk, both directions and only the non-zero drops", "[control][format]") {
+  Cluster c;
+  c.run_for(50ms);
+  // The real reply after the start: both nodes asked each other for their table.
+  const std::string text = format_sync(c.fw2->handle("sync.status", {}));
+  INFO(text);
+  CHECK(text.find('?') == std::string::npos);
+  const auto l = lines(text);
+  REQUIRE(l.size() >= 4);
+  CHECK(std::regex_match(l[0], std::regex(R"(sync on sync, peer 172\.16\.1\.2 \([0-9a-f:]{17}\), link up, (encrypted|cleartext), last frame [0-9]+ ms ago)")));
+  CHECK(l[1].starts_with("bulk update: done (0 states received in "));
+  CHECK(l[2].starts_with("sent: "));
+  CHECK(l[3].starts_with("received: "));
+  CHECK(l.back() == "drops 0");
+  // Drops: their total, then each non-zero reason.
+  json st = c.fw2->handle("sync.status", {});
+  st["drops"]["bad_tag"] = 3;
+  st["drops"]["wrong_source"] = 1;
+  CHECK(lines(format_sync(st)).back() == "drops 4, bad_tag 3, wrong_source 1");
+  CHECK(format_sync(json{{"enabled", false}}) == "state sync off (no sync section in the config)\n");
+}
