@@ -27,6 +27,7 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
       routes.push_back(dp::RouteView{.net = iv.addr & net::v4_mask(iv.plen), .len = iv.plen, .gateway = 0,
                                      .iface = uint8_t(i)});
     }
+    if (cfg.sync && cfg.sync->interface == ifc.name) t.sync_iface = uint8_t(i);
     t.ifaces.push_back(iv);
   }
   for (const auto& r : cfg.routes) {

@@ -38,6 +38,7 @@ enum class DropReason : uint8_t {
   StateConflict,
   NatPortsExhausted,
   NatUntranslatable,
+  NotSync,
   Count,
 };
 
@@ -79,6 +80,8 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "outbound NAT found no free port for a new flow to the same server port"},
     {DropReason::NatUntranslatable, "nat_untranslatable",
      "an ICMP message NAT would have to translate but no state could carry (neither a query nor about a known flow)"},
+    {DropReason::NotSync, "not_sync",
+     "arrived on the sync interface but is not a state sync frame: the sync link carries state sync only"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 

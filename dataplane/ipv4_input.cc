@@ -163,6 +163,10 @@ void input(const View& v, const OwnAddrs& own, const StateTable& t, PacketMeta& 
   // a state or a rule with, and passing it unmatched would let anything
   // through. CARP adverts and pfsync frames never fragment.
   if ((net::be16(ip->frag) & 0x3fff) != 0) return p.to_drop(DropReason::IpFragment);
+  // The sync link is dedicated: whoever reaches it may send state sync
+  // frames (which the control thread authenticates) and nothing else — no
+  // transit through the node, no ping of it.
+  if (p.in == v.topo->sync_iface && ip->proto != net::kProtoPfsync) return p.to_drop(DropReason::NotSync);
 
   p.l4 = uint8_t(p.l3 + ihl);
   const uint8_t* l4 = p.data + p.l4;

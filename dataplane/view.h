@@ -114,6 +114,10 @@ struct Topology {
   // Every VIP in the configuration, owned or not. Lets a worker tell "a VIP
   // the peer owns" (counted as vip_not_owned) from traffic never ours.
   VipSet configured_vips;
+  // The sync interface (sync.interface), kNoSyncIface when there is none: it
+  // takes ARP and state sync frames only (docs/sync.md).
+  static constexpr uint8_t kNoSyncIface = 0xff;
+  uint8_t sync_iface = kNoSyncIface;
 
   // Connected + static routes, looked up by longest-prefix match. Setting
   // them builds the lookup table (the control thread, once per snapshot).

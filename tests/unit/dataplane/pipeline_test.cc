@@ -631,3 +631,30 @@ TEST_CASE("an ICMP error that does not fit the buffer is not sent; the packet is
   auto x = run(v, kLan, f);
   check_dropped(x, DropReason::TtlExceeded);
 }
+
+TEST_CASE("the sync interface takes state sync frames and ARP, nothing else", "[dataplane][sync]") {
+  auto v = master_view();
+  v.topo.sync_iface = kSync;
+  const uint32_t kSyncAddr = ip4("172.16.1.2"), kPeer = ip4("172.16.1.3");
+  const Mac kPeerMac = mac(0x33);
+  // A pfsync frame from the peer reaches the control thread (which checks it).
+  Bytes pfsync(20, 0);
+  pfsync[0] = 6;
+  check_punted(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoPfsync, pfsync, 255)),
+               PuntReason::Pfsync);
+  // ARP still works: the node resolves its peer over this link.
+  CHECK(run(v, kSync, arp_request(kPeer, kPeerMac, kSyncAddr)).r.exit == Exit::Reply);
+  // A ping of the node, a packet to route through it, UDP to the LAN: dropped and counted.
+  check_dropped(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))),
+                DropReason::NotSync);
+  check_dropped(run(v, kSync, udp_frame(kSyncMac, kPeerMac, kPeer, kHost, 4000, 53)), DropReason::NotSync);
+  check_dropped(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kWanVip, net::kProtoCarp, Bytes(36, 0), 255)),
+                DropReason::NotSync);
+  // The same ping on the LAN is answered: only the sync interface is closed.
+  CHECK(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))).r.exit ==
+        Exit::Reply);
+  // Without a sync interface (sync_iface none), the interface is like any other.
+  v.topo.sync_iface = dp::Topology::kNoSyncIface;
+  CHECK(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))).r.exit ==
+        Exit::Reply);
+}
