@@ -45,6 +45,7 @@ constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
 constexpr unsigned kPuntRing = 1024;       // per worker; CARP/ARP rates are tiny, bursts are not
 constexpr unsigned kControlTxRing = 512;   // per port
+constexpr unsigned kCarpRing = 256;        // per worker: adverts only, a few hundred a second per VHID
 constexpr unsigned kSpinPolls = 512;       // empty polls before backing off (~tens of µs busy)
 constexpr unsigned kMinSleepUs = 8;
 constexpr unsigned kMaxSleepUs = 500;      // worst added latency when idle; keeps an idle node < 5% CPU
@@ -161,6 +162,9 @@ class Impl final : public DpdkIo {
  private:
   PuntMeta& meta(rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, meta_offset_, PuntMeta*); }
   void transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters& st);
+  void enqueue(rte_ring* r, rte_mbuf** ms, unsigned n, WorkerCounters& st);
+  // One burst of punts from ring r to fn; returns how many.
+  size_t drain(rte_ring* r, const std::function<void(const Punt&)>& fn);
 
   std::vector<std::string> eal_args_;
   std::vector<uint16_t> ports_;
@@ -174,6 +178,12 @@ class Impl final : public DpdkIo {
   std::vector<unsigned> lcores_;
   std::vector<WorkerArg> args_;
   std::vector<rte_ring*> punt_rings_;    // worker -> control
+  // CARP adverts, worker -> control, on a ring of their own that the control
+  // thread drains first and again between every burst of the others: a bulk
+  // state update floods the punt ring with pfsync frames, and an advert
+  // behind them would reach CARP late (with advbase 0 a backup declares the
+  // master down after 11.7 ms) or, with the ring full, not at all.
+  std::vector<rte_ring*> carp_rings_;
   std::vector<rte_ring*> control_tx_;    // control -> worker 0, per iface
   std::unique_ptr<WorkerCounters[]> stats_;
   std::unique_ptr<EventRings> events_;   // worker -> control, state sync only
@@ -309,6 +319,13 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
       return false;
     }
     punt_rings_.push_back(r);
+    name = "hafw_carp" + std::to_string(w);
+    r = rte_ring_create(name.c_str(), kCarpRing, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!r) {
+      error = "dataplane: cannot create ring " + name + ": " + rte_strerror(rte_errno);
+      return false;
+    }
+    carp_rings_.push_back(r);
   }
   for (unsigned i = 0; i < ports_.size(); ++i) {
     std::string name = "hafw_ctx" + std::to_string(i);
@@ -338,6 +355,7 @@ Impl::~Impl() {
     rte_eth_dev_close(p);
   }
   for (auto* r : punt_rings_) rte_ring_free(r);
+  for (auto* r : carp_rings_) rte_ring_free(r);
   for (auto* r : control_tx_) rte_ring_free(r);
   rte_free(qsv_);
   if (ioctl_fd_ >= 0) ::close(ioctl_fd_);
@@ -369,6 +387,18 @@ void Impl::stop() {
   launched_ = false;
 }
 
+// Frames for the control thread onto ring r; what does not fit is counted
+// and freed (the worker never waits for the control thread).
+void Impl::enqueue(rte_ring* r, rte_mbuf** ms, unsigned n, WorkerCounters& st) {
+  if (n == 0) return;
+  const unsigned done = rte_ring_enqueue_burst(r, reinterpret_cast<void**>(ms), n, nullptr);
+  st.add(IoCounter::ToControl, done);
+  if (done < n) {
+    st.add(IoCounter::ControlRingFull, n - done);
+    rte_pktmbuf_free_bulk(ms + done, n - done);
+  }
+}
+
 void Impl::transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters& st) {
   if (b.n == 0) return;
   uint16_t sent = rte_eth_tx_burst(ports_[iface], queue, b.pkts, b.n);
@@ -387,6 +417,7 @@ void Impl::run_worker(unsigned id) {
   TxBuffer tx[kMaxIfaces];
   rte_mbuf* rx[kBurstMax];
   rte_mbuf* punt[kBurstMax];
+  rte_mbuf* carp[kBurstMax];
   rte_mbuf* dropped[kBurstMax];
   Burst burst;
   WorkerCtx ctx{.view = {}, .worker = id, .counters = &st, .states = states_};
@@ -429,7 +460,7 @@ void Impl::run_worker(unsigned id) {
       }
       run_burst(ctx, burst);
 
-      uint16_t n_punt = 0, n_drop = 0;
+      uint16_t n_punt = 0, n_carp = 0, n_drop = 0;
       for (uint16_t i = 0; i < burst.n; ++i) {
         const PacketMeta& p = burst.pkt[i];
         rte_mbuf* m = rx[i];
@@ -448,7 +479,8 @@ void Impl::run_worker(unsigned id) {
           }
           case Next::Control:
             meta(m) = PuntMeta{p.nexthop, p.in, uint8_t(p.punt), p.out};
-            punt[n_punt++] = m;
+            if (p.punt == PuntReason::Carp) carp[n_carp++] = m;
+            else punt[n_punt++] = m;
             break;
           default:  // Drop (counted by the pipeline)
             dropped[n_drop++] = m;
@@ -456,14 +488,8 @@ void Impl::run_worker(unsigned id) {
         }
       }
       if (n_drop) rte_pktmbuf_free_bulk(dropped, n_drop);
-      if (n_punt) {
-        unsigned done = rte_ring_enqueue_burst(punt_rings_[id], reinterpret_cast<void**>(punt), n_punt, nullptr);
-        st.add(IoCounter::ToControl, done);
-        if (done < n_punt) {
-          st.add(IoCounter::ControlRingFull, n_punt - done);
-          rte_pktmbuf_free_bulk(punt + done, n_punt - done);
-        }
-      }
+      enqueue(carp_rings_[id], carp, n_carp, st);
+      enqueue(punt_rings_[id], punt, n_punt, st);
     }
     for (unsigned out = 0; out < n_if; ++out) transmit(out, q, tx[out], st);
 
@@ -493,19 +519,29 @@ void Impl::run_worker(unsigned id) {
   rte_rcu_qsbr_thread_unregister(qsv_, id);
 }
 
+size_t Impl::drain(rte_ring* r, const std::function<void(const Punt&)>& fn) {
+  rte_mbuf* ms[kBurstMax];
+  const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurstMax, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    const PuntMeta& pm = meta(ms[i]);
+    fn(Punt{pm.iface, PuntReason(pm.reason), pm.out_iface, pm.nexthop,
+            {rte_pktmbuf_mtod(ms[i], const uint8_t*), ms[i]->data_len}});
+    rte_pktmbuf_free(ms[i]);
+  }
+  return n;
+}
+
 size_t Impl::poll(const std::function<void(const Punt&)>& fn) {
   size_t total = 0;
-  rte_mbuf* ms[kBurstMax];
+  const auto adverts = [&] {
+    for (auto* r : carp_rings_)
+      while (size_t n = drain(r, fn)) total += n;
+  };
+  adverts();
   for (auto* r : punt_rings_) {
-    unsigned n;
-    while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(ms), kBurstMax, nullptr)) > 0) {
-      for (unsigned i = 0; i < n; ++i) {
-        const PuntMeta& pm = meta(ms[i]);
-        fn(Punt{pm.iface, PuntReason(pm.reason), pm.out_iface, pm.nexthop,
-                {rte_pktmbuf_mtod(ms[i], const uint8_t*), ms[i]->data_len}});
-        rte_pktmbuf_free(ms[i]);
-      }
+    while (size_t n = drain(r, fn)) {
       total += n;
+      adverts();  // an advert that came in meanwhile goes before the next burst
     }
   }
   return total;
