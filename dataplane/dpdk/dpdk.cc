@@ -43,7 +43,13 @@ namespace {
 
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
-constexpr unsigned kPuntRing = 1024;       // per worker; CARP/ARP rates are tiny, bursts are not
+// Punted frames per worker: CARP and ARP rates are tiny, but a bulk update
+// of state sync arrives at up to 100 frames a millisecond, and 1024 frames
+// were ~10 ms of it: the control thread, sharing its core in the lab, lost up
+// to 0.7% of a 1M-state bulk to control_ring_full; 4096 lost none
+// (docs/benchmarks.md, "Sync"). The mbuf pool grows by the rings, so full
+// rings starve no RX queue.
+constexpr unsigned kPuntRing = 4096;
 constexpr unsigned kControlTxRing = 512;   // per port
 constexpr unsigned kCarpRing = 256;        // per worker: adverts only, a few hundred a second per VHID
 constexpr unsigned kSpinPolls = 512;       // empty polls before backing off (~tens of µs busy)
@@ -250,7 +256,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   }
 
   unsigned n_ports = unsigned(setup.ports.size());
-  unsigned n_mbufs = std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + 4096u) | 1023u;
+  unsigned n_mbufs = std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + workers_ * (kPuntRing + kCarpRing) + 4096u) | 1023u;
   pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!pool_) {
     error = std::string("dataplane: cannot create the mbuf pool (") + std::to_string(n_mbufs) +
