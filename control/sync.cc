@@ -399,7 +399,16 @@ bool Sync::push_bulk(Time now) {
   const uint32_t ns = now_s(now);
   const uint64_t before = sent_.frames;
   uint64_t buckets = 0;
-  while (bulk_out_ && sent_.frames - before < kBulkFramesPerStep && buckets < kBulkBucketsPerStep) {
+  // Pacing: the states due by now since the bulk began, and one
+  // millisecond's more (the control loop steps at least every millisecond).
+  uint64_t due = UINT64_MAX;
+  if (set_.bulk_states_per_ms > 0) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now - bulk_out_started_).count();
+    due = (uint64_t(std::max<int64_t>(us, 0)) / 1000 + 1) * set_.bulk_states_per_ms;
+    if (bulk_out_states_ >= due) return false;
+  }
+  while (bulk_out_ && sent_.frames - before < kBulkFramesPerStep && buckets < kBulkBucketsPerStep &&
+         bulk_out_states_ < due) {
     bool stalled = false;
     const uint64_t next = t.for_each_bucket(bulk_cursor_, 1, [&](dp::StateIndex s) {
       if (!make_room(pfsync::Action::Upd, now)) {

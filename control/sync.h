@@ -93,6 +93,14 @@ struct SyncSettings {
   std::array<uint8_t, 16> ruleset{};  // pfsync's checksum of the rules: equal on both nodes = rule numbers agree
   uint16_t rule_count = 0;
   size_t mtu = 1500;        // the sync port's IP MTU
+  // The bulk update we owe the peer is paced to this many states a
+  // millisecond on average (0: as fast as the sync port takes frames).
+  // Nothing tells the sender how fast the receiver applies: whatever its
+  // control thread cannot take overflows its punt ring and is lost. The
+  // lab's receiver, its control thread sharing a core with the sender's,
+  // lost 3-18% of 1M states unpaced (1 s), none at 600 a ms (1.7 s); 500 (1M
+  // in 2 s) leaves a margin for a busier core (docs/benchmarks.md, "Sync").
+  uint32_t bulk_states_per_ms = 500;
 };
 
 class Sync {

@@ -93,7 +93,9 @@ struct Node {
                                    .local = *net::IpAddr::parse(host == 2 ? "172.16.1.2" : "172.16.1.3"),
                                    .peer = *net::IpAddr::parse(host == 2 ? "172.16.1.3" : "172.16.1.2"),
                                    .key = key,
-                                   .first_seq = 1},
+                                   .first_seq = 1,
+                                   // The engine's own speed: no bulk pacing.
+                                   .bulk_states_per_ms = 0},
              io, neighbors, [](std::string) {}) {
     // The peer's MAC, as ARP would have found it.
     neighbors.learn(0, net::IpAddr::parse(host == 2 ? "172.16.1.3" : "172.16.1.2")->v4(),

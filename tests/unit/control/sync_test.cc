@@ -164,6 +164,35 @@ TEST_CASE("a node that starts asks for the peer's table and stays demoted until 
   CHECK(a == b);
 }
 
+TEST_CASE("the bulk update is paced: 500 states a millisecond, whatever the port takes", "[node][sync]") {
+  Lab lab;
+  lab.start_n1();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  for (uint16_t i = 0; i < 1200; ++i)
+    lab.client.send(test::udp_frame(net::Mac::virtual_for(1), lab.client.mac, lab.client.addr.v4(),
+                                    lab.server.addr.v4(), uint16_t(20000 + i), 53));
+  lab.settle();
+  REQUIRE(states(*lab.n1).size() == 1200);
+
+  lab.start_n2();
+  lab.settle();  // no time passes: the first millisecond's share only
+  // A bucket goes whole, so the share can be passed by a bucket's states.
+  const auto got = [&] { return sync_status(*lab.n2)["bulk"]["states_received"].get<uint64_t>(); };
+  CHECK(got() >= 500);
+  CHECK(got() < 520);
+  CHECK(sync_status(*lab.n2)["bulk"]["state"] == "receiving");
+  lab.clock.advance(1ms);
+  lab.settle();
+  CHECK(got() >= 1000);
+  CHECK(got() < 1020);
+  lab.clock.advance(1ms);
+  lab.settle();
+  CHECK(sync_status(*lab.n2)["bulk"]["state"] == "done");
+  CHECK(got() == 1200);
+  CHECK(states(*lab.n2).size() == 1200);
+}
+
 TEST_CASE("a bulk request nobody answers is retried, then given up on so a lone node serves", "[node][sync]") {
   Lab lab;
   lab.start_n2();  // the secondary alone: its peer never answers
