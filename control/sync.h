@@ -99,7 +99,8 @@ struct SyncSettings {
   // control thread cannot take overflows its punt ring and is lost. The
   // lab's receiver, its control thread sharing a core with the sender's,
   // lost 3-18% of 1M states unpaced (1 s), none at 600 a ms (1.7 s); 500 (1M
-  // in 2 s) leaves a margin for a busier core (docs/benchmarks.md, "Sync").
+  // in 2 s) leaves a margin for a busier core (docs/benchmarks.md, "Sync
+  // across the lab").
   uint32_t bulk_states_per_ms = 500;
 };
 

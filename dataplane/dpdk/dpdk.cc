@@ -47,8 +47,8 @@ constexpr uint16_t kTxDesc = 1024;
 // of state sync arrives at up to 100 frames a millisecond, and 1024 frames
 // were ~10 ms of it: the control thread, sharing its core in the lab, lost up
 // to 0.7% of a 1M-state bulk to control_ring_full; 4096 lost none
-// (docs/benchmarks.md, "Sync"). The mbuf pool grows by the rings, so full
-// rings starve no RX queue.
+// (docs/benchmarks.md, "Sync across the lab"). The mbuf pool grows by the
+// rings, so full rings starve no RX queue.
 constexpr unsigned kPuntRing = 4096;
 constexpr unsigned kControlTxRing = 512;   // per port
 constexpr unsigned kCarpRing = 256;        // per worker: adverts only, a few hundred a second per VHID

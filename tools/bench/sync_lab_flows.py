@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""UDP flow generator for tools/bench/sync-lab (docs/benchmarks.md, "Sync").
+"""UDP flow generator for tools/bench/sync-lab.
+
+docs/benchmarks.md, "Sync across the lab".
 
 Run inside the lab's client namespace. Sends one UDP datagram per flow from
 the client's address to the lab's server through the client's default route
