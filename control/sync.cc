@@ -165,8 +165,7 @@ class Sync::Applier final : public pfsync::FrameVisitor {
       seqlo[w] = p[w]->seqlo;
       seqhi[w] = p[w]->seqhi;
       max_win[w] = p[w]->max_win;
-      peer[w] = dp::peer_byte(uint8_t(p[w]->state & 0x0f),
-                              (p[w]->wscale & 0x80) ? uint8_t(std::min(p[w]->wscale & 0x0f, 14)) : dp::kNoWscale);
+      peer[w] = import_peer(*p[w]);
     }
     switch (t.apply_update(s, seqlo, seqhi, max_win, peer, now_s_ + (expire == 0 ? 1 : expire))) {
       case dp::StateTable::Update::Stale:

@@ -1,15 +1,11 @@
 #include "control/sync_state.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace hafw::control {
 
 namespace {
-
-// pf's wscale byte: the shift in the low bits, PF_WSCALE_FLAG when the side
-// announced one. The table keeps kNoWscale for "none".
-constexpr uint8_t kPfWscaleFlag = 0x80;
-constexpr uint8_t kPfWscaleMask = 0x0f;
 
 pfsync::PeerRecord export_peer(const dp::State& s, uint8_t w) {
   const uint8_t pb = s.peer[w].load(std::memory_order_acquire);
@@ -18,13 +14,7 @@ pfsync::PeerRecord export_peer(const dp::State& s, uint8_t w) {
                             .seqhi = s.seqhi[w].load(std::memory_order_relaxed),
                             .max_win = s.max_win[w].load(std::memory_order_relaxed),
                             .state = dp::progress_of(pb),
-                            .wscale = uint8_t(ws == dp::kNoWscale ? 0 : (ws & kPfWscaleMask) | kPfWscaleFlag)};
-}
-
-uint8_t peer_byte(const pfsync::PeerRecord& p) {
-  const uint8_t ws = (p.wscale & kPfWscaleFlag) ? uint8_t(p.wscale & kPfWscaleMask) : dp::kNoWscale;
-  // A shift above 14 is not TCP (RFC 7323 §2.3); pf clamps it, so do we.
-  return dp::peer_byte(uint8_t(p.state & 0x0f), ws == dp::kNoWscale ? ws : uint8_t(ws > 14 ? 14 : ws));
+                            .wscale = uint8_t(ws == dp::kNoWscale ? 0 : (ws & pfsync::kWscaleMask) | pfsync::kWscaleFlag)};
 }
 
 uint32_t seconds_until(uint32_t at, uint32_t now_s) { return at > now_s ? at - now_s : 0; }
@@ -34,6 +24,16 @@ bool same_end(const std::array<uint8_t, 16>& a, uint16_t ap, const std::array<ui
 }
 
 }  // namespace
+
+uint8_t import_peer(const pfsync::PeerRecord& p) {
+  // pf's wscale byte: the shift in the low bits, PF_WSCALE_FLAG when the side
+  // announced one; the table keeps kNoWscale for "none". A shift above 14 is
+  // not TCP (RFC 7323 §2.3); pf clamps it, so do we.
+  const uint8_t ws = (p.wscale & pfsync::kWscaleFlag)
+                         ? std::min<uint8_t>(p.wscale & pfsync::kWscaleMask, pfsync::kMaxWscale)
+                         : dp::kNoWscale;
+  return dp::peer_byte(uint8_t(p.state & 0x0f), ws);
+}
 
 uint8_t timeout_class(const dp::State& s) {
   using namespace dp::tcps;
@@ -167,7 +167,7 @@ std::optional<dp::StateInit> import_state(dp::StateTable& t, const pfsync::State
     init.seqlo[w] = peers[w]->seqlo;
     init.seqhi[w] = peers[w]->seqhi;
     init.max_win[w] = peers[w]->max_win;
-    init.peer[w] = peer_byte(*peers[w]);
+    init.peer[w] = import_peer(*peers[w]);
     init.packets[w] = r.packets[w];
     init.bytes[w] = r.bytes[w];
   }

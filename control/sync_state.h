@@ -35,6 +35,9 @@ inline constexpr char kFloatingIfname[] = "any";
 pfsync::StateRecord export_state(const dp::StateTable& t, dp::StateIndex s, uint32_t now_s);
 pfsync::UpdateRecord export_update(const dp::StateTable& t, dp::StateIndex s, uint32_t now_s);
 
+// The table's peer byte (progress | wscale << 4) for a pfsync peer record.
+uint8_t import_peer(const pfsync::PeerRecord& p);
+
 // pf's timeout class (PFTM_*, = net::Timeout) of a state as it is now.
 uint8_t timeout_class(const dp::State& s);
 
