@@ -23,7 +23,9 @@
 #include "control/config.h"
 #include "control/controller.h"
 #include "control/socket.h"
+#include "control/telemetry.h"
 #include "dataplane/dpdk/dpdk.h"
+#include "dataplane/dpdk/telemetry.h"
 
 namespace {
 
@@ -34,6 +36,9 @@ void on_signal(int) { g_stop = true; }
 // The control loop's longest nap when idle: bounds socket latency and how
 // late a CARP timer can fire (1 ms against advert intervals of >= 1/256 s).
 constexpr auto kMaxNap = std::chrono::milliseconds(1);
+// How long a telemetry command waits for the control thread: a step is
+// normally well under a millisecond, but a bulk state update can hold one.
+constexpr auto kTelemetryWait = std::chrono::milliseconds(2000);
 
 int usage(int rc) {
   std::fprintf(rc ? stderr : stdout,
@@ -140,6 +145,22 @@ int main(int argc, char** argv) {
   }
   commands.add_stats([&](nlohmann::json& out) { out["control"]["socket"] = server->stats().to_json(); });
 
+  // dpdk-telemetry.py's /hafw/... commands, answered by the control thread
+  // in its loop. DPDK's telemetry thread outlives main, so the broker it
+  // asks does too (never freed).
+  auto* telemetry = new hafw::control::TelemetryBroker;
+  std::vector<hafw::dp::TelemetryPath> paths;
+  for (const auto& t : hafw::control::kTelemetryCommands) paths.push_back({t.path, t.help});
+  auto answer = [telemetry](std::string_view path, std::string_view params) {
+    for (const auto& t : hafw::control::kTelemetryCommands)
+      if (path == t.path) return hafw::control::telemetry_answer(path, params, telemetry->ask(t.command, kTelemetryWait));
+    return nlohmann::json{{"error", "unknown path"}};
+  };
+  if (!hafw::dp::register_telemetry(paths, answer, error)) {
+    std::fprintf(stderr, "hafwd: %s\n", error.c_str());
+    return 1;
+  }
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
@@ -149,12 +170,14 @@ int main(int argc, char** argv) {
   while (!g_stop) {
     bool worked = controller.step();
     worked = ioc.poll() > 0 || worked;
+    worked = telemetry->serve(commands) || worked;
     if (!worked) {
       auto until = controller.next_deadline() - clock.now();
       if (until > kMaxNap) until = kMaxNap;
       if (until > hafw::Time::zero()) std::this_thread::sleep_for(until);
     }
   }
+  telemetry->close();
   controller.shutdown();
   io->stop_workers();
   server.reset();

@@ -25,6 +25,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -201,6 +202,7 @@ class Impl final : public DpdkIo {
   Snapshots snapshots_;
   std::atomic<bool> running_{false};
   bool eal_up_ = false;
+  bool pdump_up_ = false;
   bool launched_ = false;
 };
 
@@ -233,6 +235,14 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
       return false;
     }
     eal_up_ = true;  // ours to clean up
+    // Packet capture by a secondary process (dpdk-dumpcap, dpdk-pdump):
+    // this only answers its requests; the workers pay nothing until a
+    // capture installs its RX/TX callbacks on a port.
+    if (rte_pdump_init() != 0) {
+      error = std::string("dataplane: cannot start packet capture support: ") + rte_strerror(rte_errno);
+      return false;
+    }
+    pdump_up_ = true;
   }
 
   unsigned lcore;
@@ -366,6 +376,7 @@ Impl::~Impl() {
   rte_free(qsv_);
   if (ioctl_fd_ >= 0) ::close(ioctl_fd_);
   if (pool_) rte_mempool_free(pool_);
+  if (pdump_up_) rte_pdump_uninit();
   if (eal_up_) rte_eal_cleanup();
 }
 
