@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -24,6 +25,7 @@
 #include "control/controller.h"
 #include "control/socket.h"
 #include "control/telemetry.h"
+#include "control/telemetry_broker.h"
 #include "dataplane/dpdk/dpdk.h"
 #include "dataplane/dpdk/telemetry.h"
 
@@ -165,12 +167,16 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
+  const std::function<nlohmann::json(const std::string&)> run_command = [&](const std::string& cmd) {
+    return commands.run(cmd, nlohmann::json::object());
+  };
+
   controller.start();
   io->start_workers();
   while (!g_stop) {
     bool worked = controller.step();
     worked = ioc.poll() > 0 || worked;
-    worked = telemetry->serve(commands) || worked;
+    worked = telemetry->serve(run_command) || worked;
     if (!worked) {
       auto until = controller.next_deadline() - clock.now();
       if (until > kMaxNap) until = kMaxNap;

@@ -4,11 +4,9 @@
 //
 // DPDK runs a telemetry command on a thread of its own, while the counters,
 // CARP and the state table's bookkeeping belong to the control thread. The
-// telemetry thread therefore never reads them: it asks (TelemetryBroker::ask)
-// and waits; the control thread answers between two steps of its loop
-// (serve: one atomic load when nobody asked), running the command as the
-// control socket would. Nothing is published ahead of a question, so an idle
-// node pays nothing and an answer is never stale.
+// telemetry thread therefore never reads them: it asks and waits, and the
+// control thread answers between two steps of its loop, running the command
+// as the control socket would (control/telemetry_broker.h).
 //
 // DPDK's reply is narrower than JSON, and telemetry_shape() fits a reply to
 // it: see there. This file knows nothing of DPDK (the DPDK side,
@@ -18,17 +16,10 @@
 #pragma once
 
 #include <array>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <mutex>
-#include <string>
+#include <cstddef>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
-
-#include "control/commands.h"
 
 namespace hafw::control {
 
@@ -76,31 +67,5 @@ nlohmann::json telemetry_shape(const nlohmann::json& reply);
 // command failed, there is no such part, or the answer is over 16 KiB (these
 // two list the parts there are, to ask for one at a time).
 nlohmann::json telemetry_answer(std::string_view path, std::string_view params, const nlohmann::json& reply);
-
-class TelemetryBroker {
- public:
-  // Any thread but the control thread: run `command` on the control thread
-  // and return its reply, or {"error": ...} if the control thread has not
-  // answered within `timeout` or the broker is closed. One ask at a time.
-  nlohmann::json ask(const std::string& command, std::chrono::milliseconds timeout);
-  // The control thread, once per loop: answers the pending ask, if any, by
-  // running its command through `commands` (a CommandError or any other
-  // exception becomes {"error": ...}). Returns true if it answered.
-  bool serve(const Commands& commands);
-  // From now on every ask fails at once ("hafwd is stopping"), and one that
-  // waits returns.
-  void close();
-
- private:
-  std::mutex ask_;  // held by the one ask in progress
-  std::mutex mu_;   // guards everything below
-  std::condition_variable answered_cv_;
-  std::atomic<bool> pending_{false};  // an ask waits for serve()
-  std::string command_;
-  uint64_t asked_ = 0;     // the number of the latest ask
-  uint64_t answered_ = 0;  // the number of the latest answer in reply_
-  nlohmann::json reply_;
-  bool closed_ = false;
-};
 
 }  // namespace hafw::control

@@ -1,6 +1,5 @@
 // The control commands as DPDK telemetry commands (control/telemetry.h):
-// what a reply becomes under DPDK's limits, the parts one can ask for, and
-// the broker that lets DPDK's telemetry thread ask the control thread.
+// what a reply becomes under DPDK's limits, and the parts one can ask for.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,7 +7,6 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <thread>
 
 #include "control/telemetry.h"
 #include "tests/unit/control/config_fixture.h"
@@ -154,45 +152,4 @@ TEST_CASE("an answer over DPDK's 16 KiB is refused with the parts to ask for", "
   CHECK(telemetry_answer("/hafw/stats", "rules/199", reply)["rule"] == 199);
   // Whatever is answered fits: the size DPDK will write stays under its buffer.
   CHECK(telemetry_answer("/hafw/stats", "rules", reply).contains("error"));
-}
-
-TEST_CASE("the broker runs the command on the serving thread", "[telemetry][concurrency]") {
-  control::Commands commands;
-  std::thread::id ran_on;
-  int counter = 0;
-  commands.add({.name = "count", .args = "", .summary = "", .run = [&](std::string_view, const json&) {
-                  ran_on = std::this_thread::get_id();
-                  return json{{"n", ++counter}};
-                }});
-  control::TelemetryBroker broker;
-  CHECK_FALSE(broker.serve(commands));  // nobody asked
-
-  for (int round = 1; round <= 50; ++round) {
-    json got;
-    std::thread asker([&] { got = broker.ask("count", std::chrono::seconds(30)); });
-    while (!broker.serve(commands)) std::this_thread::yield();
-    asker.join();
-    CHECK(got == json{{"n", round}});
-    CHECK(ran_on == std::this_thread::get_id());
-  }
-  // Errors of the command come back as {"error": ...}.
-  json got;
-  std::thread asker([&] { got = broker.ask("no.such", std::chrono::seconds(30)); });
-  while (!broker.serve(commands)) std::this_thread::yield();
-  asker.join();
-  CHECK(got == json{{"error", "unknown command 'no.such' (try 'help')"}});
-}
-
-TEST_CASE("an ask nobody serves gives up, and a closed broker answers at once", "[telemetry]") {
-  control::Commands commands;
-  control::TelemetryBroker broker;
-  const json late = broker.ask("stats", std::chrono::milliseconds(0));
-  CHECK(late == json{{"error", "hafwd's control thread did not answer within 0 ms"}});
-  // The abandoned ask leaves nothing behind for the next serve.
-  CHECK_FALSE(broker.serve(commands));
-
-  std::thread asker([&] { CHECK(broker.ask("stats", std::chrono::hours(1)) == json{{"error", "hafwd is stopping"}}); });
-  broker.close();  // wakes the waiting ask, if it got in first
-  asker.join();
-  CHECK(broker.ask("stats", std::chrono::hours(1)) == json{{"error", "hafwd is stopping"}});
 }
