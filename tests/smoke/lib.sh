@@ -11,6 +11,14 @@ check() {  # check "step" command...
 }
 now_ms() { local t=${EPOCHREALTIME/./}; echo "$((t / 1000))"; }
 inns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+# The kernel side of an af_packet port hafwd takes over in namespace N: it
+# carries no kernel address, so the kernel must not answer ARP, and no
+# offloads (a partial checksum or a GSO super-frame reaches the PMD as is).
+hafwd_port() {  # hafwd_port N IFACE
+  inns "$1" sysctl -qw net.ipv4.conf.all.arp_ignore=8
+  command -v ethtool >/dev/null && inns "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1
+  inns "$1" ip link set "$2" up
+}
 
 # The end of a script that runs a lab (tools/lab/lab): with P its prefix, RUN
 # the lab's run dir, WORK the script's scratch dir and BG_PIDS its background

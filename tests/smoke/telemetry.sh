@@ -118,10 +118,7 @@ for n in h c; do
   inns "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
 ip -n "$P-h" link add lan type veth peer name eth0 netns "$P-c"
-# hafwd's port carries no kernel address; the kernel must not answer ARP.
-inns h sysctl -qw net.ipv4.conf.all.arp_ignore=8
-command -v ethtool >/dev/null && inns h ethtool -K lan tx off tso off gso off gro off >/dev/null 2>&1
-inns h ip link set lan up
+hafwd_port h lan
 inns c ip addr add "$C_IP/24" dev eth0
 inns c ip link set eth0 up
 

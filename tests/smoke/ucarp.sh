@@ -91,10 +91,7 @@ ip -n "$P-sw" link set br0 up
 ip -n "$P-sw" link add port-h type veth peer name lan netns "$P-h"
 ip -n "$P-sw" link add port-u type veth peer name eth0 netns "$P-u"
 for p in port-h port-u; do ip -n "$P-sw" link set "$p" master br0 up; done
-# hafwd's port carries no kernel address; the kernel must not answer ARP.
-inns h sysctl -qw net.ipv4.conf.all.arp_ignore=8
-command -v ethtool >/dev/null && inns h ethtool -K lan tx off tso off gso off gro off >/dev/null 2>&1
-inns h ip link set lan up
+hafwd_port h lan
 inns u ip addr add "$U_IP/24" dev eth0
 inns u ip link set eth0 up
 
