@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hafwd: %s\n", error.c_str());
     return 1;
   }
+  commands.add_stats([telemetry](nlohmann::json& out) { out["control"]["telemetry"] = telemetry->stats_json(); });
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -24,6 +24,7 @@ json TelemetryBroker::ask(const std::string& command, std::chrono::milliseconds 
   if (!answered) {
     pending_.store(false, std::memory_order_relaxed);
     if (closed_) return error_json("hafwd is stopping");
+    ++timeouts_;
     return error_json("hafwd's control thread did not answer within " + std::to_string(timeout.count()) + " ms");
   }
   return std::move(reply_);
@@ -50,9 +51,15 @@ bool TelemetryBroker::serve(const std::function<json(const std::string&)>& run) 
     if (n != asked_) return true;  // that ask gave up; a newer one is pending
     reply_ = std::move(reply);
     answered_ = n;
+    ++requests_;
   }
   answered_cv_.notify_all();
   return true;
+}
+
+json TelemetryBroker::stats_json() const {
+  std::lock_guard lk(mu_);
+  return {{"requests", requests_}, {"timeouts", timeouts_}};
 }
 
 void TelemetryBroker::close() {

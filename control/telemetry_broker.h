@@ -33,10 +33,13 @@ class TelemetryBroker {
   // From now on every ask fails at once ("hafwd is stopping"), and one that
   // waits returns.
   void close();
+  // Counters for stats' control.telemetry (docs/counters.md): requests
+  // answered, and asks that gave up waiting.
+  nlohmann::json stats_json() const;
 
  private:
   std::mutex ask_;  // held by the one ask in progress
-  std::mutex mu_;   // guards everything below
+  mutable std::mutex mu_;  // guards everything below
   std::condition_variable answered_cv_;
   std::atomic<bool> pending_{false};  // an ask waits for serve()
   std::string command_;
@@ -44,6 +47,8 @@ class TelemetryBroker {
   uint64_t answered_ = 0;  // the number of the latest answer in reply_
   nlohmann::json reply_;
   bool closed_ = false;
+  uint64_t requests_ = 0;  // asks answered
+  uint64_t timeouts_ = 0;  // asks that gave up
 };
 
 }  // namespace hafw::control

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/telemetry_broker.h"
 #include "tests/unit/control/config_fixture.h"
 #include "tests/unit/control/fake_link.h"
 
@@ -60,14 +61,15 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
   ManualClock clock;
   io.set_clock(clock);
   test::Daemon node(cfg, config::test::primary(), io, clock);
-  // hafwd adds the socket's section; its counters are ControlStats.
+  // hafwd adds the socket's and telemetry's sections.
   node.commands.add_stats([](json& out) { out["control"]["socket"] = control::ControlStats{}.to_json(); });
+  node.commands.add_stats([](json& out) { out["control"]["telemetry"] = control::TelemetryBroker{}.stats_json(); });
   const json stats = node.handle("stats", json::object());
 
   const auto doc = doc_sections();
   for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "dataplane.states",
                               "dataplane.nat", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "control",
-                              "control.socket"}) {
+                              "control.socket", "control.telemetry"}) {
     INFO("section " << section);
     REQUIRE(doc.count(section));
     CHECK(doc.at(section) == counters_at(stats, section));

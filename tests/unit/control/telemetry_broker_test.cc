@@ -38,6 +38,7 @@ TEST_CASE("the broker runs the command on the serving thread", "[telemetry][conc
   while (!broker.serve(commands)) std::this_thread::yield();
   asker.join();
   CHECK(got == json{{"error", "unknown command 'no.such' (try 'help')"}});
+  CHECK(broker.stats_json() == json{{"requests", 51}, {"timeouts", 0}});
 }
 
 TEST_CASE("an ask nobody serves gives up, and a closed broker answers at once", "[telemetry]") {
@@ -47,6 +48,7 @@ TEST_CASE("an ask nobody serves gives up, and a closed broker answers at once", 
   CHECK(late == json{{"error", "hafwd's control thread did not answer within 0 ms"}});
   // The abandoned ask leaves nothing behind for the next serve.
   CHECK_FALSE(broker.serve(commands));
+  CHECK(broker.stats_json() == json{{"requests", 0}, {"timeouts", 1}});
 
   std::thread asker([&] { CHECK(broker.ask("stats", std::chrono::hours(1)) == json{{"error", "hafwd is stopping"}}); });
   broker.close();  // wakes the waiting ask, if it got in first
