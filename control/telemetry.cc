@@ -1,6 +1,7 @@
 #include "control/telemetry.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace hafw::control {

@@ -1,5 +1,6 @@
 // PacketIo over DPDK: EAL, ports, worker lcores and the rings between the
-// workers and the control thread. The only place that includes DPDK headers.
+// workers and the control thread. With telemetry.cc beside it, the only
+// place that includes DPDK headers.
 //
 // It knows nothing of the config file: the control side compiles the config
 // into a DpdkSetup (control/compile.cc), whose `key`s name the config entries
