@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "control/compile.h"
+#include "control/config_sync.h"
 #include "control/socket.h"
 
 #include <openssl/evp.h>
@@ -122,7 +123,10 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
                      // restarted node goes on above every number it used.
                      .first_seq = uint64_t(unix_ms_now()) * 1000,
                      .ruleset = ruleset_checksum(running_),
-                     .rule_count = uint16_t(cfg_.rules.size())};
+                     .rule_count = uint16_t(cfg_.rules.size()),
+                     .config = cfg_.node.role == config::Role::Secondary ? ConfigSyncRole::Accept
+                               : cfg_.sync->config_sync                  ? ConfigSyncRole::Push
+                                                                         : ConfigSyncRole::Off};
       sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) { log_event(std::move(m)); });
     }
   }
@@ -147,6 +151,7 @@ void Controller::start() {
     // must not win MASTER.
     sync_->start(clock_.now());
     follow_bulk();
+    push_config();
   }
   // Persistent maintenance (pfSense): a node the operator took out stays out
   // across restarts and reboots until the operator says otherwise.
@@ -199,10 +204,62 @@ bool Controller::step() {
   if (sync_) {
     worked |= sync_->step(now);
     follow_bulk();
+    if (auto text = sync_->take_config()) {
+      on_synced_config(*text);
+      worked = true;
+    }
   }
   reap(now);
   if (io_.snapshots().rcu().reclaim() > 0) worked = true;
   return worked;
+}
+
+void Controller::push_config() {
+  if (sync_) sync_->push_config(running_.dump(), clock_.now());
+}
+
+void Controller::on_synced_config(const std::string& text) {
+  const std::string from = "config sync from " + cfg_.sync->peer.str();
+  // One event per distinct outcome: the primary pushes again every 10 s, and
+  // a refusal repeats until someone fixes a node.
+  auto event = [&](const std::string& m) {
+    if (m == config_sync_last_) return;
+    config_sync_last_ = m;
+    log_event(from + ": " + m);
+  };
+  config::SyncedConfig c = config::from_primary(text, running_, cfg_);
+  if (!c.ok()) {
+    const bool order = c.refused.rfind("interface order differs", 0) == 0;
+    sync_->config_refused(order ? ConfigRefusal::InterfaceOrder : ConfigRefusal::Invalid);
+    return event("refused: " + c.refused);
+  }
+  if (c.json == running_) {
+    sync_->config_unchanged();
+    return event("unchanged: this node already runs it");
+  }
+  if (!config_apply_) {
+    sync_->config_refused(ConfigRefusal::Apply);
+    return event("refused: this node cannot apply a configuration while running (no apply connected)");
+  }
+  const std::string why = config_apply_(*c.config, c.json, from);
+  if (!why.empty()) {
+    sync_->config_refused(ConfigRefusal::Apply);
+    return event("refused: " + why);
+  }
+  sync_->config_applied();
+  // VIPs made by hand here: the primary's replaced them (pfSense warns that
+  // such duplicates conflict).
+  if (!c.local_vips.empty()) {
+    std::string list;
+    for (const auto& v : c.local_vips) list += (list.empty() ? "" : "; ") + v;
+    log_event(from + ": duplicate/local VIPs: " + list);
+  }
+  std::string vips;
+  for (const auto& v : c.config->carp.vips)
+    vips += (vips.empty() ? "" : ", ") + v.interface + " vhid " + std::to_string(v.vhid) + " advskew " +
+            std::to_string(v.advskew);
+  config_sync_last_.clear();  // every configuration applied is an event of its own
+  log_event(from + ": applied (" + vips + ")");
 }
 
 void Controller::follow_bulk() {

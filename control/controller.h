@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,13 @@ struct Event {
   std::string message;
 };
 
+// Config sync's way into the controller's apply (the secondary): applies a
+// configuration atomically, or refuses it and changes nothing. `running`
+// is its JSON form; `source` names it in events ("config sync from
+// 172.16.1.2"). Returns an empty string when applied, else why not.
+using ConfigApply =
+    std::function<std::string(const config::Config& next, nlohmann::json running, const std::string& source)>;
+
 class Controller {
  public:
   // `running` is the configuration as the operator wrote it (config.get
@@ -48,6 +56,14 @@ class Controller {
   bool step();
   // Leave the cluster politely: a MASTER sends its bow-out advert.
   void shutdown();
+
+  // Config sync. The primary (sync.config_sync) pushes its running
+  // configuration at start, and again whenever push_config() is called:
+  // after every accepted change. The secondary checks what arrives, makes
+  // it its own (config::from_primary) and hands it to `apply`; without one
+  // connected, it refuses every configuration with an event.
+  void set_config_apply(ConfigApply apply) { config_apply_ = std::move(apply); }
+  void push_config();
 
   // status, carp.status, carp.maintenance, events, config.get, and the
   // dataplane, CARP and control-thread sections of stats.
@@ -82,6 +98,8 @@ class Controller {
   // The "bulk sync pending" demotion follows the sync module's bulk.
   void follow_bulk();
   nlohmann::json sync_status_json() const;
+  // The secondary: a configuration the primary pushed, arrived whole.
+  void on_synced_config(const std::string& text);
 
   nlohmann::json status_json() const;
   nlohmann::json carp_json() const;
@@ -111,6 +129,8 @@ class Controller {
   Time last_sweep_{};             // when reap() last swept
   uint64_t states_reaped_ = 0;    // states the reaper removed (expired or killed)
   std::unique_ptr<Sync> sync_;    // null without a sync section
+  ConfigApply config_apply_;
+  std::string config_sync_last_;  // the last config sync event: the same one is not logged again
 };
 
 }  // namespace hafw::control

@@ -271,6 +271,22 @@ std::string format_sync(const json& s) {
     }
     out += "drops " + std::to_string(total) + line + '\n';
   }
+  const json& c = member(s, "config_sync");
+  const std::string role = field(c, "role");
+  if (role == "push") {
+    out += "config sync: pushing to the peer, generation " + field(c, "generation") + ", " + field(c, "pushed") +
+           " pushed, " + field(c, "repushed") + " re-pushed, " + field(c, "chunks_sent") + " chunks sent\n";
+  } else if (role == "accept") {
+    out += "config sync: taking the primary's, " + field(c, "received") + " received, " + field(c, "applied") +
+           " applied, " + field(c, "unchanged") + " unchanged";
+    for (const char* group : {"refused", "drops"}) {
+      const json& g = member(c, group);
+      if (!g.is_object()) continue;
+      for (const auto& [name, v] : g.items())
+        if (v.is_number_integer() && v.get<int64_t>() > 0) out += ", " + std::string(group) + " " + name + " " + scalar(v);
+    }
+    out += '\n';
+  }
   return out;
 }
 
