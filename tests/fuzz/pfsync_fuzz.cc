@@ -8,7 +8,8 @@
 //      Every record handed on must survive encode and decode unchanged, and
 //      the records of an accepted frame, written again with FrameWriter,
 //      must parse back to the same records, in order, with the same
-//      checksum, in no more bytes than the original.
+//      checksum, in no more bytes than the original (but a subheader for
+//      each config chunk, which the writer gives a section of its own).
 //  (b) SyncCrypto::open() on a keyed receiver (and on a keyless one). The
 //      refusal must be the one docs/sync.md names for the envelope's first
 //      bytes; a frame that authenticates must be exactly what the matching
