@@ -134,6 +134,9 @@ class Sync {
   // up asks for the table again (the peer may have changed while we were
   // apart).
   void set_link(bool up, Time now);
+  // The rules changed (config reload): the checksum our frames carry and
+  // the peer's must match for its rule numbers to be taken.
+  void set_ruleset(const std::array<uint8_t, 16>& checksum, uint16_t rule_count, Time now);
   // A bulk update we asked for has not ended: CARP must stay demoted.
   bool bulk_pending() const { return bulk_in_ == BulkIn::Requested || bulk_in_ == BulkIn::Receiving; }
 
