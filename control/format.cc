@@ -365,4 +365,17 @@ std::string format_events(const json& ev) {
   return out;
 }
 
+std::string format_reload(const json& r) {
+  const json& changes = member(r, "changes");
+  const size_t n = changes.is_array() ? changes.size() : 0;
+  std::string out = "config applied from " + field(r, "source") + ": ";
+  out += n == 0 ? std::string("no changes") : std::to_string(n) + (n == 1 ? " change" : " changes");
+  out += '\n';
+  for (size_t i = 0; i < n; ++i) out += "  " + scalar(changes[i]) + '\n';
+  const json& warnings = member(r, "warnings");
+  if (warnings.is_array())
+    for (const auto& w : warnings) out += scalar(w) + '\n';
+  return out;
+}
+
 }  // namespace hafw::control

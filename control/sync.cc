@@ -308,6 +308,15 @@ json Sync::config_sync_json() const {
           {"drops", drops}};
 }
 
+void Sync::set_ruleset(const std::array<uint8_t, 16>& checksum, uint16_t rule_count, Time now) {
+  // Records already in the frame name the old rules: they go out under the
+  // old checksum.
+  if (!writer_.empty()) flush(now);
+  set_.ruleset = checksum;
+  set_.rule_count = rule_count;
+  writer_.set_checksum(checksum);
+}
+
 void Sync::request_bulk(Time now) {
   bulk_in_ = BulkIn::Requested;
   bulk_tries_ = 1;

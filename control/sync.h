@@ -164,6 +164,8 @@ class Sync {
   // them; again every kConfigRepush, when the peer asks for the table (it
   // started, or its link came back) and when our link comes back.
   void push_config(std::string text, Time now);
+  // The node's part changed (a reload turned sync.config_sync on or off).
+  void set_config_role(ConfigSyncRole r) { set_.config = r; }
   static constexpr Time kConfigRepush = std::chrono::seconds(10);
   // Config sync, the secondary: a configuration that arrived whole and
   // authenticated since the last call, for the controller to check and apply.
@@ -174,6 +176,9 @@ class Sync {
   void config_unchanged() { ++config_unchanged_; }
   void config_refused(ConfigRefusal why);
 
+  // The rules changed (config reload): the checksum our frames carry and
+  // the peer's must match for its rule numbers to be taken.
+  void set_ruleset(const std::array<uint8_t, 16>& checksum, uint16_t rule_count, Time now);
   // A bulk update we asked for has not ended: CARP must stay demoted.
   bool bulk_pending() const { return bulk_in_ == BulkIn::Requested || bulk_in_ == BulkIn::Receiving; }
 
