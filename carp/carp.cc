@@ -127,6 +127,54 @@ Output Carp::shutdown(Time now) {
   return out;
 }
 
+Output Carp::reconfigure(std::vector<VhidConfig> next, const Conditions& c, Time now,
+                         std::vector<VhidChange>& changes) {
+  Output out;
+  std::vector<Entry> old = std::move(entries_);
+  entries_.clear();
+  entries_.reserve(next.size());
+  auto same_vhid = [](const VhidConfig& a, const VhidConfig& b) { return a.interface == b.interface && a.vhid == b.vhid; };
+  std::vector<bool> kept(old.size(), false);
+  // Leavers first, so their bow-outs go out before anything the new VHIDs send.
+  for (size_t i = 0; i < old.size(); ++i) {
+    const VhidConfig& was = old[i].vhid.config();
+    auto it = std::find_if(next.begin(), next.end(), [&](const VhidConfig& n) { return same_vhid(n, was); });
+    if (it != next.end()) {
+      VhidConfig as_was = *it;
+      as_was.preempt = was.preempt;
+      if (as_was == was) {
+        kept[i] = true;
+        continue;
+      }
+    }
+    const bool removed = it == next.end();
+    changes.push_back({was.interface, was.vhid, removed ? VhidChange::Kind::Removed : VhidChange::Kind::Changed});
+    out.append(run(old[i].vhid, [&](Vhid& v) {
+      return v.shutdown(now, removed ? "removed from the config" : "changed in the config");
+    }));
+  }
+  for (auto& n : next) {
+    auto it = std::find_if(old.begin(), old.end(), [&](const Entry& e) { return same_vhid(e.vhid.config(), n); });
+    if (it != old.end() && kept[size_t(it - old.begin())]) {
+      it->vhid.set_preempt(n.preempt);
+      entries_.push_back(std::move(*it));
+      continue;
+    }
+    if (it == old.end()) changes.push_back({n.interface, n.vhid, VhidChange::Kind::Added});
+    Entry e{.vhid = Vhid(std::move(n), random_counter())};
+    Vhid& v = e.vhid;
+    // The conditions first (none of them sends anything in INIT), so the
+    // start below sees them as a VHID there since daemon start would.
+    const bool down = std::find(c.links_down.begin(), c.links_down.end(), v.config().interface) != c.links_down.end();
+    if (down) v.set_link(false, now);
+    v.set_demotion(c.demotion, now);
+    v.set_maintenance(c.maintenance, now);
+    out.append(run(v, [&](Vhid& x) { return x.start(now); }));
+    entries_.push_back(std::move(e));
+  }
+  return out;
+}
+
 void Carp::set_peer_mac(const net::IpAddr& peer, const net::Mac& mac) {
   for (auto& e : entries_)
     if (e.vhid.config().peer == peer) e.vhid.set_peer_mac(mac);

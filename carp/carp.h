@@ -66,6 +66,28 @@ class Carp {
   // start again (Vhid::set_link).
   Output set_link(std::string_view iface, bool up, Time now);
   Output shutdown(Time now);
+
+  // What a new VHID is started under (config reload): the node's demotion
+  // and maintenance, and the interfaces whose link is down.
+  struct Conditions {
+    uint8_t demotion = 0;
+    bool maintenance = false;
+    std::vector<std::string> links_down{};
+  };
+  struct VhidChange {
+    enum class Kind : uint8_t { Added, Changed, Removed };
+    std::string interface;
+    uint8_t vhid;
+    Kind kind;
+  };
+  // The VHIDs of a new configuration, in its order. One whose VhidConfig is
+  // unchanged (preempt aside, which changes in place) keeps its state,
+  // timers and counters. A changed one is replaced: the old one leaves as
+  // at shutdown (a MASTER bows out, so the peer takes over at once) and the
+  // new one starts like any VHID (INIT -> BACKUP, a full master-down
+  // interval before it may take over). One no longer configured leaves the
+  // same way. `changes` gets one entry per VHID added, changed or removed.
+  Output reconfigure(std::vector<VhidConfig> next, const Conditions& c, Time now, std::vector<VhidChange>& changes);
   // MAC of a unicast CARP peer, once resolved; until then unicast adverts go
   // to Ethernet broadcast.
   void set_peer_mac(const net::IpAddr& peer, const net::Mac& mac);

@@ -40,6 +40,7 @@ struct VhidConfig {
   std::optional<net::IpAddr> peer{};  // unicast destination instead of 224.0.0.18
   net::IpAddr src{};                // this node's address on the interface (advert source)
   net::Mac iface_mac{};             // this node's MAC on the interface
+  friend bool operator==(const VhidConfig&, const VhidConfig&) = default;
 };
 
 // An event for the log and `hafwctl events`.

@@ -255,7 +255,7 @@ Output Vhid::set_link(bool up, Time now) {
   return out;
 }
 
-Output Vhid::shutdown(Time /*now*/) {
+Output Vhid::shutdown(Time /*now*/, const char* reason) {
   Output out;
   shut_down_ = true;
   switch (state_) {
@@ -263,10 +263,10 @@ Output Vhid::shutdown(Time /*now*/) {
       // OpenBSD sc_bow_out: one advert with advbase = advskew = 255 so the
       // backup takes over now instead of after the master-down interval.
       send_advert(out, /*bow_out=*/true);
-      become(State::Init, "shutdown", out);
+      become(State::Init, reason, out);
       break;
     case State::Backup:
-      become(State::Init, "shutdown", out);
+      become(State::Init, reason, out);
       break;
     case State::Init:
       break;

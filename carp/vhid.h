@@ -45,7 +45,11 @@ class Vhid {
   // VHID in INIT — it can neither hear nor be heard; up starts it again as
   // BACKUP, waiting a full master-down interval before it may take over.
   Output set_link(bool up, Time now);
-  Output shutdown(Time now);
+  // Leave for good (daemon exit; `reason` names it in the transition): a
+  // MASTER bows out.
+  Output shutdown(Time now, const char* reason = "shutdown");
+  // carp.preempt changed (config reload): applies from the next advert.
+  void set_preempt(bool on) { cfg_.preempt = on; }
 
   // Ethernet destination of unicast adverts (cfg.peer); broadcast until the
   // caller has resolved the peer's MAC.

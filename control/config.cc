@@ -731,7 +731,7 @@ LoadResult parse(std::string_view text) {
   return {std::move(c), diags.take()};
 }
 
-LoadResult load(const std::string& path) {
+LoadResult load(const std::string& path, std::string* text) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     Diags diags;
@@ -740,6 +740,7 @@ LoadResult load(const std::string& path) {
   }
   std::ostringstream ss;
   ss << in.rdbuf();
+  if (text) *text = ss.str();
   return parse(ss.str());
 }
 

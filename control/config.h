@@ -22,6 +22,7 @@ enum class Role { Primary, Secondary };
 struct NodeIdentity {  // the "node" section: who this appliance is
   std::string name;
   Role role = Role::Primary;
+  friend bool operator==(const NodeIdentity&, const NodeIdentity&) = default;
 };
 
 struct Dataplane {
@@ -31,6 +32,7 @@ struct Dataplane {
   // Seconds per state timeout class (net::Timeout): pf's defaults, with the
   // file's `dataplane.timeouts` applied.
   net::Timeouts timeouts = net::default_timeouts();
+  friend bool operator==(const Dataplane&, const Dataplane&) = default;
 };
 
 struct Interface {
@@ -39,6 +41,7 @@ struct Interface {
   net::Prefix address;      // this node's address and the segment's prefix length
   std::optional<net::Prefix> address6;
   std::optional<net::IpAddr> peer;  // the other node's address on this segment
+  friend bool operator==(const Interface&, const Interface&) = default;
 };
 
 struct Vip {
@@ -50,11 +53,13 @@ struct Vip {
   uint8_t advskew = 0;   // 1/256 s
   std::optional<net::IpAddr> peer;  // unicast CARP destination
   std::string description;
+  friend bool operator==(const Vip&, const Vip&) = default;
 };
 
 struct Carp {
   bool preempt = true;  // pfSense enables preemption; so do we by default
   std::vector<Vip> vips;
+  friend bool operator==(const Carp&, const Carp&) = default;
 };
 
 struct Sync {
@@ -62,6 +67,7 @@ struct Sync {
   net::IpAddr peer;
   std::string key;  // empty = plain pfsync (cleartext)
   bool config_sync = false;
+  friend bool operator==(const Sync&, const Sync&) = default;
 };
 
 struct Route {
@@ -111,6 +117,7 @@ struct Rule {
 struct Control {
   std::string socket = "/run/hafw/hafwd.sock";
   std::string state_dir = "/var/lib/hafw";
+  friend bool operator==(const Control&, const Control&) = default;
 };
 
 struct Config {
@@ -147,7 +154,9 @@ struct LoadResult {
 
 // Parse and validate one node's configuration.
 LoadResult parse(std::string_view json_text);
-LoadResult load(const std::string& path);
+// `text`, when given, gets the file's contents (the daemon keeps them as
+// the running config's JSON form).
+LoadResult load(const std::string& path, std::string* text = nullptr);
 
 // Check two nodes' configurations against each other (the pair rules). Both
 // must have passed parse(). Every diagnostic points into the SECOND file:
@@ -155,5 +164,12 @@ LoadResult load(const std::string& path);
 // and its message calls the first file "the other node".
 std::vector<Diagnostic> check_pair(const Config& node, const Config& peer);
 inline constexpr std::string_view kPeerPathPrefix = "peer:";
+
+// A running daemon takes a new configuration (config.reload) except for
+// what it set up once at start: one error per key that differs between
+// `running` and `next` and needs a restart, e.g.
+//   "error: dataplane.workers: requires a restart (running 1, new 2)"
+// (docs/config.md, "Changing a running node"). Both must have passed parse().
+std::vector<Diagnostic> check_reload(const Config& running, const Config& next);
 
 }  // namespace hafw::config

@@ -52,7 +52,6 @@ class Rules {
     forwards();
     rules();
     carp_warnings();
-    not_enforced();
   }
 
  private:
@@ -277,6 +276,12 @@ class Rules {
     if (s.v.key.empty())
       diags_.warning(child(s.path, "key"),
                      "not set: state sync travels in cleartext; keep the sync link a crossover cable or isolated VLAN");
+    // The secondary applies what comes over the link: only an authenticated
+    // peer may change its configuration (pfSense's XMLRPC sync always logs
+    // in), and a secondary drops cleartext config chunks.
+    if (s.v.config_sync && s.v.key.empty())
+      diags_.error(child(s.path, "config_sync"),
+                   "needs sync.key: the secondary takes a configuration only over the authenticated sync link");
     if (s.v.config_sync && d_.role_ok && d_.node.role == Role::Secondary)
       diags_.warning(child(s.path, "config_sync"),
                      "set on the secondary: only the primary pushes its configuration, or the nodes overwrite each other");
@@ -404,15 +409,6 @@ class Rules {
         diags_.warning(child(i.path, "peer"),
                        "not set on an interface with VIPs; set it to the other node's address so room and the pair are checked");
     }
-  }
-
-  // A key this version reads and checks but does not act on: say so, rather
-  // than let the operator believe the secondary follows the primary's changes.
-  void not_enforced() {
-    if (d_.sync && d_.sync->v.config_sync)
-      diags_.warning(child(d_.sync->path, "config_sync"),
-                     "not enforced yet: this hafw version syncs state, not configuration; change the secondary's file "
-                     "by hand");
   }
 
   const Draft& d_;

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "control/compile.h"
+#include "control/config_sync.h"
 #include "control/socket.h"
 
 #include <openssl/evp.h>
@@ -122,7 +124,8 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
                      // restarted node goes on above every number it used.
                      .first_seq = uint64_t(unix_ms_now()) * 1000,
                      .ruleset = ruleset_checksum(running_),
-                     .rule_count = uint16_t(cfg_.rules.size())};
+                     .rule_count = uint16_t(cfg_.rules.size()),
+                     .config = config_sync_role()};
       sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) { log_event(std::move(m)); });
     }
   }
@@ -133,11 +136,8 @@ void Controller::start() {
   last_sweep_ = started_;
   log_event("node " + cfg_.node.name + " starting (" +
             (cfg_.node.role == config::Role::Primary ? "primary" : "secondary") + ")");
-  auto topology = std::make_unique<dp::Topology>(compile_topology(cfg_, port_macs(io_)));
-  for (size_t i = 0; i < topology->ifaces.size(); ++i) topology->ifaces[i].tx_ip_csum = io_.tx_ip_checksum(unsigned(i));
-  io_.snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topology)));
-  io_.snapshots().publish(std::unique_ptr<const dp::Policy>(
-      compile_policy(cfg_, io_.states(), cfg_.dataplane.workers)));
+  publish_topology();
+  publish_policy();
   publish_owned_vips();
   publish_neighbors();
   apply(carp_.start(clock_.now()));
@@ -147,6 +147,7 @@ void Controller::start() {
     // must not win MASTER.
     sync_->start(clock_.now());
     follow_bulk();
+    push_config();
   }
   // Persistent maintenance (pfSense): a node the operator took out stays out
   // across restarts and reboots until the operator says otherwise.
@@ -156,6 +157,17 @@ void Controller::start() {
     apply(carp_.set_maintenance(true, clock_.now()));
   }
   flush();
+}
+
+void Controller::publish_topology() {
+  auto topology = std::make_unique<dp::Topology>(compile_topology(cfg_, port_macs(io_)));
+  for (size_t i = 0; i < topology->ifaces.size(); ++i) topology->ifaces[i].tx_ip_csum = io_.tx_ip_checksum(unsigned(i));
+  io_.snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topology)));
+}
+
+void Controller::publish_policy() {
+  io_.snapshots().publish(std::unique_ptr<const dp::Policy>(
+      compile_policy(cfg_, io_.states(), cfg_.dataplane.workers)));
 }
 
 std::string Controller::maintenance_path() const { return cfg_.control.state_dir + "/maintenance"; }
@@ -199,10 +211,69 @@ bool Controller::step() {
   if (sync_) {
     worked |= sync_->step(now);
     follow_bulk();
+    if (auto text = sync_->take_config()) {
+      on_synced_config(*text);
+      worked = true;
+    }
   }
   reap(now);
   if (io_.snapshots().rcu().reclaim() > 0) worked = true;
   return worked;
+}
+
+ConfigSyncRole Controller::config_sync_role() const {
+  if (!cfg_.sync) return ConfigSyncRole::Off;
+  if (cfg_.node.role == config::Role::Secondary) return ConfigSyncRole::Accept;
+  return cfg_.sync->config_sync ? ConfigSyncRole::Push : ConfigSyncRole::Off;
+}
+
+void Controller::push_config() {
+  if (sync_) sync_->push_config(running_.dump(), clock_.now());
+}
+
+void Controller::on_synced_config(const std::string& text) {
+  const std::string from = "config sync from " + cfg_.sync->peer.str();
+  // One event per distinct outcome: the primary pushes again every 10 s, and
+  // a refusal repeats until someone fixes a node.
+  auto event = [&](const std::string& m) {
+    if (m == config_sync_last_) return;
+    config_sync_last_ = m;
+    log_event(from + ": " + m);
+  };
+  config::SyncedConfig c = config::from_primary(text, running_, cfg_);
+  if (!c.ok()) {
+    const bool order = c.refused.rfind("interface order differs", 0) == 0;
+    sync_->config_refused(order ? ConfigRefusal::InterfaceOrder : ConfigRefusal::Invalid);
+    return event("refused: " + c.refused);
+  }
+  if (c.json == running_) {
+    sync_->config_unchanged();
+    return event("unchanged: this node already runs it");
+  }
+  // Atomic: applied whole or refused whole (apply_config logs which, and
+  // what changed).
+  const ApplyResult r = apply_config(*c.config, c.json, from);
+  if (!r.ok) {
+    sync_->config_refused(ConfigRefusal::Apply);
+    std::string why;
+    for (const auto& d : r.diagnostics)
+      if (d.is_error()) why += (why.empty() ? "" : "; ") + d.str();
+    return event("refused: " + why);
+  }
+  sync_->config_applied();
+  // VIPs made by hand here: the primary's replaced them (pfSense warns that
+  // such duplicates conflict).
+  if (!c.local_vips.empty()) {
+    std::string list;
+    for (const auto& v : c.local_vips) list += (list.empty() ? "" : "; ") + v;
+    log_event(from + ": duplicate/local VIPs: " + list);
+  }
+  std::string vips;
+  for (const auto& v : c.config->carp.vips)
+    vips += (vips.empty() ? "" : ", ") + v.interface + " vhid " + std::to_string(v.vhid) + " advskew " +
+            std::to_string(v.advskew);
+  config_sync_last_.clear();  // every configuration applied is an event of its own
+  log_event(from + ": applied (" + vips + ")");
 }
 
 void Controller::follow_bulk() {
@@ -225,6 +296,179 @@ void Controller::shutdown() {
   log_event("node " + cfg_.node.name + " shutting down");
   apply(carp_.shutdown(clock_.now()));
   flush();
+}
+
+// ---------------------------------------------------------- config reload
+
+std::string ApplyResult::lines() const {
+  std::string out;
+  for (const auto& d : diagnostics) out += d.str() + "\n";
+  return out;
+}
+
+namespace {
+
+// "1 change", "2 errors".
+std::string count_of(size_t n, const std::string& what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// At most this many errors are spelled out in the event (the reply has them all).
+constexpr size_t kEventErrors = 3;
+
+}  // namespace
+
+ApplyResult Controller::rejected(ApplyResult r, const std::string& source) {
+  r.ok = false;
+  std::string errors;
+  size_t n = 0;
+  for (const auto& d : r.diagnostics) {
+    if (!d.is_error()) continue;
+    if (++n <= kEventErrors) errors += (errors.empty() ? "" : "; ") + d.path + ": " + d.message;
+  }
+  if (n > kEventErrors) errors += "; and " + std::to_string(n - kEventErrors) + " more";
+  log_event("config rejected: " + count_of(n, "error") + " (" + errors + ") from " + source +
+            "; the running config stays");
+  return r;
+}
+
+ApplyResult Controller::apply_config_text(std::string_view text, const std::string& source) {
+  config::LoadResult parsed = config::parse(text);
+  ApplyResult r;
+  r.diagnostics = std::move(parsed.diagnostics);
+  if (!parsed.ok()) return rejected(std::move(r), source);
+  // The text has just parsed as JSON without duplicate keys.
+  json running = json::parse(text);
+  ApplyResult applied = apply_config(*parsed.config, std::move(running), source);
+  // The parser's warnings first, as hafwctl check prints them.
+  applied.diagnostics.insert(applied.diagnostics.begin(), r.diagnostics.begin(), r.diagnostics.end());
+  return applied;
+}
+
+ApplyResult Controller::reload_file(const std::string& path, const std::string& via) {
+  const std::string source = path + " (" + via + ")";
+  std::string text;
+  config::LoadResult loaded = config::load(path, &text);
+  if (!loaded.ok()) {
+    ApplyResult r;
+    r.diagnostics = std::move(loaded.diagnostics);
+    return rejected(std::move(r), source);
+  }
+  return apply_config_text(text, source);
+}
+
+ApplyResult Controller::apply_config(const config::Config& next, json running, const std::string& source) {
+  ApplyResult r;
+  r.diagnostics = config::check_reload(cfg_, next);
+  if (!r.diagnostics.empty()) return rejected(std::move(r), source);
+
+  // Nothing below can refuse: from here the new config is the running one.
+  const Time now = clock_.now();
+  const config::Config was = std::exchange(cfg_, next);
+  running_ = std::move(running);
+  auto& changes = r.changes;
+  auto on_off = [](bool b) { return std::string(b ? "on" : "off"); };
+
+  for (size_t i = 0; i < cfg_.interfaces.size(); ++i)
+    if (was.interfaces[i] != cfg_.interfaces[i]) changes.push_back("interface " + cfg_.interfaces[i].name);
+  if (was.routes != cfg_.routes)
+    changes.push_back("routes (" + std::to_string(was.routes.size()) + " -> " + std::to_string(cfg_.routes.size()) + ")");
+  const bool vips_changed = was.carp.vips != cfg_.carp.vips;
+  if (was.interfaces != cfg_.interfaces || was.routes != cfg_.routes || vips_changed) {
+    publish_topology();
+    // Entries on an interface whose address changed are forgotten.
+    neighbors_.set_ifaces(compile_topology(cfg_, port_macs(io_)).ifaces);
+  }
+
+  if (was.rules != cfg_.rules)
+    changes.push_back("rules (" + std::to_string(was.rules.size()) + " -> " + std::to_string(cfg_.rules.size()) + ")");
+  if (was.nat != cfg_.nat) changes.push_back("nat");
+  if (was.dataplane.timeouts != cfg_.dataplane.timeouts) changes.push_back("dataplane.timeouts");
+  if (was.rules != cfg_.rules || was.nat != cfg_.nat || was.dataplane.timeouts != cfg_.dataplane.timeouts) {
+    // New connections meet the new rules; the states already in the table
+    // stay, as pf's do across a ruleset load.
+    publish_policy();
+    if (sync_ && (was.rules != cfg_.rules || was.nat != cfg_.nat))
+      sync_->set_ruleset(ruleset_checksum(running_), uint16_t(cfg_.rules.size()), now);
+  }
+  if (cfg_.sync && was.sync->config_sync != cfg_.sync->config_sync)
+    changes.push_back("sync.config_sync " + on_off(cfg_.sync->config_sync));
+
+  if (was.carp.preempt != cfg_.carp.preempt) changes.push_back("carp.preempt " + on_off(cfg_.carp.preempt));
+  carp::Carp::Conditions c{.demotion = uint8_t(std::min(demotion(), 255u)), .maintenance = maintenance_};
+  for (size_t i = 0; i < link_up_.size() && i < cfg_.interfaces.size(); ++i)
+    if (!link_up_[i]) c.links_down.push_back(cfg_.interfaces[i].name);
+  std::vector<carp::Carp::VhidChange> moved;
+  apply(carp_.reconfigure(compile_vhids(cfg_, port_macs(io_)), c, now, moved));
+  for (const auto& m : moved)
+    changes.push_back(m.interface + " vhid " + std::to_string(m.vhid) + " " +
+                      (m.kind == carp::Carp::VhidChange::Kind::Added     ? "added"
+                       : m.kind == carp::Carp::VhidChange::Kind::Removed ? "removed"
+                                                                         : "changed"));
+  if (vips_changed && moved.empty()) changes.push_back("carp.vips descriptions or order");
+  refresh_link_causes();
+  resolve_unicast_peers(now);
+  vips_dirty_ = true;
+  flush();
+
+  r.ok = true;
+  std::string list;
+  for (const auto& ch : changes) list += (list.empty() ? "" : "; ") + ch;
+  log_event("config applied: " + (changes.empty() ? std::string("no changes") : count_of(changes.size(), "change") + " (" + list + ")") +
+            " from " + source);
+  // Config sync: the primary pushes what it now runs (sync.config_sync may
+  // have just been turned on or off).
+  if (sync_) {
+    sync_->set_config_role(config_sync_role());
+    push_config();
+  }
+  return r;
+}
+
+void Controller::refresh_link_causes() {
+  for (size_t i = 0; i < link_up_.size() && i < cfg_.interfaces.size(); ++i) {
+    if (link_up_[i]) continue;
+    const std::string& name = cfg_.interfaces[i].name;
+    bool has_vhid = false;
+    for (const auto& v : cfg_.carp.vips) has_vhid = has_vhid || v.interface == name;
+    const int want = has_vhid ? carp::Demotion::kLinkDown : 0;
+    if (demotion_.get(link_cause(name)) != want) set_demotion_cause(link_cause(name), want);
+  }
+}
+
+json Controller::reload_json(const json& args) {
+  for (const auto& [key, value] : args.items())
+    if (key != "path" && key != "config")
+      throw CommandError("config.reload: unknown argument \"" + key + "\" (\"path\" or \"config\")");
+  ApplyResult r;
+  std::string source;
+  if (args.contains("config")) {
+    if (args.contains("path")) throw CommandError("config.reload: give \"path\" or \"config\", not both");
+    if (!args["config"].is_object()) throw CommandError("config.reload: \"config\" must be a JSON object (a node's config)");
+    source = "an inline config (config.reload)";
+    r = apply_config_text(args["config"].dump(), source);
+  } else {
+    source = config_file_;
+    if (args.contains("path")) {
+      if (!args["path"].is_string() || args["path"].get<std::string>().empty())
+        throw CommandError("config.reload: \"path\" must be a file name");
+      source = args["path"].get<std::string>();
+      // The daemon's working directory is not the operator's.
+      if (source.front() != '/') throw CommandError("config.reload: \"path\" must be absolute, got \"" + source + "\"");
+    }
+    if (source.empty())
+      throw CommandError("config.reload: this daemon was not started from a file; give {\"path\": ...}");
+    r = reload_file(source, "config.reload");
+  }
+  // The reply to a refused config is exactly what hafwctl check prints.
+  if (!r.ok) {
+    std::string lines = r.lines();
+    if (!lines.empty() && lines.back() == '\n') lines.pop_back();
+    throw CommandError(lines);
+  }
+  json warnings = json::array();
+  for (const auto& d : r.diagnostics) warnings.push_back(d.str());
+  return {{"applied", true}, {"source", source}, {"changes", r.changes}, {"warnings", warnings}};
 }
 
 void Controller::on_punt(const dp::Punt& p) {
@@ -693,6 +937,10 @@ void Controller::register_commands(Commands& commands) {
                   if (args.value("secrets", false)) return running_;
                   return redacted(running_);
                 }});
+  commands.add({.name = "config.reload",
+                .args = R"({"path": "/ABSOLUTE/FILE"} | {"config": {...}} | none: the file hafwd started with)",
+                .summary = "check and apply a new configuration without a restart; refused whole, with hafwctl check's lines",
+                .run = [this](std::string_view, const json& args) { return reload_json(args); }});
   commands.add({.name = "states.summary",
                 .args = "",
                 .summary = "the state table: states, capacity, memory, created and reaped, timeouts",

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,19 @@ struct Event {
   std::string message;
 };
 
+// What became of a candidate configuration (Controller::apply_config).
+struct ApplyResult {
+  bool ok = false;  // applied; false: refused, and the running config is untouched
+  // The checker's findings in its order: errors (why it was refused) and
+  // warnings. Each one's str() is the line `hafwctl check` prints for it,
+  // "error: carp.vips[0].vhid: must be 1-255".
+  std::vector<config::Diagnostic> diagnostics;
+  // What changed, one item each: "lan vhid 2 added", "rules (2 -> 3)".
+  std::vector<std::string> changes;
+
+  std::string lines() const;  // every diagnostic's line, '\n' after each
+};
+
 class Controller {
  public:
   // `running` is the configuration as the operator wrote it (config.get
@@ -48,6 +62,35 @@ class Controller {
   bool step();
   // Leave the cluster politely: a MASTER sends its bow-out advert.
   void shutdown();
+
+  // The file hafwd was started with: what config.reload without a path
+  // and SIGHUP load ("" if none).
+  void set_config_file(std::string path) { config_file_ = std::move(path); }
+  const std::string& config_file() const { return config_file_; }
+
+  // Take a new configuration while running: config.reload, SIGHUP and
+  // config sync all come here. `next` must have passed config::parse();
+  // `running` is its JSON form (what config.get returns from now on);
+  // `source` names where it came from in the event ("/etc/hafw/fw1.json").
+  // Atomic: a key that needs a restart (config::check_reload) refuses the
+  // whole config and nothing changes. Otherwise, in this call: the workers
+  // get the new topology and policy snapshots (only those that changed:
+  // rule counters restart with a new policy), a VHID whose config is
+  // unchanged keeps its state and timers, changed and removed ones bow out
+  // and changed and new ones start in BACKUP (carp::Carp::reconfigure); the
+  // state table is not touched. Logs "config applied: N changes (...)" or
+  // "config rejected: ..." as an event.
+  ApplyResult apply_config(const config::Config& next, nlohmann::json running, const std::string& source);
+  // The same from a config's JSON text, parsed and checked by the code and
+  // with the lines of `hafwctl check`.
+  ApplyResult apply_config_text(std::string_view text, const std::string& source);
+  // The same from a file; `via` says who asked ("SIGHUP", "config.reload").
+  ApplyResult reload_file(const std::string& path, const std::string& via);
+
+  // Config sync, the primary (sync.config_sync): push the running
+  // configuration to the secondary. Done at start and after every
+  // configuration apply_config takes.
+  void push_config();
 
   // status, carp.status, carp.maintenance, events, config.get, and the
   // dataplane, CARP and control-thread sections of stats.
@@ -82,6 +125,16 @@ class Controller {
   // The "bulk sync pending" demotion follows the sync module's bulk.
   void follow_bulk();
   nlohmann::json sync_status_json() const;
+  // The secondary: a configuration the primary pushed, arrived whole.
+  void on_synced_config(const std::string& text);
+  ConfigSyncRole config_sync_role() const;
+  void publish_topology();
+  void publish_policy();
+  // Per interface whose link is down, its "link down" demotion cause as
+  // the VHIDs now on it want it (after a reload moved VHIDs).
+  void refresh_link_causes();
+  ApplyResult rejected(ApplyResult r, const std::string& source);
+  nlohmann::json reload_json(const nlohmann::json& args);
 
   nlohmann::json status_json() const;
   nlohmann::json carp_json() const;
@@ -111,6 +164,8 @@ class Controller {
   Time last_sweep_{};             // when reap() last swept
   uint64_t states_reaped_ = 0;    // states the reaper removed (expired or killed)
   std::unique_ptr<Sync> sync_;    // null without a sync section
+  std::string config_file_;       // what hafwd was started with
+  std::string config_sync_last_;  // the last config sync event: the same one is not logged again
 };
 
 }  // namespace hafw::control

@@ -271,6 +271,22 @@ std::string format_sync(const json& s) {
     }
     out += "drops " + std::to_string(total) + line + '\n';
   }
+  const json& c = member(s, "config_sync");
+  const std::string role = field(c, "role");
+  if (role == "push") {
+    out += "config sync: pushing to the peer, generation " + field(c, "generation") + ", " + field(c, "pushed") +
+           " pushed, " + field(c, "repushed") + " re-pushed, " + field(c, "chunks_sent") + " chunks sent\n";
+  } else if (role == "accept") {
+    out += "config sync: taking the primary's, " + field(c, "received") + " received, " + field(c, "applied") +
+           " applied, " + field(c, "unchanged") + " unchanged";
+    for (const char* group : {"refused", "drops"}) {
+      const json& g = member(c, group);
+      if (!g.is_object()) continue;
+      for (const auto& [name, v] : g.items())
+        if (v.is_number_integer() && v.get<int64_t>() > 0) out += ", " + std::string(group) + " " + name + " " + scalar(v);
+    }
+    out += '\n';
+  }
   return out;
 }
 
@@ -346,6 +362,19 @@ std::string format_events(const json& ev) {
   if (!list.is_array() || list.empty()) return "no events\n";
   std::string out;
   for (const auto& e : list) out += field(e, "time") + "  " + field(e, "message") + '\n';
+  return out;
+}
+
+std::string format_reload(const json& r) {
+  const json& changes = member(r, "changes");
+  const size_t n = changes.is_array() ? changes.size() : 0;
+  std::string out = "config applied from " + field(r, "source") + ": ";
+  out += n == 0 ? std::string("no changes") : std::to_string(n) + (n == 1 ? " change" : " changes");
+  out += '\n';
+  for (size_t i = 0; i < n; ++i) out += "  " + scalar(changes[i]) + '\n';
+  const json& warnings = member(r, "warnings");
+  if (warnings.is_array())
+    for (const auto& w : warnings) out += scalar(w) + '\n';
   return out;
 }
 

@@ -54,6 +54,11 @@ std::string format_states_summary(const nlohmann::json& summary);
 // events: "TIME  MESSAGE" per event, oldest first as the daemon sends them.
 std::string format_events(const nlohmann::json& events);
 
+// config.reload applied:
+//   "config applied from /etc/hafw/fw1.json: 2 changes"
+// then "  CHANGE" per change and the checker's "warning: ..." lines.
+std::string format_reload(const nlohmann::json& reload);
+
 // 93784 -> "1d 2h 3m 4s"; 0 -> "0s".
 std::string format_uptime(uint64_t seconds);
 

@@ -1,12 +1,14 @@
 // hafwd: one firewall node. Reads the config, starts the DPDK dataplane, then
 // runs the control thread on the EAL main lcore: punted frames, CARP timers,
 // the control socket. Logs go to stderr; systemd or the lab supervises it.
+// SIGTERM/SIGINT: bow out and exit; SIGHUP: reload the config file.
 #include <sys/stat.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -32,8 +34,11 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void on_signal(int) { g_stop = true; }
+// SIGHUP: reload the file we were started with, on the control thread.
+void on_hangup(int) { g_reload = true; }
 
 // The control loop's longest nap when idle: bounds socket latency and how
 // late a CARP timer can fire (1 ms against advert intervals of >= 1/256 s).
@@ -87,14 +92,23 @@ int main(int argc, char** argv) {
   }
   if (config_path.empty()) return usage(2);
 
-  auto loaded = hafw::config::load(config_path);
+  // config.reload and SIGHUP read it again later: make it independent of
+  // the working directory.
+  {
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(config_path, ec);
+    if (!ec) config_path = abs.lexically_normal().string();
+  }
+  std::string config_text;
+  auto loaded = hafw::config::load(config_path, &config_text);
   for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "hafwd: %s: %s\n", config_path.c_str(), d.str().c_str());
   if (!loaded.ok()) {
     std::fprintf(stderr, "hafwd: %s is invalid; not starting\n", config_path.c_str());
     return 1;
   }
   hafw::config::Config cfg = *loaded.config;
-  nlohmann::json config_json = nlohmann::json::parse(std::ifstream(config_path), nullptr, false);
+  // The text has just parsed: config.get returns it as read, once.
+  nlohmann::json config_json = nlohmann::json::parse(config_text);
 
   if (!make_dirs(cfg.control.state_dir)) {
     std::fprintf(stderr, "hafwd: control.state_dir: cannot create %s: %s\n", cfg.control.state_dir.c_str(),
@@ -134,6 +148,7 @@ int main(int argc, char** argv) {
 
   hafw::SteadyClock clock;
   hafw::control::Controller controller(cfg, config_json, *io, clock);
+  controller.set_config_file(config_path);
   hafw::control::Commands commands;
   controller.register_commands(commands);
 
@@ -166,6 +181,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_hangup);
   std::signal(SIGPIPE, SIG_IGN);
 
   const std::function<nlohmann::json(const std::string&)> run_command = [&](const std::string& cmd) {
@@ -175,6 +191,13 @@ int main(int argc, char** argv) {
   controller.start();
   io->start_workers();
   while (!g_stop) {
+    if (g_reload.exchange(false)) {
+      // The event says applied or rejected; the whole of a refusal goes to
+      // the log too, as hafwctl check would print it.
+      auto r = controller.reload_file(config_path, "SIGHUP");
+      if (!r.ok)
+        for (const auto& d : r.diagnostics) std::fprintf(stderr, "hafwd: SIGHUP: %s\n", d.str().c_str());
+    }
     bool worked = controller.step();
     worked = ioc.poll() > 0 || worked;
     worked = telemetry->serve(run_command) || worked;

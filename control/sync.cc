@@ -107,6 +107,7 @@ class Sync::Applier final : public pfsync::FrameVisitor {
           s_.count(SyncRecord::Requests);
           s_.log_("sync: the peer asked for the state table; bulk update started");
           s_.queue_bus(pfsync::kBusStart, now_);
+          s_.repush_config(now_);  // the peer started or came back: it may not have our configuration
           return;
         }
         if (auto have = s_.find(r.id, r.creatorid)) {
@@ -139,6 +140,14 @@ class Sync::Applier final : public pfsync::FrameVisitor {
     s_.bulk_last_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - s_.bulk_started_).count();
     s_.log_("sync: bulk update done: " + std::to_string(s_.bulk_in_states_) + " states in " +
             std::to_string(s_.bulk_last_ms_) + " ms");
+  }
+
+  // Config sync: only sealed, only on the node that takes configuration.
+  void on_config(const pfsync::ConfigChunkRecord& r) override {
+    ++s_.config_chunks_received_;
+    if (!s_.crypto_.enabled()) return s_.config_in_.drop(pfsync::ConfigDrop::Cleartext);
+    if (s_.set_.config != ConfigSyncRole::Accept) return s_.config_in_.drop(pfsync::ConfigDrop::NotAccepted);
+    if (auto done = s_.config_in_.offer(r, now_)) s_.config_ready_ = std::string(done->text);
   }
 
   void on_clr(const pfsync::ClrRecord& c) override {
@@ -224,7 +233,88 @@ void Sync::start(Time now) {
 void Sync::set_link(bool up, Time now) {
   if (up == link_up_) return;
   link_up_ = up;
-  if (up) request_bulk(now);
+  if (up) {
+    request_bulk(now);
+    repush_config(now);
+  }
+}
+
+// ------------------------------------------------------------ config sync
+
+void Sync::push_config(std::string text, Time now) {
+  if (set_.config != ConfigSyncRole::Push) return;
+  // Generations count up from the seal's first number (the wall clock in µs
+  // at start), so a restarted primary's pushes are newer than its last.
+  const uint64_t gen = std::max(config_generation_ + 1, set_.first_seq);
+  const size_t size = text.size();
+  if (!config_out_.set(std::move(text), gen)) {
+    log_("config sync: not pushing a configuration of " + std::to_string(size) + " bytes (at most " +
+         std::to_string(pfsync::kMaxConfigSize) + ")");
+    return;
+  }
+  config_generation_ = gen;
+  config_pushed_ = now;
+  ++config_pushes_;
+}
+
+void Sync::repush_config(Time now) {
+  if (set_.config != ConfigSyncRole::Push || !config_out_.has_config()) return;
+  config_out_.repush();
+  config_pushed_ = now;
+  ++config_repushes_;
+}
+
+bool Sync::push_config_chunks(Time now) {
+  // Chunks never share a frame with state records: a pf peer drops a whole
+  // frame with an action it does not know.
+  if (!writer_.empty() && !flush(now)) return false;
+  bool worked = false;
+  while (!pending_ && config_out_.pending()) {
+    while (config_out_.pending() && writer_.config_room() > 0) {
+      writer_.add(config_out_.next(writer_.config_room()));
+      ++config_chunks_sent_;
+    }
+    flush(now);  // the frame goes now (or waits in pending_): nothing else joins it
+    worked = true;
+  }
+  return worked;
+}
+
+std::optional<std::string> Sync::take_config() {
+  std::optional<std::string> out;
+  out.swap(config_ready_);
+  return out;
+}
+
+void Sync::config_refused(ConfigRefusal why) {
+  ++config_refused_[size_t(why)];
+  config_in_.forget_completed();
+}
+
+json Sync::config_sync_json() const {
+  static constexpr const char* kRole[] = {"off", "push", "accept"};
+  json drops = named(pfsync::kConfigDrops, config_in_.drops());
+  return {{"role", kRole[size_t(set_.config)]},
+          {"generation", config_generation_},
+          {"pushed", config_pushes_},
+          {"repushed", config_repushes_},
+          {"chunks_sent", config_chunks_sent_},
+          {"chunks_received", config_chunks_received_},
+          {"received", config_in_.completed()},
+          {"repeated_chunks", config_in_.repeated()},
+          {"applied", config_applied_},
+          {"unchanged", config_unchanged_},
+          {"refused", named(kConfigRefusals, config_refused_)},
+          {"drops", drops}};
+}
+
+void Sync::set_ruleset(const std::array<uint8_t, 16>& checksum, uint16_t rule_count, Time now) {
+  // Records already in the frame name the old rules: they go out under the
+  // old checksum.
+  if (!writer_.empty()) flush(now);
+  set_.ruleset = checksum;
+  set_.rule_count = rule_count;
+  writer_.set_checksum(checksum);
 }
 
 void Sync::request_bulk(Time now) {
@@ -259,6 +349,12 @@ bool Sync::step(Time now) {
     if (!send_pending()) return false;  // the port is still full: everything waits
     worked = true;
   }
+  config_in_.expire(now);
+  if (set_.config == ConfigSyncRole::Push && config_out_.has_config() && now - config_pushed_ >= kConfigRepush)
+    repush_config(now);
+  // A configuration goes before the workers' events of this step: it is
+  // small, and the events wait in their rings meanwhile.
+  if (!pending_ && config_out_.pending()) worked |= push_config_chunks(now);
   worked |= drain_events(now);
   if (!pending_ && bulk_out_) worked |= push_bulk(now);
   if (!pending_ && !writer_.empty() && now - first_added_ >= kFlush) worked |= flush(now);
@@ -567,6 +663,7 @@ json Sync::status_json(Time now) const {
                {"states_sent", bulk_out_states_},
                {"bulks_sent", bulks_sent_}}},
              {"records", named(kSyncRecords, records_)},
+             {"config_sync", config_sync_json()},
              {"drops", stats_json()["drops"]}};
   return st;
 }
@@ -578,13 +675,16 @@ json Sync::stats_json() const {
   for (const auto& [k, v] : frame.items()) drops[k] = v;
   // "short" is a reason of both the seal and the frame: one counter.
   drops["short"] = open_errors_[size_t(pfsync::OpenError::Short)] + frame_errors_[size_t(pfsync::FrameError::Short)];
+  json config = config_sync_json();
+  config.erase("role");  // a counter section: the node's part is in sync.status
   return {{"drops", drops},
           {"skipped_records", skipped_records_},
           {"ruleset_mismatch", ruleset_mismatch_},
           {"send_stalls", send_stalls_},
           {"records", named(kSyncRecords, records_)},
           {"frames_sent", sent_.frames},
-          {"frames_received", received_.frames}};
+          {"frames_received", received_.frames},
+          {"config_sync", config}};
 }
 
 }  // namespace hafw::control

@@ -35,6 +35,7 @@
 #include "control/neighbor.h"
 #include "dataplane/io.h"
 #include "dataplane/net/named.h"
+#include "pfsync/config_sync.h"
 #include "pfsync/crypto.h"
 #include "pfsync/frame.h"
 
@@ -84,6 +85,29 @@ inline constexpr std::array<net::Named<SyncRecord>, size_t(SyncRecord::Count)> k
     {SyncRecord::Cleared, "cleared", "states removed by the peer's clear"},
 }};
 
+// Why the secondary did not apply a configuration the primary pushed (the
+// controller decides; the sync engine counts).
+enum class ConfigRefusal : uint8_t {
+  InterfaceOrder,  // the two nodes' interfaces differ in names or order
+  Invalid,         // the configuration made from the primary's does not check here, or not with the primary's
+  Apply,           // the controller refused to apply it (a key that needs a restart, ...)
+  Count,
+};
+inline constexpr std::array<net::Named<ConfigRefusal>, size_t(ConfigRefusal::Count)> kConfigRefusals{{
+    {ConfigRefusal::InterfaceOrder, "interface_order",
+     "configurations refused because the nodes' interfaces differ in names or order"},
+    {ConfigRefusal::Invalid, "invalid",
+     "configurations refused because the result does not check on this node or against the primary's"},
+    {ConfigRefusal::Apply, "apply", "configurations the controller refused to apply (see the event)"},
+}};
+
+// A node's part in config sync.
+enum class ConfigSyncRole : uint8_t {
+  Off,     // neither pushes nor takes (a primary without sync.config_sync)
+  Push,    // the primary with sync.config_sync: pushes its configuration
+  Accept,  // the secondary: takes the primary's (only sealed: sync.key)
+};
+
 struct SyncSettings {
   unsigned iface = 0;       // sync.interface's index
   net::IpAddr local;        // this node's address on it
@@ -102,6 +126,7 @@ struct SyncSettings {
   // in 2 s) leaves a margin for a busier core (docs/benchmarks.md, "Sync
   // across the lab").
   uint32_t bulk_states_per_ms = 500;
+  ConfigSyncRole config = ConfigSyncRole::Off;
 };
 
 class Sync {
@@ -134,6 +159,26 @@ class Sync {
   // up asks for the table again (the peer may have changed while we were
   // apart).
   void set_link(bool up, Time now);
+  // Config sync, the primary: push this configuration (the one it runs, as
+  // written) from now on: in frames of their own, as fast as the port takes
+  // them; again every kConfigRepush, when the peer asks for the table (it
+  // started, or its link came back) and when our link comes back.
+  void push_config(std::string text, Time now);
+  // The node's part changed (a reload turned sync.config_sync on or off).
+  void set_config_role(ConfigSyncRole r) { set_.config = r; }
+  static constexpr Time kConfigRepush = std::chrono::seconds(10);
+  // Config sync, the secondary: a configuration that arrived whole and
+  // authenticated since the last call, for the controller to check and apply.
+  std::optional<std::string> take_config();
+  // The controller's verdict on it: counted; a refused one is taken again
+  // when it comes again (the operator may have fixed this node meanwhile).
+  void config_applied() { ++config_applied_; }
+  void config_unchanged() { ++config_unchanged_; }
+  void config_refused(ConfigRefusal why);
+
+  // The rules changed (config reload): the checksum our frames carry and
+  // the peer's must match for its rule numbers to be taken.
+  void set_ruleset(const std::array<uint8_t, 16>& checksum, uint16_t rule_count, Time now);
   // A bulk update we asked for has not ended: CARP must stay demoted.
   bool bulk_pending() const { return bulk_in_ == BulkIn::Requested || bulk_in_ == BulkIn::Receiving; }
 
@@ -144,6 +189,9 @@ class Sync {
     uint64_t frames = 0, bytes = 0;
     uint64_t inserts = 0, updates = 0, deletes = 0, requests = 0, bulk_states = 0, heartbeats = 0;
   };
+  nlohmann::json config_sync_json() const;
+  const pfsync::ConfigAssembler& config_in() const { return config_in_; }
+
   const Totals& sent() const { return sent_; }
   const Totals& received() const { return received_; }
   uint64_t record_count(SyncRecord r) const { return records_[size_t(r)]; }
@@ -178,6 +226,9 @@ class Sync {
   void queue_full(pfsync::Action a, dp::StateIndex s, Time now);
   void queue_id(pfsync::Action a, uint64_t id, uint32_t creator, Time now);
   void queue_bus(uint8_t status, Time now);
+  // Config chunks, in frames of their own, while the port takes them.
+  bool push_config_chunks(Time now);
+  void repush_config(Time now);
   void count(SyncRecord r) { ++records_[size_t(r)]; }
 
   SyncSettings set_;
@@ -225,6 +276,16 @@ class Sync {
   uint64_t skipped_records_ = 0, ruleset_mismatch_ = 0;
   std::array<uint64_t, size_t(SyncRecord::Count)> records_{};
   uint64_t send_stalls_ = 0;
+
+  // Config sync.
+  pfsync::ConfigSender config_out_;
+  uint64_t config_generation_ = 0;   // the last one pushed
+  Time config_pushed_{};             // when the current one last went from the start
+  uint64_t config_pushes_ = 0, config_repushes_ = 0, config_chunks_sent_ = 0, config_chunks_received_ = 0;
+  pfsync::ConfigAssembler config_in_;
+  std::optional<std::string> config_ready_;  // complete, not yet taken by the controller
+  uint64_t config_applied_ = 0, config_unchanged_ = 0;
+  std::array<uint64_t, size_t(ConfigRefusal::Count)> config_refused_{};
 };
 
 }  // namespace hafw::control

@@ -31,6 +31,7 @@ void FrameWriter::reset() {
 }
 
 size_t FrameWriter::need(Action a) const {
+  if (a == Action::HafwConfig) return size_ < kHeaderSize ? 0 : kSubheaderSize + config_message_size(1);
   const size_t rec = record_size(a);
   if (rec == 0 || size_ < kHeaderSize) return 0;
   const bool joins = section_ != 0 && action_ == a;
@@ -42,7 +43,27 @@ bool FrameWriter::fits(Action a) const {
   return n != 0 && size_ + n <= cap_;
 }
 
+size_t FrameWriter::config_room() const {
+  if (size_ < kHeaderSize || size_ + kSubheaderSize + config_message_size(1) > cap_) return 0;
+  const size_t words = (cap_ - size_ - kSubheaderSize) / 4;
+  return std::min(words * 4 - kConfigChunkSize, kMaxChunkData);
+}
+
+bool FrameWriter::add(const ConfigChunkRecord& r) {
+  const size_t n = r.data.size();
+  if (n == 0 || n > config_room()) return false;
+  const size_t msg = config_message_size(n);
+  const wire::Subheader sh{.action = uint8_t(Action::HafwConfig), .len = uint8_t(msg / 4), .count = net::be16(1)};
+  std::memcpy(buf_.data() + size_, &sh, sizeof sh);
+  encode(r, buf_.data() + size_ + kSubheaderSize);
+  size_ += kSubheaderSize + msg;
+  section_ = 0;  // each chunk has its own section: the next record opens one
+  ++records_;
+  return true;
+}
+
 uint8_t* FrameWriter::claim(Action a) {
+  if (a == Action::HafwConfig) return nullptr;  // add(ConfigChunkRecord) only
   const size_t n = need(a);
   if (n == 0 || size_ + n > cap_) return nullptr;
   const size_t rec = record_size(a);
@@ -194,6 +215,18 @@ void visit(std::span<const uint8_t> f, const Section& s, FrameVisitor& v, ParseR
       case Action::Clr: {
         ClrRecord r;
         if (decoded(p, r, out)) v.on_clr(r);
+        break;
+      }
+      case Action::HafwConfig: {
+        // The message is the fixed part and the chunk's bytes: decode
+        // takes its whole length.
+        ConfigChunkRecord r;
+        if (decode(p, s.len, r)) {
+          ++out.records;
+          v.on_config(r);
+        } else {
+          ++out.bad_records;
+        }
         break;
       }
       case Action::Eof:  // not in kActions: skipped above

@@ -44,8 +44,14 @@ class FrameWriter {
   bool add(Action a, const IdRecord& r);     // INS_ACK, UPD_REQ, DEL_C
   bool add(const BusRecord& r);
   bool add(const ClrRecord& r);
-  // Would one more record of `a` fit?
+  // A config chunk (r.data.size() from 1 to kMaxChunkData) in a section of
+  // its own: its message is as long as its bytes.
+  bool add(const ConfigChunkRecord& r);
+  // Would one more record of `a` fit? (For HafwConfig: a chunk of one byte.)
   bool fits(Action a) const;
+  // The most bytes of configuration one more chunk could carry: 0 when not
+  // even one fits.
+  size_t config_room() const;
 
   size_t records() const { return records_; }
   bool empty() const { return records_ == 0; }
@@ -94,7 +100,8 @@ inline constexpr std::array<net::Named<FrameError>, size_t(FrameError::Count)> k
      "action's messages are shorter than its record"},
     {FrameError::BadRecord, "bad_record",
      "records skipped for a value hafw cannot hold (address family, protocol 0, direction, timeout class, peer "
-     "state, window scale, interface name without NUL, bus status); the rest of the frame applied"},
+     "state, window scale, interface name without NUL, bus status, a config chunk's lengths or flags); the rest "
+     "of the frame applied"},
 }};
 static_assert(net::in_enum_order(kFrameErrors), "kFrameErrors must list every FrameError in order");
 
@@ -110,6 +117,7 @@ class FrameVisitor {
   virtual void on_id(Action a, const IdRecord& r) = 0;        // INS_ACK, UPD_REQ, DEL_C
   virtual void on_bus(const BusRecord& r) = 0;
   virtual void on_clr(const ClrRecord& r) = 0;
+  virtual void on_config(const ConfigChunkRecord& r) = 0;  // hafw's config sync; r.data points into the frame
 };
 
 struct ParseResult {

@@ -252,4 +252,32 @@ bool decode(const uint8_t* in, ClrRecord& r) {
   return true;
 }
 
+void encode(const ConfigChunkRecord& r, uint8_t* out) {
+  wire::ConfigChunk w{};
+  w.generation = be64(r.generation);
+  w.total = be32(r.total);
+  w.offset = be32(r.offset);
+  w.length = be16(uint16_t(r.data.size()));
+  std::memcpy(w.sha256, r.sha256.data(), sizeof w.sha256);
+  std::memcpy(out, &w, sizeof w);
+  const size_t n = r.data.size();
+  if (n) std::memcpy(out + sizeof w, r.data.data(), n);
+  std::memset(out + sizeof w + n, 0, config_message_size(n) - sizeof w - n);
+}
+
+bool decode(const uint8_t* in, size_t msg_len, ConfigChunkRecord& r) {
+  if (msg_len < kConfigChunkSize) return false;
+  wire::ConfigChunk w;
+  std::memcpy(&w, in, sizeof w);
+  const size_t length = be16(w.length);
+  r.generation = be64(w.generation);
+  r.total = be32(w.total);
+  r.offset = be32(w.offset);
+  std::memcpy(r.sha256.data(), w.sha256, sizeof w.sha256);
+  if (w.flags != 0 || length == 0 || length > msg_len - kConfigChunkSize) return false;
+  if (r.total > kMaxConfigSize || r.offset > r.total || length > r.total - r.offset) return false;
+  r.data = {in + kConfigChunkSize, length};
+  return true;
+}
+
 }  // namespace hafw::pfsync

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "dataplane/net/flow.h"
 #include "dataplane/net/net.h"
@@ -30,6 +31,10 @@ constexpr uint8_t kTtl = 255;
 // The actions of version 6 (PFSYNC_ACT_*). Numbers 1, 3, 8, 9 and 11 belong
 // to older versions; EOF is deprecated (version 6 never sends it) and TDB
 // (15) is IPsec's: both are skipped by length like any unknown action.
+// HafwConfig (200) is hafw's own, far above OpenBSD's 0-15 (PFSYNC_ACT_MAX
+// is 16): one chunk of the primary's configuration (config sync,
+// docs/sync.md). OpenBSD drops a whole frame with an action it does not
+// know (pfsyncs_badact), so hafw sends config chunks in frames of their own.
 enum class Action : uint8_t {
   Clr = 0,
   InsAck = 2,
@@ -41,6 +46,7 @@ enum class Action : uint8_t {
   Eof = 12,
   Ins = 13,
   Upd = 14,
+  HafwConfig = 200,
 };
 
 constexpr size_t kHeaderSize = 20;
@@ -50,6 +56,15 @@ constexpr size_t kUpdCSize = 84;    // struct pfsync_upd_c
 constexpr size_t kIdSize = 12;      // INS_ACK, UPD_REQ, DEL_C: id and creator id
 constexpr size_t kBusSize = 12;     // struct pfsync_bus
 constexpr size_t kClrSize = 20;     // struct pfsync_clr
+// A config chunk's fixed part (wire::ConfigChunk); its bytes follow in the
+// same message, which is as long as they need, rounded up to a word.
+constexpr size_t kConfigChunkSize = 52;
+// A message's length is 8 bits of 32-bit words: at most 1020 bytes, so a
+// chunk carries at most 968 bytes of the configuration.
+constexpr size_t kMaxMessage = 255 * 4;
+constexpr size_t kMaxChunkData = kMaxMessage - kConfigChunkSize;
+// The largest configuration config sync carries: the receiver's buffer.
+constexpr uint32_t kMaxConfigSize = 1u << 20;
 
 // The actions hafw handles and the size of each one's message: the table
 // every section is checked against (pf's pfsync_acts[]). An action missing
@@ -60,7 +75,7 @@ struct ActionInfo {
   size_t size;
 };
 
-inline constexpr std::array<ActionInfo, 9> kActions{{
+inline constexpr std::array<ActionInfo, 10> kActions{{
     {Action::Clr, "clr", kClrSize},
     {Action::InsAck, "ins_ack", kIdSize},
     {Action::UpdC, "upd_c", kUpdCSize},
@@ -70,6 +85,7 @@ inline constexpr std::array<ActionInfo, 9> kActions{{
     {Action::Bus, "bus", kBusSize},
     {Action::Ins, "ins", kStateSize},
     {Action::Upd, "upd", kStateSize},
+    {Action::HafwConfig, "hafw_config", kConfigChunkSize},  // the fixed part; the chunk's bytes follow
 }};
 
 // The message size of a known action, 0 for one hafw skips.
@@ -237,6 +253,21 @@ struct [[gnu::packed]] Clr {
 };
 static_assert(sizeof(Clr) == kClrSize && offsetof(Clr, creatorid) == 16);
 
+// hafw's config chunk (action 200): `length` bytes of the configuration
+// from `offset` follow this part in the same message, then zeros to the
+// next word.
+struct [[gnu::packed]] ConfigChunk {
+  uint64_t generation;  // which push; a new configuration gets a higher one
+  uint32_t total;       // the whole configuration in bytes
+  uint32_t offset;      // where this chunk's bytes go
+  uint16_t length;      // this chunk's bytes
+  uint16_t flags;       // 0
+  uint8_t sha256[32];   // SHA-256 of the whole configuration
+};
+static_assert(sizeof(ConfigChunk) == kConfigChunkSize && offsetof(ConfigChunk, total) == 8 &&
+              offsetof(ConfigChunk, offset) == 12 && offsetof(ConfigChunk, length) == 16 &&
+              offsetof(ConfigChunk, flags) == 18 && offsetof(ConfigChunk, sha256) == 20);
+
 }  // namespace wire
 
 // ------------------------------------------------------------ host order
@@ -322,6 +353,19 @@ struct ClrRecord {
   friend bool operator==(const ClrRecord&, const ClrRecord&) = default;
 };
 
+// One chunk of a configuration (config sync). `data` points into the frame
+// it was read from (or the text it is sent from): valid as long as that is.
+struct ConfigChunkRecord {
+  uint64_t generation = 0;
+  uint32_t total = 0;
+  uint32_t offset = 0;
+  std::array<uint8_t, 32> sha256{};
+  std::span<const uint8_t> data;
+};
+// The message a chunk of n bytes takes: the fixed part and the bytes,
+// rounded up to a word.
+constexpr size_t config_message_size(size_t n) { return (kConfigChunkSize + n + 3) / 4 * 4; }
+
 // The one place where records meet network order. encode() writes exactly
 // the record's size; decode() reads exactly that many bytes and returns
 // false, leaving the record in an unspecified state, when a value is one
@@ -336,5 +380,12 @@ void encode(const BusRecord& r, uint8_t* out12);
 bool decode(const uint8_t* in12, BusRecord& r);
 void encode(const ClrRecord& r, uint8_t* out20);
 bool decode(const uint8_t* in20, ClrRecord& r);
+// out has config_message_size(r.data.size()) bytes; r.data.size() <=
+// kMaxChunkData. decode reads a message of msg_len bytes (>= 52) and refuses
+// a chunk whose bytes run past the message, that is empty, or that does not
+// fit its total (offset + length > total, total > kMaxConfigSize), or whose
+// flags are not 0.
+void encode(const ConfigChunkRecord& r, uint8_t* out);
+bool decode(const uint8_t* in, size_t msg_len, ConfigChunkRecord& r);
 
 }  // namespace hafw::pfsync

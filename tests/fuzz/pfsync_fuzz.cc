@@ -8,12 +8,15 @@
 //      Every record handed on must survive encode and decode unchanged, and
 //      the records of an accepted frame, written again with FrameWriter,
 //      must parse back to the same records, in order, with the same
-//      checksum, in no more bytes than the original.
+//      checksum, in no more bytes than the original (but a subheader for
+//      each config chunk, which the writer gives a section of its own).
 //  (b) SyncCrypto::open() on a keyed receiver (and on a keyless one). The
 //      refusal must be the one docs/sync.md names for the envelope's first
 //      bytes; a frame that authenticates must be exactly what the matching
 //      sender seals for that sequence number (so no forgery passes), and its
 //      plaintext goes through (a).
+//      Config chunks also go through a ConfigAssembler, which must stay
+//      within its limit and complete only what matches its digest.
 //  (c) An input whose first byte is 0xC0..0xCF is a recipe instead: the
 //      rest (from byte 2) is sealed by a sender and opened by the matching
 //      receiver, so the fuzzer reaches the parser through the crypto path;
@@ -40,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pfsync/config_sync.h"
 #include "pfsync/crypto.h"
 #include "pfsync/frame.h"
 #include "pfsync/wire.h"
@@ -132,6 +136,41 @@ struct Checker : FrameVisitor {
     stable<ClrRecord, kClrSize>(Action::Clr, r);
     require(!writer || writer->add(r), "the rewritten frame has room for every CLR");
   }
+  // A config chunk's message is as long as its bytes: encoded into the
+  // exact size and decoded again, its fields and bytes must be the same.
+  void on_config(const ConfigChunkRecord& r) override {
+    ++calls;
+    ++chunks;
+    const size_t n = r.data.size();
+    require(n >= 1 && n <= kMaxChunkData && r.offset + n <= r.total && r.total <= kMaxConfigSize,
+            "a config chunk handed on fits its message and its total");
+    static uint8_t b[kMaxMessage];
+    encode(r, b);
+    ConfigChunkRecord again;
+    require(decode(b, config_message_size(n), again), "decode accepts the config chunk encode wrote");
+    require(again.generation == r.generation && again.total == r.total && again.offset == r.offset &&
+                again.sha256 == r.sha256 && again.data.size() == n &&
+                std::memcmp(again.data.data(), r.data.data(), n) == 0,
+            "decode(encode(chunk)) == chunk");
+    const uint8_t act = uint8_t(Action::HafwConfig);
+    digest.add(&act, 1);
+    digest.add(b, config_message_size(n));
+    require(!writer || writer->add(r), "the rewritten frame has room for every config chunk");
+    // Through the receiver's assembler (kept across inputs, a small limit):
+    // it stays within its buffer, and what it completes has the digest its
+    // chunks announced.
+    if (!writer) return;
+    static ConfigAssembler assembler(4096);
+    static Time now{};
+    now += std::chrono::milliseconds(1);
+    const auto done = assembler.offer(r, now);
+    require(assembler.bytes() <= 4096, "the assembler stays within its limit");
+    if (done)
+      require(sha256({reinterpret_cast<const uint8_t*>(done->text.data()), done->text.size()}) == r.sha256 &&
+                  done->generation == r.generation,
+              "a configuration handed on has the digest and generation its chunks announced");
+  }
+  size_t chunks = 0;
 };
 
 // (a): `frame` must end where its memory does (libFuzzer's input, or a
@@ -154,7 +193,9 @@ void check_frame(std::span<const uint8_t> frame) {
 
   writer.set_checksum(p.checksum);
   const auto again = writer.finish();
-  require(again.size() <= len, "the rewritten frame is no longer than the original");
+  // The writer gives each config chunk a section of its own: a section of
+  // several chunks comes back a subheader longer for each.
+  require(again.size() <= len + kSubheaderSize * first.chunks, "the rewritten frame is no longer than the original");
   require(writer.records() == p.records, "the rewritten frame holds every record");
   const Exact exact(std::span(g_rewritten, kBuf), again.size());
   Checker second;
@@ -377,6 +418,20 @@ std::vector<Seed> seeds() {
   s.push_back({"bus-end", frame_of([](FrameWriter& w) { w.add(test::bus(kBusEnd)); })});
   s.push_back({"clr", frame_of([](FrameWriter& w) { w.add(test::clr()); })});
   s.push_back({"clr-all", frame_of([](FrameWriter& w) { w.add(ClrRecord{.creatorid = 0x31323334}); })});
+  // hafw's config sync: two chunks of one configuration, and a frame full.
+  static const std::string config = std::string(R"({"node":{"name":"fw1","role":"primary"}})") + std::string(1500, ' ');
+  auto chunk = [](uint32_t offset, size_t n) {
+    return ConfigChunkRecord{.generation = 0x0102030405060708,
+                             .total = uint32_t(config.size()),
+                             .offset = offset,
+                             .sha256 = {0xaa, 0xbb},
+                             .data = {reinterpret_cast<const uint8_t*>(config.data()) + offset, n}};
+  };
+  s.push_back({"hafw_config", frame_of([&](FrameWriter& w) {
+                 w.add(chunk(0, 40));
+                 w.add(chunk(40, 3));
+               })});
+  s.push_back({"hafw_config-full", frame_of([&](FrameWriter& w) { w.add(chunk(0, w.config_room())); })});
   const Bytes empty = frame_of([](FrameWriter&) {});
   s.push_back({"empty", empty});
   const Bytes mixed = frame_of([](FrameWriter& w) {

@@ -32,7 +32,7 @@ fi
 
 # The target and what it links: pfsync and the leaf under it, each file
 # compiled with the fuzzer's coverage and the sanitizers.
-sources=(tests/fuzz/pfsync_fuzz.cc pfsync/crypto.cc pfsync/frame.cc pfsync/wire.cc dataplane/net/net.cc)
+sources=(tests/fuzz/pfsync_fuzz.cc pfsync/config_sync.cc pfsync/crypto.cc pfsync/frame.cc pfsync/wire.cc dataplane/net/net.cc)
 t0=$(date +%s)
 # shellcheck disable=SC2046  # pkg-config's flags are words
 if ! (cd "$src" && "$cxx" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -19,9 +19,11 @@ local actions = {
   [0] = "CLR", [1] = "INS (v5)", [2] = "INS_ACK", [3] = "UPD (v5)", [4] = "UPD_C", [5] = "UPD_REQ",
   [6] = "DEL", [7] = "DEL_C", [8] = "INS_F", [9] = "DEL_F", [10] = "BUS", [11] = "TDB (v5)",
   [12] = "EOF", [13] = "INS", [14] = "UPD", [15] = "TDB",
+  [200] = "HAFW_CONFIG", -- hafw's own: a chunk of the primary's configuration (config sync)
 }
 -- Message size of each action decoded here; others are shown as skipped bytes.
-local sizes = { [0] = 20, [2] = 12, [4] = 84, [5] = 12, [6] = 264, [7] = 12, [10] = 12, [13] = 264, [14] = 264 }
+local sizes = { [0] = 20, [2] = 12, [4] = 84, [5] = 12, [6] = 264, [7] = 12, [10] = 12, [13] = 264, [14] = 264,
+                [200] = 52 } -- a config chunk's fixed part; its bytes follow in the message
 local timeouts = {
   [0] = "tcp.first", "tcp.opening", "tcp.established", "tcp.closing", "tcp.finwait", "tcp.closed",
   "udp.first", "udp.single", "udp.multiple", "icmp.first", "icmp.error", "other.first", "other.single",
@@ -95,6 +97,14 @@ local f = {
 
   clr_ifname = ProtoField.string("pfsync.clr.ifname", "Interface"),
   clr_creatorid = ProtoField.uint32("pfsync.clr.creatorid", "Creator id", base.HEX),
+
+  config_generation = ProtoField.uint64("pfsync.config.generation", "Generation"),
+  config_total = ProtoField.uint32("pfsync.config.total", "Total length"),
+  config_offset = ProtoField.uint32("pfsync.config.offset", "Offset"),
+  config_length = ProtoField.uint16("pfsync.config.length", "Chunk length"),
+  config_flags = ProtoField.uint16("pfsync.config.flags", "Flags", base.HEX),
+  config_sha256 = ProtoField.bytes("pfsync.config.sha256", "SHA-256 of the whole configuration"),
+  config_data = ProtoField.bytes("pfsync.config.data", "Chunk"),
 
   enc_alg = ProtoField.uint8("pfsync.enc.alg", "Algorithm", base.DEC, algorithms),
   enc_seq = ProtoField.uint64("pfsync.enc.seq", "Sequence number"),
@@ -222,6 +232,17 @@ local function record(tree, tvb, o, action)
     t:add(f.bus_creatorid, tvb(o, 4))
     t:add(f.bus_endtime, tvb(o + 4, 4))
     t:add(f.bus_status, tvb(o + 8, 1))
+  elseif action == 200 then
+    local n = tvb(o + 16, 2):uint()
+    local t = tree:add(p, tvb(o, 52 + n), string.format("hafw config chunk, generation %s: %d bytes at %d of %d",
+      tostring(tvb(o, 8):uint64()), n, tvb(o + 12, 4):uint(), tvb(o + 8, 4):uint()))
+    t:add(f.config_generation, tvb(o, 8))
+    t:add(f.config_total, tvb(o + 8, 4))
+    t:add(f.config_offset, tvb(o + 12, 4))
+    t:add(f.config_length, tvb(o + 16, 2))
+    t:add(f.config_flags, tvb(o + 18, 2))
+    t:add(f.config_sha256, tvb(o + 20, 32))
+    if n > 0 then t:add(f.config_data, tvb(o + 52, n)) end
   elseif action == 0 then
     local t = tree:add(p, tvb(o, 20), "CLR")
     t:add(f.clr_ifname, tvb(o, 16), ifname(tvb, o))

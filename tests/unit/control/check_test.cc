@@ -38,27 +38,18 @@ Run check(const std::vector<std::string>& files) {
   return {rc, out.str()};
 }
 
-// The warning for the one key the primary example sets but this version
-// does not enforce yet (sync.config_sync), as check prints it: `file` empty
-// for the first file, else the second file's name.
-std::string unenforced(const std::string& file = "") {
-  return "warning: " + (file.empty() ? "" : file + ": ") +
-         "sync.config_sync: not enforced yet: this hafw version syncs state, not configuration; change the "
-         "secondary's file by hand\n";
-}
-
 }  // namespace
 
 TEST_CASE("check: the examples pass alone and as a pair", "[check]") {
-  // The primary sets config_sync, which is not enforced yet: a warning, exit still 0.
+  // The primary sets config_sync (with sync.key): nothing to warn about.
   std::string p = std::string(HAFW_SOURCE_DIR) + "/docs/examples/primary.json";
   std::string s = std::string(HAFW_SOURCE_DIR) + "/docs/examples/secondary.json";
   auto r = check({p});
   CHECK(r.rc == 0);
-  CHECK(r.out == unenforced() + "OK: " + p + "\n");
+  CHECK(r.out == "OK: " + p + "\n");
   r = check({p, s});
   CHECK(r.rc == 0);
-  CHECK(r.out == unenforced() + "OK: " + p + " + " + s + " (pair)\n");
+  CHECK(r.out == "OK: " + p + " + " + s + " (pair)\n");
 }
 
 TEST_CASE("check: errors print one line each and exit 1", "[check]") {
@@ -71,8 +62,7 @@ TEST_CASE("check: errors print one line each and exit 1", "[check]") {
   CHECK(r.rc == 1);
   CHECK(r.out ==
         "error: carp.vips[0].vhid: must be 1-255, got 0\n"
-        "error: carp.vips[1]: unknown key 'advksew'; did you mean 'advskew'?\n" +
-            unenforced());
+        "error: carp.vips[1]: unknown key 'advksew'; did you mean 'advskew'?\n");
 }
 
 TEST_CASE("check: warnings keep exit 0", "[check]") {
@@ -86,7 +76,7 @@ TEST_CASE("check: warnings keep exit 0", "[check]") {
                  "OK: " + f + "\n");
 }
 
-TEST_CASE("check: rules, NAT and max_states print nothing; sync warns it is not enforced", "[check]") {
+TEST_CASE("check: rules, NAT, max_states and config sync print nothing", "[check]") {
   Dir d;
   json j = primary();  // rules, outbound NAT, a port forward, max_states and sync
   j.erase("sync");
@@ -99,7 +89,7 @@ TEST_CASE("check: rules, NAT and max_states print nothing; sync warns it is not 
   f = d.write("primary.json", j.dump());
   r = check({f});
   CHECK(r.rc == 0);
-  CHECK(r.out == unenforced() + "OK: " + f + "\n");
+  CHECK(r.out == "OK: " + f + "\n");
 }
 
 TEST_CASE("check: a node over a limit gets one error line and exit 1", "[check]") {
@@ -112,7 +102,7 @@ TEST_CASE("check: a node over a limit gets one error line and exit 1", "[check]"
   auto f = d.write("primary.json", j.dump());
   auto r = check({f});
   CHECK(r.rc == 1);
-  CHECK(r.out == "error: interfaces: at most 16 interfaces per node, got 17\n" + unenforced());
+  CHECK(r.out == "error: interfaces: at most 16 interfaces per node, got 17\n");
 }
 
 TEST_CASE("check: the second file's lines carry its name", "[check]") {
@@ -123,7 +113,7 @@ TEST_CASE("check: the second file's lines carry its name", "[check]") {
   auto b = d.write("secondary.json", j.dump());
   auto r = check({a, b});
   CHECK(r.rc == 1);
-  CHECK(r.out == unenforced() + "error: " + b +
+  CHECK(r.out == "error: " + b +
                      ": carp.vips[0].password: is 20 bytes; at most 19 (BSD peers read at most 19 bytes, "
                      "longer passwords fail their HMAC check)\n");
   // A pair problem points into the second file the same way.
@@ -133,7 +123,7 @@ TEST_CASE("check: the second file's lines carry its name", "[check]") {
   r = check({a, b});
   CHECK(r.rc == 1);
   CHECK(r.out ==
-        unenforced() + "warning: " + b +
+        "warning: " + b +
             ": carp.vips[0].advskew: advskew 0 on the secondary ties the primary, so start order "
             "decides the MASTER; the secondary normally runs 100\n" +
             "error: " + b +

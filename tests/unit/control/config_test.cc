@@ -15,19 +15,6 @@ using V = std::vector<std::string>;
 
 namespace {
 
-// The primary example sets sync.config_sync, which this version reads but
-// does not act on yet: one warning, after all other lines. State sync,
-// rules, NAT and max_states are enforced and get none.
-const std::string kSyncUnenforced =
-    "warning: sync.config_sync: not enforced yet: this hafw version syncs state, not configuration; change the "
-    "secondary's file by hand";
-
-// `v` followed by the primary example's warning that config sync is not enforced yet.
-V with_unenforced(V v) {
-  v.push_back(kSyncUnenforced);
-  return v;
-}
-
 // A VIP on interface `name`, VHID `vhid`, with `addresses`.
 json vip(const std::string& name, int vhid, const json& addresses) {
   return {{"interface", name}, {"vhid", vhid}, {"addresses", addresses}, {"password", "s"}};
@@ -35,9 +22,9 @@ json vip(const std::string& name, int vhid, const json& addresses) {
 
 }  // namespace
 
-TEST_CASE("the example configs pass alone; the primary is warned that config sync is not enforced", "[config]") {
-  auto p = parse(example_text("primary.json"));
-  CHECK(lines(p.diagnostics, false) == V{kSyncUnenforced});
+TEST_CASE("the example configs pass alone, without a warning", "[config]") {
+  auto p = parse(example_text("primary.json"));  // config_sync on, with sync.key
+  CHECK(lines(p.diagnostics, false).empty());
   REQUIRE(p.ok());
   auto s = parse(example_text("secondary.json"));  // config_sync false: nothing to warn about
   CHECK(lines(s.diagnostics, false).empty());
@@ -269,7 +256,7 @@ TEST_CASE("advbase 0-255, advskew 0-254, not both 0", "[config][vip]") {
   CHECK(errors(j) == V{"error: carp.vips[0].advbase: advbase 0 with advskew 0 would advertise continuously; "
                        "set advskew above 0 (interval advskew/256 s)"});
   j["carp"]["vips"][0]["advskew"] = 20;
-  CHECK(all(j) == with_unenforced({"warning: carp.vips[0].advbase: advbase 0 is OpenBSD's sub-second mode; "
+  CHECK(all(j) == V({"warning: carp.vips[0].advbase: advbase 0 is OpenBSD's sub-second mode; "
                                     "FreeBSD and ucarp peers cannot follow it"}));
 }
 
@@ -383,7 +370,7 @@ TEST_CASE("a route's gateway is inside an interface's subnet", "[config][routes]
   j = primary();
   j["routes"][0]["destination"] = "10.9.0.1/16";
   CHECK(all(j) ==
-        with_unenforced({"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16"}));
+        V({"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16"}));
 }
 
 TEST_CASE("interface names and ports are unique", "[config][interfaces]") {
@@ -583,16 +570,29 @@ TEST_CASE("warnings keep the config valid", "[config][warnings]") {
   r = parse(j.dump());
   CHECK(r.ok());
   CHECK(lines(r.diagnostics, false) ==
-        with_unenforced({"warning: interfaces[0].peer: not set on an interface with VIPs; set it to the other node's "
+        V({"warning: interfaces[0].peer: not set on an interface with VIPs; set it to the other node's "
                          "address so room and the pair are checked"}));
   j = primary();
   j.erase("carp");
   j.erase("nat");  // NAT needs VIPs
-  CHECK(all(j) == with_unenforced({"warning: carp: no VIPs: this node fails over nothing"}));
+  CHECK(all(j) == V({"warning: carp: no VIPs: this node fails over nothing"}));
   j = secondary();
   j["sync"]["config_sync"] = true;
-  CHECK(all(j) == with_unenforced({"warning: sync.config_sync: set on the secondary: only the primary pushes its "
+  CHECK(all(j) == V({"warning: sync.config_sync: set on the secondary: only the primary pushes its "
                                     "configuration, or the nodes overwrite each other"}));
+}
+
+TEST_CASE("config sync without sync.key is an error: the secondary takes configuration only when authenticated",
+          "[config]") {
+  json j = primary();
+  j["sync"].erase("key");
+  CHECK(all(j) == V{"warning: sync.key: not set: state sync travels in cleartext; keep the sync link a crossover "
+                    "cable or isolated VLAN",
+                    "error: sync.config_sync: needs sync.key: the secondary takes a configuration only over the "
+                    "authenticated sync link"});
+  CHECK_FALSE(parse(j.dump()).ok());
+  j["sync"]["config_sync"] = false;  // state sync alone may run in the clear
+  CHECK(parse(j.dump()).ok());
 }
 
 TEST_CASE("every problem is reported, not only the first", "[config]") {
@@ -689,13 +689,12 @@ TEST_CASE("rules, NAT and max_states are enforced: only sync warns that it is no
   j["dataplane"]["timeouts"] = {{"tcp.established", 3600}};
   CHECK(all(j) == V{no_sync});
 
-  // A sync section is still not enforced: one warning, after every other line.
+  // A sync section with config sync: nothing more to say.
   j = base;
   j["sync"] = primary()["sync"];
   j["routes"][0]["destination"] = "10.9.0.1/16";
   r = parse(j.dump());
   CHECK(r.ok());
   CHECK(lines(r.diagnostics, false) ==
-        V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16",
-          kSyncUnenforced});
+        V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16"});
 }

@@ -34,13 +34,24 @@ class Segment {
     return int(sinks_.size() - 1);
   }
   void send(int from, std::span<const uint8_t> frame) {
+    std::vector<uint8_t> copy;
+    if (filter_) {
+      copy.assign(frame.begin(), frame.end());
+      if (!filter_(copy)) return;
+      frame = copy;
+    }
     for (size_t i = 0; i < sinks_.size(); ++i)
       if (int(i) != from && sinks_[i]) sinks_[i](frame);
   }
   void leave(int id) { sinks_[size_t(id)] = nullptr; }
+  // A faulty cable: the filter sees every frame first, may change it, and
+  // drops it by returning false.
+  using Filter = std::function<bool(std::vector<uint8_t>&)>;
+  void set_filter(Filter f) { filter_ = std::move(f); }
 
  private:
   std::vector<Sink> sinks_;
+  Filter filter_;
 };
 
 // One node's ports. Frames are queued on arrival and run through the

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -108,9 +109,18 @@ inline std::string with_sync_key(std::string text, const std::string& key) {
   return text;
 }
 
+inline std::string edited(std::string text, const std::function<void(nlohmann::json&)>& edit) {
+  if (!edit) return text;
+  auto j = nlohmann::json::parse(text);
+  edit(j);
+  return j.dump(2);
+}
+
 struct Lab {
   bool unicast = false;  // CARP to the peer's address instead of 224.0.0.18
   std::string sync_key1, sync_key2;  // sync.key of n1 and n2; empty: cleartext
+  // Changes to each node's file before it starts (config sync's tests).
+  std::function<void(nlohmann::json&)> edit1, edit2;
   TempDir dirs;
   ManualClock clock;
   test::Segment wan, lan, sync;
@@ -123,7 +133,7 @@ struct Lab {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
     io1->set_clock(clock);
-    auto text = with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1);
+    auto text = edited(with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1), edit1);
     n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
   }
@@ -131,7 +141,7 @@ struct Lab {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
     io2->set_clock(clock);
-    auto text = with_sync_key(node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast), sync_key2);
+    auto text = edited(with_sync_key(node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast), sync_key2), edit2);
     n2 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io2, clock);
     n2->start();
   }

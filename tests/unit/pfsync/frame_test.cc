@@ -246,7 +246,7 @@ TEST_CASE("writer: finish, checksum, reset, and buffers too small or too large",
 
 TEST_CASE("parse: unknown actions are skipped by their length", "[pfsync][frame]") {
   // DEL_C; action 9 (retired) with 2 messages of 5 words; EOF (12); TDB (15);
-  // 200 with 3 messages of 0 words; BUS.
+  // 201 (200 is hafw's config chunk) with 3 messages of 0 words; BUS.
   Bytes f(20, 0);
   f[0] = 6;
   auto section = [&](uint8_t action, uint8_t len, uint16_t count, const Bytes& body) {
@@ -259,7 +259,7 @@ TEST_CASE("parse: unknown actions are skipped by their length", "[pfsync][frame]
   section(9, 5, 2, Bytes(40, 0xaa));
   section(12, 0, 0, {});
   section(15, 12, 1, Bytes(48, 0xbb));
-  section(200, 0, 3, {});
+  section(201, 0, 3, {});
   section(10, 3, 1, bb);
   put_be16(&f[2], uint16_t(f.size()));
 

@@ -7,6 +7,8 @@
 //   3. CLR, UPD_REQ (a bulk request), INS_ACK, UPD, DEL, and a section of
 //      an unknown action (9) that a receiver skips
 //   4. an encrypted envelope: 0xE6, algorithm 1, sequence 0x0102030405060708
+//   5. two of hafw's config chunks (action 200): 7 bytes at 0 and 3 at 7 of
+//      a 10-byte configuration, generation 0x1122334455667788
 // Usage: pfsync-pcap OUT.pcap
 #include <cstdio>
 
@@ -82,6 +84,21 @@ std::vector<Bytes> packets() {
     env.resize(env.size() + 40, 0x5a);  // ciphertext
     env.resize(env.size() + 16, 0xa5);  // tag
     out.push_back(packet(env, 4));
+  }
+  {
+    // Config chunks go in the clear only in this capture: a node sends them
+    // sealed, and a receiver drops them otherwise.
+    static const char text[] = "{\"ab\":123}";  // 10 bytes
+    std::array<uint8_t, 32> digest{};
+    for (size_t i = 0; i < digest.size(); ++i) digest[i] = uint8_t(0xc0 + i);
+    auto chunk = [&](uint32_t off, size_t n) {
+      return ConfigChunkRecord{.generation = 0x1122334455667788, .total = 10, .offset = off, .sha256 = digest,
+                               .data = {reinterpret_cast<const uint8_t*>(text) + off, n}};
+    };
+    FrameWriter w(buf);
+    w.add(chunk(0, 7));
+    w.add(chunk(7, 3));
+    out.push_back(packet(frame_of(w), 5));
   }
   return out;
 }

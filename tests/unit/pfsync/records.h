@@ -119,6 +119,8 @@ struct Recorder : FrameVisitor {
     IdRecord id{};
     BusRecord bus{};
     ClrRecord clr{};
+    ConfigChunkRecord config{};
+    Bytes config_data{};  // a copy of config.data (which points into the frame)
   };
   std::vector<Seen> seen;
 
@@ -127,6 +129,9 @@ struct Recorder : FrameVisitor {
   void on_id(Action a, const IdRecord& r) override { seen.push_back({.action = a, .id = r}); }
   void on_bus(const BusRecord& r) override { seen.push_back({.action = Action::Bus, .bus = r}); }
   void on_clr(const ClrRecord& r) override { seen.push_back({.action = Action::Clr, .clr = r}); }
+  void on_config(const ConfigChunkRecord& r) override {
+    seen.push_back({.action = Action::HafwConfig, .config = r, .config_data = Bytes(r.data.begin(), r.data.end())});
+  }
 };
 
 }  // namespace hafw::pfsync::test

@@ -326,11 +326,24 @@ TEST_CASE("sync prints the peer, the bulk, both directions and only the non-zero
   CHECK(l[1].starts_with("bulk update: done (0 states received in "));
   CHECK(l[2].starts_with("sent: "));
   CHECK(l[3].starts_with("received: "));
-  CHECK(l.back() == "drops 0");
+  CHECK(l[l.size() - 2] == "drops 0");
+  // fw2 is the secondary: it takes the primary's configuration (config
+  // sync), which fw1 does not push (no sync.config_sync here).
+  CHECK(l.back() == "config sync: taking the primary's, 0 received, 0 applied, 0 unchanged");
   // Drops: their total, then each non-zero reason.
   json st = c.fw2->handle("sync.status", {});
   st["drops"]["bad_tag"] = 3;
   st["drops"]["wrong_source"] = 1;
+  st["config_sync"]["refused"]["interface_order"] = 2;
+  st["config_sync"]["drops"]["gap"] = 5;
+  const auto m = lines(format_sync(st));
+  CHECK(m[m.size() - 2] == "drops 4, bad_tag 3, wrong_source 1");
+  CHECK(m.back() ==
+        "config sync: taking the primary's, 0 received, 0 applied, 0 unchanged, refused interface_order 2, drops gap 5");
+  st["config_sync"] = {{"role", "push"}, {"generation", 17}, {"pushed", 2}, {"repushed", 3}, {"chunks_sent", 9}};
+  CHECK(lines(format_sync(st)).back() ==
+        "config sync: pushing to the peer, generation 17, 2 pushed, 3 re-pushed, 9 chunks sent");
+  st["config_sync"]["role"] = "off";
   CHECK(lines(format_sync(st)).back() == "drops 4, bad_tag 3, wrong_source 1");
   CHECK(format_sync(json{{"enabled", false}}) == "state sync off (no sync section in the config)\n");
 }

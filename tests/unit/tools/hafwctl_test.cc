@@ -286,6 +286,7 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       {"JSON-ARGS", "'{}'"},
       {"LIMIT", "5"},
       {"FILTER...", "protocol=udp"},
+      {"FILE", shell_quote(cluster.config_path("fw1"))},
   };
   std::set<std::string> verbs;
   for (const auto& form : forms) {
@@ -321,7 +322,8 @@ TEST_CASE("hafwctl raw help lists exactly the commands the daemon registered", "
   }
   CHECK(listed == fw1.registered());
   CHECK(listed == std::vector<std::string>{"help", "stats", "status", "carp.status", "carp.maintenance",
-                                           "carp.demote", "events", "config.get", "states.summary", "states.list", "sync.status"});
+                                           "carp.demote", "events", "config.get", "config.reload", "states.summary",
+                                           "states.list", "sync.status"});
 }
 
 TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]") {
@@ -357,6 +359,58 @@ TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]")
   Run h = hafwctl("help");
   CHECK(h.status == 0);
   CHECK(h.out.starts_with("usage: hafwctl [--socket PATH] [--json]"));
+}
+
+TEST_CASE("hafwctl config reload applies a file, or refuses it with check's lines; exit 0, 1, 2", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const std::string sock = "--socket " + shell_quote(cluster.socket_path("fw1")) + " ";
+
+  // A new VIP, in a file named relative to hafwctl's directory: the daemon
+  // gets it absolute.
+  json cfg = json::parse(std::ifstream(cluster.config_path("fw1")));
+  cfg["carp"]["vips"].push_back({{"interface", "lan"}, {"vhid", 2}, {"addresses", {"192.168.1.250"}},
+                                 {"password", "lan2-secret"}, {"advbase", 1}, {"advskew", 0}});
+  std::ofstream(cluster.dir.path / "new.json") << cfg.dump(2);
+  const std::string abs = (cluster.dir.path / "new.json").string();
+  Run r = hafwctl(sock + "config reload new.json", "cd " + shell_quote(cluster.dir.path.string()) + " &&");
+  CHECK(r.status == 0);
+  CHECK(r.err == "");
+  CHECK(fw1.last() == std::pair<std::string, json>{"config.reload", {{"path", abs}}});
+  CHECK(r.out == "config applied from " + abs + ": 1 change\n  lan vhid 2 added\n"
+                 "warning: sync.key: not set: state sync travels in cleartext; keep the sync link a crossover "
+                 "cable or isolated VLAN\n");
+  CHECK(hafwctl(sock + "carp").out.find("lan: carp: BACKUP vhid 2 advbase 1 advskew 0\n") != std::string::npos);
+
+  // Again, --json: nothing changed.
+  r = hafwctl(sock + "--json config reload " + shell_quote(abs));
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out)["changes"] == json::array());
+
+  // Refused: the checker's lines on stderr, exactly as `hafwctl check` prints them.
+  cfg["carp"]["vips"][2]["vhid"] = 300;
+  std::ofstream(cluster.dir.path / "bad.json") << cfg.dump(2);
+  const std::string bad = shell_quote((cluster.dir.path / "bad.json").string());
+  Run check = hafwctl("check " + bad);
+  REQUIRE(check.status == 1);
+  r = hafwctl(sock + "config reload " + bad);
+  CHECK(r.status == 1);
+  CHECK(r.out == "");
+  CHECK(r.err == check.out + "hafwctl: config rejected; the running configuration stays in force\n");
+  r = hafwctl(sock + "--json config reload " + bad);
+  CHECK(r.status == 1);
+  json lines = json::array();
+  std::istringstream check_lines(check.out);
+  for (std::string l; std::getline(check_lines, l);) lines.push_back(l);
+  CHECK(json::parse(r.out) == json{{"applied", false}, {"errors", lines}});
+  CHECK(hafwctl(sock + "carp").out.find("vhid 2 ") != std::string::npos);
+
+  // No daemon: 2, and usage errors stay 2.
+  r = hafwctl("--socket " + shell_quote((cluster.dir.path / "none.sock").string()) + " config reload");
+  CHECK(r.status == 2);
+  CHECK(r.err.starts_with("hafwctl: cannot connect to "));
+  CHECK(hafwctl(sock + "config reload a.json b.json").status == 2);
+  CHECK(hafwctl(sock + "config bogus").status == 2);
 }
 
 TEST_CASE("hafwctl carp demote moves the node's demotion and shows its causes", "[tools][hafwctl]") {

@@ -114,7 +114,8 @@ class RawClient {
 // Two nodes as controller_test.cc builds them (the guide's WAN/LAN/sync
 // plan: fw1 primary advskew 0, fw2 secondary advskew 100), started and run
 // under a manual clock until fw1 is MASTER of both VHIDs. Each node's config
-// is also written to DIR/fwN.json, and names DIR/fwN.sock as its socket.
+// is also written to DIR/fwN.json (the file it was started with, for
+// config.reload), and names DIR/fwN.sock as its socket.
 //
 // `mu` guards the daemons and the clock: a ControlServer answers on its own
 // thread, so its handler takes `mu` (handler()), and so does every step the
@@ -192,7 +193,9 @@ class Cluster {
     }
     auto name = r.config->node.name;
     std::ofstream(config_path(name)) << text;
-    return std::make_unique<Daemon>(*r.config, nlohmann::json::parse(text), io, clock);
+    auto d = std::make_unique<Daemon>(*r.config, nlohmann::json::parse(text), io, clock);
+    d->controller.set_config_file(config_path(name));  // as hafwd does with --config
+    return d;
   }
 };
 
