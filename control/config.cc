@@ -96,7 +96,8 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kRootKeys[] = {"node", "dataplane", "interfaces", "carp", "sync",
                                           "routes", "nat", "rules", "control"};
 constexpr std::string_view kNodeKeys[] = {"name", "role"};
-constexpr std::string_view kDataplaneKeys[] = {"eal", "workers", "max_states", "timeouts"};
+constexpr std::string_view kDataplaneKeys[] = {"eal", "workers", "max_states", "timeouts", "fragments"};
+constexpr std::string_view kFragmentKeys[] = {"max_packets", "timeout_ms"};
 constexpr std::string_view kInterfaceKeys[] = {"name", "port", "address", "address6", "peer"};
 constexpr std::string_view kCarpKeys[] = {"preempt", "vips"};
 constexpr std::string_view kVipKeys[] = {"interface", "vhid",    "addresses", "password",
@@ -356,6 +357,16 @@ void Reader::read_dataplane(const json& j, const std::string& path, Draft& out) 
         if (auto* t = member(*v, tpath, kTimeoutKeys[i], false))
           if (auto n = integer(*t, child(tpath, kTimeoutKeys[i]), 1, kMaxTimeout))
             out.dataplane.timeouts[size_t(net::kTimeouts[i].id)] = uint32_t(*n);
+    }
+  }
+  if (auto* v = member(j, path, "fragments", false)) {
+    const std::string fpath = child(path, "fragments");
+    if (object(*v, fpath, kFragmentKeys)) {
+      // Each packet held costs up to 8 mbufs of the pool (about 18 KiB).
+      if (auto* m = member(*v, fpath, "max_packets", false))
+        if (auto n = integer(*m, child(fpath, "max_packets"), 1, 65536)) out.dataplane.fragments.max_packets = uint32_t(*n);
+      if (auto* t = member(*v, fpath, "timeout_ms", false))
+        if (auto n = integer(*t, child(fpath, "timeout_ms"), 1, 120000)) out.dataplane.fragments.timeout_ms = uint32_t(*n);
     }
   }
 }

@@ -47,6 +47,11 @@ std::vector<Diagnostic> check_reload(const Config& running, const Config& next) 
   if (running.dataplane.eal != next.dataplane.eal) refuse(d, "dataplane.eal");
   same(d, "dataplane.workers", running.dataplane.workers, next.dataplane.workers);
   same(d, "dataplane.max_states", running.dataplane.max_states, next.dataplane.max_states);
+  // Each worker's reassembly table and the mbufs it may hold are sized at start.
+  same(d, "dataplane.fragments.max_packets", running.dataplane.fragments.max_packets,
+       next.dataplane.fragments.max_packets);
+  same(d, "dataplane.fragments.timeout_ms", running.dataplane.fragments.timeout_ms,
+       next.dataplane.fragments.timeout_ms);
   // Interfaces are the DPDK ports opened at start, and every part of the
   // daemon numbers them by their place in the list.
   if (running.interfaces.size() != next.interfaces.size()) {

@@ -90,7 +90,7 @@ SyncedConfig from_primary(std::string_view primary_text, const json& own_json, c
     if (!dp.is_object()) dp = json::object();
     const json none = json::object();
     const json& mine = own_json.contains("dataplane") ? own_json["dataplane"] : none;
-    for (const char* key : {"eal", "workers", "max_states"}) keep_local(dp, mine, key);
+    for (const char* key : {"eal", "workers", "max_states", "fragments"}) keep_local(dp, mine, key);
     if (dp.empty()) cand.erase("dataplane");
   }
 

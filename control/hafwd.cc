@@ -71,6 +71,7 @@ hafw::dp::DpdkSetup dpdk_setup(const hafw::config::Config& cfg) {
   s.eal = cfg.dataplane.eal;
   s.workers = cfg.dataplane.workers;
   s.state_events = cfg.sync.has_value();
+  s.fragments = {.max_packets = cfg.dataplane.fragments.max_packets, .timeout_ms = cfg.dataplane.fragments.timeout_ms};
   for (size_t i = 0; i < cfg.interfaces.size(); ++i)
     s.ports.push_back({.device = cfg.interfaces[i].port, .key = "interfaces[" + std::to_string(i) + "].port"});
   return s;

@@ -21,7 +21,6 @@ enum class DropReason : uint8_t {
   BadArp,
   BadIpHeader,
   BadIpChecksum,
-  IpFragment,
   TtlExceeded,
   NoRoute,
   LocalUnsupported,
@@ -39,6 +38,16 @@ enum class DropReason : uint8_t {
   NatPortsExhausted,
   NatUntranslatable,
   NotSync,
+  // IPv4 fragments (docs/dataplane.md, "Fragments"): refused before reassembly ...
+  FragTiny,
+  FragOversize,
+  FragMalformed,
+  // ... and dropped by the reassembly table, every fragment it held counted.
+  FragOverlap,
+  FragTooMany,
+  FragTimeout,
+  FragTableFull,
+  FragNoBuffer,
   Count,
 };
 
@@ -50,8 +59,6 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::BadArp, "bad_arp", "not Ethernet/IPv4 ARP, truncated, or a broadcast/multicast sender MAC"},
     {DropReason::BadIpHeader, "bad_ip_header", "IPv4 version, IHL or total length inconsistent with the frame"},
     {DropReason::BadIpChecksum, "bad_ip_checksum", "IPv4 header checksum wrong"},
-    {DropReason::IpFragment, "ip_fragment",
-     "an IPv4 fragment: there is no reassembly yet, and a fragment without its ports cannot be matched to a state"},
     {DropReason::TtlExceeded, "ttl_exceeded",
      "TTL 0 or 1 on a packet to forward, and no ICMP time exceeded went back (see dataplane.icmp)"},
     {DropReason::NoRoute, "no_route",
@@ -82,6 +89,22 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "an ICMP message NAT would have to translate but no state could carry (neither a query nor about a known flow)"},
     {DropReason::NotSync, "not_sync",
      "arrived on the sync interface but is not a state sync frame: the sync link carries state sync only"},
+    {DropReason::FragTiny, "frag_tiny",
+     "an IPv4 first fragment too short to hold its whole transport header, or a TCP fragment at offset 8 (RFC 1858, "
+     "RFC 3128)"},
+    {DropReason::FragOversize, "frag_oversize", "an IPv4 fragment that would end past 65,535 bytes"},
+    {DropReason::FragMalformed, "frag_malformed",
+     "an IPv4 fragment with no payload, or not the last and its payload not a multiple of 8 bytes"},
+    {DropReason::FragOverlap, "frag_overlap",
+     "fragments of a packet that overlap or repeat: every fragment the table held for it is dropped"},
+    {DropReason::FragTooMany, "frag_too_many",
+     "fragments of a packet cut into more than 8 (the reassembly's limit): every fragment held for it is dropped"},
+    {DropReason::FragTimeout, "frag_timeout",
+     "fragments of a packet that did not complete within dataplane.fragments.timeout_ms"},
+    {DropReason::FragTableFull, "frag_table_full",
+     "a fragment of a new packet while the worker's reassembly table is full (dataplane.fragments.max_packets)"},
+    {DropReason::FragNoBuffer, "frag_no_buffer",
+     "a reassembled packet with no buffer to hold it whole, or to cut it again for the egress MTU"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 
@@ -110,6 +133,10 @@ enum class IoCounter : uint8_t {
   ToControl,
   ControlRingFull,
   Unsupported,
+  FragmentsIn,
+  Reassembled,
+  Fragmented,
+  FragmentsOut,
   Count,
 };
 
@@ -120,6 +147,10 @@ inline constexpr std::array<net::Named<IoCounter>, size_t(IoCounter::Count)> kIo
     {IoCounter::ToControl, "to_control", "frames handed to the control thread"},
     {IoCounter::ControlRingFull, "control_ring_full", "frames for the control thread dropped: its ring was full"},
     {IoCounter::Unsupported, "unsupported", "multi-segment frames (scatter RX is not enabled)"},
+    {IoCounter::FragmentsIn, "fragments_in", "IPv4 fragments taken into a worker's reassembly table"},
+    {IoCounter::Reassembled, "reassembled", "packets reassembled from them, then filtered and forwarded whole"},
+    {IoCounter::Fragmented, "fragmented", "reassembled packets longer than the egress port's MTU, cut again"},
+    {IoCounter::FragmentsOut, "fragments_out", "fragments those were cut into (counted in tx too)"},
 }};
 static_assert(net::in_enum_order(kIoCounters), "kIoCounters must list every IoCounter in order");
 

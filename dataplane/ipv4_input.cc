@@ -1,11 +1,13 @@
 // Stage ipv4_input: validate the header (RFC 1812 §5.2.2) and the transport
 // header a stateful firewall reads (TCP data offset and flags, UDP length, an
-// ICMP error's quote), refuse impossible sources and fragments, and record
-// where the transport header starts and which flow the packet belongs to.
+// ICMP error's quote), refuse impossible sources, check fragments and send
+// them to reassembly, and record where the transport header starts and
+// which flow the packet belongs to.
 #include "dataplane/stages.h"
 
 #include "dataplane/track.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <span>
@@ -137,6 +139,34 @@ class OwnAddrs {
   uint64_t bits_[4] = {};
 };
 
+// A fragment, checked before the reassembly table holds it (RFC 791's
+// offsets in units of 8 bytes; RFC 1858 and RFC 3128 on tiny fragments).
+// The checks a table cannot make from one fragment are the table's.
+void fragment(PacketMeta& p, uint8_t proto, size_t ihl, size_t total) {
+  const uint16_t frag = net::be16(ipv4_of(p)->frag);
+  const size_t offset = size_t(frag & 0x1fff) * 8;
+  const size_t payload = total - ihl;
+  const bool more = (frag & 0x2000) != 0;
+  // Only the last fragment may end off an 8-byte boundary.
+  if (payload == 0 || (more && payload % 8 != 0)) return p.to_drop(DropReason::FragMalformed);
+  // The ping of death: a packet that would end past the largest IPv4 packet.
+  if (ihl + offset + payload > 65535) return p.to_drop(DropReason::FragOversize);
+  const uint8_t* l4 = p.data + p.l3 + ihl;
+  if (offset == 0) {
+    // The first fragment holds the whole transport header a firewall reads,
+    // or a later fragment could rewrite what the rules saw (RFC 1858 §3).
+    size_t need = 0;
+    if (proto == net::kProtoTcp) need = payload >= 13 ? std::max<size_t>(20, size_t(l4[12] >> 4) * 4) : 20;
+    else if (proto == net::kProtoUdp || proto == net::kProtoIcmp) need = 8;
+    if (payload < need) return p.to_drop(DropReason::FragTiny);
+  } else if (offset == 8 && proto == net::kProtoTcp) {
+    // RFC 1858 §3.2: TCP at offset 8 overlaps the header's flags.
+    return p.to_drop(DropReason::FragTiny);
+  }
+  p.l4 = uint8_t(p.l3 + ihl);
+  p.next = Next::Reassemble;
+}
+
 void input(const View& v, const OwnAddrs& own, const StateTable& t, PacketMeta& p) {
   const size_t avail = p.len - p.l3;
   if (avail < sizeof(net::Ipv4Hdr)) return p.to_drop(DropReason::BadIpHeader);
@@ -159,14 +189,14 @@ void input(const View& v, const OwnAddrs& own, const StateTable& t, PacketMeta& 
   // Nobody else may use our addresses; seeing one means a loop or spoofing.
   if (impossible_source(src) || (own.maybe(src) && (v.topo->is_node_addr(src) || v.owned->find(src))))
     return p.to_drop(DropReason::Martian);
-  // No reassembly yet: a fragment other than the first has no ports to match
-  // a state or a rule with, and passing it unmatched would let anything
-  // through. CARP adverts and pfsync frames never fragment.
-  if ((net::be16(ip->frag) & 0x3fff) != 0) return p.to_drop(DropReason::IpFragment);
   // The sync link is dedicated: whoever reaches it may send state sync
   // frames (which the control thread authenticates) and nothing else — no
   // transit through the node, no ping of it.
   if (p.in == v.topo->sync_iface && ip->proto != net::kProtoPfsync) return p.to_drop(DropReason::NotSync);
+  // A fragment other than the first has no ports to match a state or a rule
+  // with, and passing it unmatched would let anything through: fragments go
+  // to the worker's reassembly, and only the whole packet meets the rules.
+  if ((net::be16(ip->frag) & 0x3fff) != 0) return fragment(p, ip->proto, ihl, total);
 
   p.l4 = uint8_t(p.l3 + ihl);
   const uint8_t* l4 = p.data + p.l4;

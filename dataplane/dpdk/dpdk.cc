@@ -6,7 +6,9 @@
 // through one single-producer ring per port that worker 0 drains onto its
 // own TX queue. Punted frames go the other way through one ring per worker,
 // and with state sync each worker's state events through one more
-// (dataplane/sync_events.h).
+// (dataplane/sync_events.h). Each worker reassembles the IPv4 fragments it
+// receives in a table of its own (frag.h); RSS sends every fragment of a
+// packet to one queue (see the RSS comment in init).
 #include "dataplane/dpdk/dpdk.h"
 
 #include <net/if.h>
@@ -20,6 +22,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -60,6 +63,19 @@ constexpr unsigned kMaxSleepUs = 500;      // worst added latency when idle; kee
 // second a worker fills it in 26 ms, and the control thread drains it every
 // step (it naps at most 1 ms).
 constexpr size_t kEventRing = 65536;
+// Buffers for reassembled packets too long for an RX buffer, per worker: one
+// lives from its reassembly until it is cut again for the MTU (or sent
+// whole to the control thread), so a burst's worth or two is plenty.
+constexpr unsigned kWholePerWorker = 2 * kBurstMax;
+// Fragments one reassembled packet may be cut into on transmit: 16 KiB
+// (what 8 RX buffers hold) at the smallest MTU IPv4 allows a link (68) is
+// more than this, but at 576 it is 29.
+constexpr unsigned kMaxFragmentsOut = 32;
+// The symmetric Toeplitz key (Woo and Park, "Scalable TCP Session
+// Monitoring with Symmetric Receive-side Scaling"): 0x6d5a repeated, so
+// that a flow and its reverse hash alike and both directions of a
+// connection land on one queue.
+constexpr uint8_t kSymmetricRssKeyByte[2] = {0x6d, 0x5a};
 
 // What a worker records in the mbuf for the control thread.
 struct PuntMeta {
@@ -163,12 +179,22 @@ class Impl final : public DpdkIo {
   size_t poll_events(std::span<StateEvent> out) override { return events_ ? events_->poll(out) : 0; }
 
   void run_worker(unsigned id);
+  uint64_t fragments_held() const {
+    uint64_t n = 0;
+    for (const auto& r : reasm_) n += r->held();
+    return n;
+  }
   void start();
   void stop();
 
  private:
   PuntMeta& meta(rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, meta_offset_, PuntMeta*); }
   void transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters& st);
+  Time now() const {
+    if (clock_ns_) return Time(clock_ns_->load(std::memory_order_relaxed));
+    // steady_clock is read through the vDSO: no system call.
+    return std::chrono::steady_clock::now().time_since_epoch();
+  }
   void enqueue(rte_ring* r, rte_mbuf** ms, unsigned n, WorkerCounters& st);
   // One burst of punts from ring r to fn; returns how many.
   size_t drain(rte_ring* r, const std::function<void(const Punt&)>& fn);
@@ -180,6 +206,11 @@ class Impl final : public DpdkIo {
   StateTable* states_ = nullptr;
   uint64_t nat_seed_ = 0;
   uint64_t first_state_id_ = 1;
+  FragSettings frag_;
+  const std::atomic<int64_t>* clock_ns_ = nullptr;
+  std::vector<std::unique_ptr<Reassembly>> reasm_;  // per worker
+  std::vector<uint16_t> mtu_;                       // per port: the IPv4 MTU a reassembled packet is cut to
+  rte_mempool* whole_pool_ = nullptr;
   int ioctl_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   std::vector<net::Mac> macs_;
   std::vector<unsigned> lcores_;
@@ -220,6 +251,8 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   states_ = setup.states;
   nat_seed_ = setup.nat_seed;
   first_state_id_ = setup.first_state_id;
+  frag_ = setup.fragments;
+  clock_ns_ = setup.clock_ns;
   if (setup.ports.size() > kMaxIfaces) {
     error = "interfaces: at most " + std::to_string(kMaxIfaces) + " ports, got " + std::to_string(setup.ports.size());
     return false;
@@ -266,12 +299,31 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   }
 
   unsigned n_ports = unsigned(setup.ports.size());
-  unsigned n_mbufs = std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + workers_ * (kPuntRing + kCarpRing) + 4096u) | 1023u;
+  // The reassembly tables hold fragments in RX buffers: up to their
+  // packets' worth each, which the pool must have besides the rings.
+  const unsigned held = workers_ * frag_.max_packets * max_fragments();
+  unsigned n_mbufs =
+      std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + workers_ * (kPuntRing + kCarpRing) + held + 4096u) |
+      1023u;
   pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!pool_) {
     error = std::string("dataplane: cannot create the mbuf pool (") + std::to_string(n_mbufs) +
             " mbufs): " + rte_strerror(rte_errno) + "; raise -m in dataplane.eal";
     return false;
+  }
+  // A reassembled packet is at most what max_fragments() RX buffers hold.
+  const unsigned whole_room = RTE_PKTMBUF_HEADROOM + max_fragments() * RTE_MBUF_DEFAULT_DATAROOM;
+  whole_pool_ = rte_pktmbuf_pool_create("hafw_whole", workers_ * kWholePerWorker + 63, 0, 0, uint16_t(whole_room),
+                                        int(rte_socket_id()));
+  if (!whole_pool_) {
+    error = std::string("dataplane: cannot create the reassembly buffer pool: ") + rte_strerror(rte_errno) +
+            "; raise -m in dataplane.eal";
+    return false;
+  }
+  for (unsigned w = 0; w < workers_; ++w) {
+    auto r = Reassembly::create(frag_, whole_pool_, int(rte_socket_id()), error);
+    if (!r) return false;
+    reasm_.push_back(std::move(r));
   }
 
   for (const auto& ifc : setup.ports) {
@@ -297,9 +349,26 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     // (ipv4_output then leaves the field zero and flags the packet).
     const bool ip_csum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     if (ip_csum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+    // RSS. Fragments: a NIC classifies an IPv4 packet with MF or an offset
+    // as FRAG_IPV4 and, that type enabled, hashes it on its addresses only,
+    // so every fragment of a packet — the first carries ports, the others
+    // none — reaches one queue and one worker's reassembly table. Whole
+    // TCP and UDP packets hash with their ports (NONFRAG_IPV4_TCP/UDP), so
+    // a packet reassembled on one worker may belong to a flow another
+    // worker sees: the state table is shared, and that is the two-workers
+    // case every NATed connection already is. Symmetric: with the 0x6d5a
+    // key a flow and its reverse hash alike, so where NAT does not change
+    // a connection's addresses both directions land on one worker.
+    uint8_t rss_key[64];
     if (workers_ > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP)) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-      conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+      conf.rx_adv_conf.rss_conf.rss_hf =
+          info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+      if (info.hash_key_size > 0 && info.hash_key_size <= sizeof rss_key) {
+        for (unsigned i = 0; i < info.hash_key_size; ++i) rss_key[i] = kSymmetricRssKeyByte[i % 2];
+        conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+      }
     }
     int rc = rte_eth_dev_configure(port, uint16_t(workers_), uint16_t(workers_), &conf);
     uint16_t nrx = kRxDesc, ntx = kTxDesc;
@@ -321,6 +390,9 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     rte_eth_macaddr_get(port, &ea);
     net::Mac m;
     std::memcpy(m.b.data(), ea.addr_bytes, 6);
+    uint16_t mtu = RTE_ETHER_MTU;
+    if (rte_eth_dev_get_mtu(port, &mtu) != 0 || mtu < 68) mtu = RTE_ETHER_MTU;
+    mtu_.push_back(mtu);
     ports_.push_back(port);
     macs_.push_back(m);
     tx_ip_csum_.push_back(ip_csum);
@@ -373,9 +445,11 @@ Impl::~Impl() {
   for (auto* r : punt_rings_) rte_ring_free(r);
   for (auto* r : carp_rings_) rte_ring_free(r);
   for (auto* r : control_tx_) rte_ring_free(r);
+  reasm_.clear();  // their fragments go back to the pool before it goes
   rte_free(qsv_);
   if (ioctl_fd_ >= 0) ::close(ioctl_fd_);
   if (pool_) rte_mempool_free(pool_);
+  if (whole_pool_) rte_mempool_free(whole_pool_);
   if (pdump_up_) rte_pdump_uninit();
   if (eal_up_) rte_eal_cleanup();
 }
@@ -431,11 +505,14 @@ void Impl::run_worker(unsigned id) {
   WorkerCounters& st = stats_[id];
   const unsigned n_if = unsigned(ports_.size());
   const uint16_t q = uint16_t(id);
+  Reassembly& reasm = *reasm_[id];
   TxBuffer tx[kMaxIfaces];
   rte_mbuf* rx[kBurstMax];
+  rte_mbuf* whole[kBurstMax];  // packets reassembled in this burst, to run again
   rte_mbuf* punt[kBurstMax];
   rte_mbuf* carp[kBurstMax];
   rte_mbuf* dropped[kBurstMax];
+  rte_mbuf* cut[kMaxFragmentsOut];
   Burst burst;
   WorkerCtx ctx{.view = {}, .worker = id, .counters = &st, .states = states_};
   ctx.nat_ports = NatPorts{.seed = nat_seed_, .worker = id, .workers = workers_};
@@ -443,6 +520,70 @@ void Impl::run_worker(unsigned id) {
   ctx.state_id_step = workers_;
   ctx.events = events_ ? events_->of(id) : nullptr;
   unsigned idle = 0, sleep_us = kMinSleepUs;
+
+  // Acts on the exits of a burst run over mbufs ms; a fragment completing
+  // a packet adds it to `whole` (n_whole).
+  uint16_t n_whole = 0;
+  const auto exits = [&](rte_mbuf** ms) {
+    uint16_t n_punt = 0, n_carp = 0, n_drop = 0;
+    const uint64_t now_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now).count());
+    for (uint16_t i = 0; i < burst.n; ++i) {
+      const PacketMeta& p = burst.pkt[i];
+      rte_mbuf* m = ms[i];
+      switch (p.next) {
+        case Next::Tx: {
+          m->data_len = m->pkt_len = p.len;
+          TxBuffer& b = tx[p.out];
+          if (p.has(PacketFlag::Reassembled) && size_t(p.len - p.l3) > mtu_[p.out]) {
+            // Longer than the egress MTU: cut again (its fragments had DF
+            // clear, and the library keeps DF as the first one had it).
+            const unsigned n = fragment(m, p.l3, mtu_[p.out], pool_, cut, kMaxFragmentsOut);
+            if (n == 0) {
+              st.add(DropReason::FragNoBuffer);
+              dropped[n_drop++] = m;
+              break;
+            }
+            st.add(IoCounter::Fragmented);
+            st.add(IoCounter::FragmentsOut, n);
+            for (unsigned k = 0; k < n; ++k) {
+              b.pkts[b.n++] = cut[k];
+              if (b.n == kBurstMax) transmit(p.out, q, b, st);
+            }
+            break;
+          }
+          if (p.has(PacketFlag::TxIpCsum)) {
+            m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+            m->l2_len = p.l3;
+            m->l3_len = uint8_t(p.l4 - p.l3);
+          }
+          b.pkts[b.n++] = m;
+          if (b.n == kBurstMax) transmit(p.out, q, b, st);
+          break;
+        }
+        case Next::Control:
+          meta(m) = PuntMeta{p.nexthop, p.in, uint8_t(p.punt), p.out};
+          if (p.punt == PuntReason::Carp) carp[n_carp++] = m;
+          else punt[n_punt++] = m;
+          break;
+        case Next::Reassemble:
+          if (p.has(PacketFlag::Reassembled)) {  // cannot happen: the library clears MF and the offset
+            st.add(DropReason::FragMalformed);
+            dropped[n_drop++] = m;
+            break;
+          }
+          m->l2_len = p.l3;
+          m->l3_len = uint8_t(p.l4 - p.l3);
+          if (rte_mbuf* w = reasm.add(m, now_ms, st)) whole[n_whole++] = w;
+          break;
+        default:  // Drop (counted by the pipeline)
+          dropped[n_drop++] = m;
+          break;
+      }
+    }
+    if (n_drop) rte_pktmbuf_free_bulk(dropped, n_drop);
+    enqueue(carp_rings_[id], carp, n_carp, st);
+    enqueue(punt_rings_[id], punt, n_punt, st);
+  };
 
   rte_rcu_qsbr_thread_register(qsv_, id);
   rte_rcu_qsbr_thread_online(qsv_, id);
@@ -454,14 +595,13 @@ void Impl::run_worker(unsigned id) {
       rte_delay_us_sleep(kMaxSleepUs);
       continue;
     }
+    ctx.set_time(now());
     unsigned work = 0;
     for (unsigned in = 0; in < n_if; ++in) {
       const uint16_t n = rte_eth_rx_burst(ports_[in], q, rx, kBurstMax);
       if (n == 0) continue;
       work += n;
       st.add(IoCounter::Rx, n);
-      // steady_clock is read through the vDSO: no system call.
-      ctx.set_time(std::chrono::steady_clock::now().time_since_epoch());
       burst.n = 0;
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
@@ -476,38 +616,25 @@ void Impl::run_worker(unsigned id) {
                   uint16_t(m->buf_len - m->data_off), m->ol_flags, m->hash.rss);
       }
       run_burst(ctx, burst);
-
-      uint16_t n_punt = 0, n_carp = 0, n_drop = 0;
-      for (uint16_t i = 0; i < burst.n; ++i) {
-        const PacketMeta& p = burst.pkt[i];
-        rte_mbuf* m = rx[i];
-        switch (p.next) {
-          case Next::Tx: {
-            m->data_len = m->pkt_len = p.len;
-            if (p.has(PacketFlag::TxIpCsum)) {
-              m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-              m->l2_len = p.l3;
-              m->l3_len = uint8_t(p.l4 - p.l3);
-            }
-            TxBuffer& b = tx[p.out];
-            b.pkts[b.n++] = m;
-            if (b.n == kBurstMax) transmit(p.out, q, b, st);
-            break;
-          }
-          case Next::Control:
-            meta(m) = PuntMeta{p.nexthop, p.in, uint8_t(p.punt), p.out};
-            if (p.punt == PuntReason::Carp) carp[n_carp++] = m;
-            else punt[n_punt++] = m;
-            break;
-          default:  // Drop (counted by the pipeline)
-            dropped[n_drop++] = m;
-            break;
-        }
+      n_whole = 0;
+      exits(rx);
+      if (n_whole == 0) continue;
+      // The packets the burst's fragments completed, through the whole
+      // pipeline as if they had arrived so (at most one per fragment).
+      burst.n = 0;
+      for (uint16_t i = 0; i < n_whole; ++i) {
+        rte_mbuf* m = whole[i];
+        burst.set(burst.n, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, uint8_t(in), uint16_t(m->buf_len - m->data_off));
+        burst.pkt[burst.n++].set(PacketFlag::Reassembled);
       }
-      if (n_drop) rte_pktmbuf_free_bulk(dropped, n_drop);
-      enqueue(carp_rings_[id], carp, n_carp, st);
-      enqueue(punt_rings_[id], punt, n_punt, st);
+      run_burst(ctx, burst);
+      n_whole = 0;
+      exits(whole);
     }
+    // Packets whose fragments stopped coming: dropped and counted (a walk
+    // from the oldest that stops at the first one still in time).
+    reasm.expire(uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now).count()), st);
+    reasm.flush();
     for (unsigned out = 0; out < n_if; ++out) transmit(out, q, tx[out], st);
 
     if (id == 0) {
@@ -623,5 +750,6 @@ DpdkIo::~DpdkIo() = default;
 
 void DpdkIo::start_workers() { static_cast<Impl*>(this)->start(); }
 void DpdkIo::stop_workers() { static_cast<Impl*>(this)->stop(); }
+uint64_t DpdkIo::fragments_held() const { return static_cast<const Impl*>(this)->fragments_held(); }
 
 }  // namespace hafw::dp

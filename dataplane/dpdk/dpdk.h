@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+
+#include "dataplane/dpdk/frag.h"
 #include "dataplane/io.h"
 
 namespace hafw::dp {
@@ -40,6 +43,11 @@ struct DpdkSetup {
   // inserts, updates and deletes (PacketIo::poll_events). Off, the workers
   // pay one null check per packet and nothing else.
   bool state_events = false;
+  // IPv4 reassembly: each worker's table (dataplane.fragments).
+  FragSettings fragments;
+  // Tests: the workers' clock, in nanoseconds, instead of steady_clock (a
+  // manual clock the golden harness advances to time fragments out).
+  const std::atomic<int64_t>* clock_ns = nullptr;
 };
 
 class DpdkIo : public PacketIo {
@@ -53,6 +61,8 @@ class DpdkIo : public PacketIo {
   void start_workers();
   // Stop and join the workers; pending control frames are sent first.
   void stop_workers();
+  // IPv4 fragments the workers' reassembly tables hold now.
+  uint64_t fragments_held() const;
 };
 
 }  // namespace hafw::dp

@@ -116,8 +116,9 @@ class Builder {
   Bytes frame(const Frame& f, const std::string& where) {
     const json& j = f.spec;
     only(j, where, {"iface", "note", "eth_src", "eth_dst", "src", "dst", "ttl", "id", "tos", "df", "udp", "tcp",
-                    "icmp"});
-    const Bytes ip = packet(j, where);
+                    "icmp", "frag"});
+    Bytes ip = packet(j, where);
+    if (j.contains("frag")) ip = cut(ip, j["frag"], where + ".frag", j.contains("id"));
     Bytes b(14 + ip.size());
     const net::Mac dst = mac(need(j, "eth_dst", where), where + ".eth_dst");
     const net::Mac src = mac(need(j, "eth_src", where), where + ".eth_src");
@@ -164,6 +165,33 @@ class Builder {
     return uint16_t(number(j, where, 65535));
   }
 
+  // One fragment of the whole packet `ip`: the payload from `offset` (a
+  // multiple of 8), `len` bytes of it (default: to the end), MF set unless it
+  // reaches the end (or as `mf` says), the header's length, offset and
+  // checksum rewritten (`header_offset` writes another offset than the bytes
+  // have). The fragments of one packet share its `id`, which
+  // each of their frames must therefore give.
+  Bytes cut(const Bytes& ip, const json& j, const std::string& where, bool has_id) {
+    only(j, where, {"offset", "len", "mf", "header_offset"});
+    if (!has_id) throw CaseError(where + ": a fragment needs the packet's \"id\"");
+    const size_t payload = ip.size() - 20;
+    const size_t offset = number(need(j, "offset", where), where + ".offset", 65528);
+    if (offset % 8 != 0) throw CaseError(where + ".offset: must be a multiple of 8");
+    if (offset > payload) throw CaseError(where + ".offset: past the packet's " + std::to_string(payload) + " bytes");
+    const size_t len = j.contains("len") ? number(j["len"], where + ".len", payload - offset) : payload - offset;
+    const bool mf = j.contains("mf") ? j["mf"].get<bool>() : offset + len < payload;
+    Bytes f(ip.begin(), ip.begin() + 20);
+    f.insert(f.end(), ip.begin() + 20 + long(offset), ip.begin() + 20 + long(offset + len));
+    put16(f, 2, uint16_t(f.size()));
+    // header_offset: a lie about where the bytes go (an oversize fragment).
+    const size_t said = j.contains("header_offset") ? number(j["header_offset"], where + ".header_offset", 65528) : offset;
+    if (said % 8 != 0) throw CaseError(where + ".header_offset: must be a multiple of 8");
+    put16(f, 6, uint16_t((ip[6] & 0x40) << 8 | (mf ? 0x2000 : 0) | said / 8));
+    put16(f, 10, 0);
+    put16(f, 10, fold(sum16(f.data(), 20)));
+    return f;
+  }
+
   // An IPv4 packet (no Ethernet header) from the description at `j`.
   Bytes packet(const json& j, const std::string& where) {
     const auto src = addr(need(j, "src", where), where + ".src");
@@ -202,7 +230,8 @@ class Builder {
 
   Bytes udp(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst) {
     only(j, where, {"sport", "dport", "data"});
-    const size_t n = j.contains("data") ? number(j["data"], where + ".data", 1400) : 16;
+    // Longer than a frame holds only to be sent as fragments ("frag").
+    const size_t n = j.contains("data") ? number(j["data"], where + ".data", 16000) : 16;
     Bytes u(8 + n);
     put16(u, 0, port(need(j, "sport", where), where + ".sport"));
     put16(u, 2, port(need(j, "dport", where), where + ".dport"));
@@ -274,7 +303,7 @@ class Builder {
 };
 
 Expect parse_expect(const Case& c, const json& j, const std::string& where) {
-  only(j, where, {"out", "drops", "punts", "icmp", "states", "nat"});
+  only(j, where, {"out", "drops", "punts", "icmp", "states", "nat", "fragments"});
   Expect e;
   e.out.assign(c.iface_count(), 0);
   if (j.contains("out") && !j["out"].is_object()) throw CaseError(where + ".out: must be an object");
@@ -296,6 +325,7 @@ Expect parse_expect(const Case& c, const json& j, const std::string& where) {
   family("icmp", dp::kIcmpCounters, e.icmp);
   family("states", dp::kStateCounters, e.states);
   family("nat", dp::kNatCounters, e.nat);
+  family("fragments", kFragmentCounters, e.fragments);
   return e;
 }
 
@@ -364,9 +394,10 @@ Case load_case(const std::string& dir_arg) {
   for (size_t s = 0; s < j["steps"].size(); ++s) {
     const json& st = j["steps"][s];
     const std::string w = "steps[" + std::to_string(s) + "]";
-    only(st, w, {"note", "frames", "expect"});
+    only(st, w, {"note", "frames", "advance_ms", "expect"});
     Step step;
     step.note = st.value("note", "");
+    if (st.contains("advance_ms")) step.advance_ms = number(st["advance_ms"], w + ".advance_ms", 3600000);
     const json& frames = need(st, "frames", w);
     if (!frames.is_array()) throw CaseError(w + ".frames: must be an array");
     for (size_t f = 0; f < frames.size(); ++f) {

@@ -162,6 +162,13 @@ bool check_case(const Case& c, const std::vector<StepRun>& runs, bool update) {
     ok &= family("icmp", dp::kIcmpCounters, r.counters.icmp, step.expect.icmp, report);
     ok &= family("states", dp::kStateCounters, r.counters.states, step.expect.states, report);
     ok &= family("nat", dp::kNatCounters, r.counters.nat, step.expect.nat, report);
+    ok &= family("fragments", kFragmentCounters, r.counters.io, step.expect.fragments, report);
+    if (r.held) {
+      std::printf("    FAIL %lu fragments still held for reassembly at the end of the step (advance_ms lets them "
+                  "time out)\n",
+                  (unsigned long)r.held);
+      ok = false;
+    }
     for (const auto& p : r.punted) std::printf("    punted %s\n", p.c_str());
 
     std::string outs;

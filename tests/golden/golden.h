@@ -10,6 +10,7 @@
 //   pcap_file.cc  reading and writing pcap files with libpcap
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -31,6 +32,11 @@ using Bytes = std::vector<uint8_t>;
 // Keys outbound NAT's port choice in every run (DpdkSetup::nat_seed), so
 // the ports are known before the run: case.cc computes them with it.
 constexpr uint64_t kNatSeed = 0;
+
+// The io counters of reassembly, which a step's expect names as "fragments".
+inline constexpr std::array<net::Named<dp::IoCounter>, 4> kFragmentCounters = {
+    dp::kIoCounters[size_t(dp::IoCounter::FragmentsIn)], dp::kIoCounters[size_t(dp::IoCounter::Reassembled)],
+    dp::kIoCounters[size_t(dp::IoCounter::Fragmented)], dp::kIoCounters[size_t(dp::IoCounter::FragmentsOut)]};
 
 // The case itself is broken (bad case.json, a missing file): nothing runs.
 struct CaseError : std::runtime_error {
@@ -67,6 +73,9 @@ struct NatPort {
 struct Expect {
   std::vector<uint64_t> out;  // frames leaving each interface
   std::map<std::string, uint64_t> drops, punts, icmp, states, nat;
+  // The reassembly's I/O counters (fragments_in, reassembled, fragmented,
+  // fragments_out); the others of the io family are not checked.
+  std::map<std::string, uint64_t> fragments;
 };
 
 struct Frame {
@@ -77,6 +86,9 @@ struct Frame {
 struct Step {
   std::string note;
   std::vector<Frame> frames;  // in arrival order
+  // Once every frame is handled, the workers' clock moves on this much and
+  // the step waits until no fragment is held (a timeout to see expire).
+  uint64_t advance_ms = 0;
   Expect expect;
 };
 
@@ -115,6 +127,7 @@ struct StepRun {
   std::vector<std::string> outputs;  // per interface: the pcap the port wrote
   uint64_t inputs = 0;               // frames in the step's input pcaps
   bool settled = false;              // every input was received and handled in time
+  uint64_t held = 0;                 // fragments still held for reassembly at the end
   dp::Counters counters;
   std::vector<std::string> punted;   // one line per frame the control thread got
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -56,14 +57,27 @@ std::unique_ptr<const dp::Policy> copy_policy(const dp::Policy& p) {
   return q;
 }
 
-uint64_t handled(const dp::Counters& k) {
-  // Every frame a worker receives ends transmitted, dropped (counted by
-  // reason), punted (counted by reason) or refused as multi-segment.
-  uint64_t n = k[dp::IoCounter::Tx] + k[dp::IoCounter::TxFull] + k[dp::IoCounter::Unsupported];
-  for (uint64_t d : k.drops) n += d;
-  for (uint64_t p : k.punts) n += p;
+// Drops of fragments the reassembly table held.
+uint64_t table_drops(const dp::Counters& k) {
+  using D = dp::DropReason;
+  uint64_t n = 0;
+  for (D d : {D::FragOverlap, D::FragTooMany, D::FragTimeout, D::FragTableFull}) n += k.drops[size_t(d)];
   return n;
 }
+
+uint64_t handled(const dp::Counters& k) {
+  // Every frame a worker receives ends transmitted, dropped (counted by
+  // reason), punted (counted by reason), refused as multi-segment, or taken
+  // for reassembly; every packet reassembled ends one of the first ways,
+  // and one cut for the MTU is transmitted as several frames.
+  using I = dp::IoCounter;
+  uint64_t n = k[I::Tx] - (k[I::FragmentsOut] - k[I::Fragmented]) + k[I::TxFull] + k[I::Unsupported] +
+               k[I::FragmentsIn] - k[I::Reassembled];
+  for (uint64_t d : k.drops) n += d;
+  for (uint64_t p : k.punts) n += p;
+  return n - table_drops(k);
+}
+
 
 }  // namespace
 
@@ -109,6 +123,11 @@ std::vector<StepRun> run_case(const Case& c, const std::string& work) {
   for (const auto& [name, h] : c.hosts)
     if (h.iface) neighbours.emplace_back(uint8_t(*h.iface), h.ip.v4(), *h.mac);
 
+  // The workers' clock: one for the case, which only a step's advance_ms
+  // moves (states and fragments age as the case says, not as the machine
+  // is fast).
+  std::atomic<int64_t> clock_ns{std::chrono::nanoseconds(std::chrono::hours(1)).count()};
+
   const std::string empty = work + "/empty.pcap";
   write_pcap(empty, {});
   uint64_t next_state_id = 1;
@@ -129,6 +148,9 @@ std::vector<StepRun> run_case(const Case& c, const std::string& work) {
     setup.states = &states;
     setup.nat_seed = kNatSeed;
     setup.first_state_id = next_state_id;
+    setup.clock_ns = &clock_ns;
+    setup.fragments = {.max_packets = c.cfg.dataplane.fragments.max_packets,
+                       .timeout_ms = c.cfg.dataplane.fragments.timeout_ms};
     for (unsigned i = 0; i < c.iface_count(); ++i) {
       const std::string in = std::filesystem::exists(c.in_pcap(s, i)) ? c.in_pcap(s, i) : empty;
       r.inputs += read_pcap(in).size();
@@ -178,6 +200,13 @@ std::vector<StepRun> run_case(const Case& c, const std::string& work) {
       if (std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    if (r.settled && c.steps[s].advance_ms) {
+      clock_ns += std::chrono::nanoseconds(std::chrono::milliseconds(c.steps[s].advance_ms)).count();
+      // The worker's expiry walk drops what timed out.
+      while (io->fragments_held() != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    r.held = io->fragments_held();
     io->stop_workers();
     r.counters = io->counters();
     io->poll([&](const dp::Punt& p) {

@@ -698,3 +698,20 @@ TEST_CASE("rules, NAT and max_states are enforced: only sync warns that it is no
   CHECK(lines(r.diagnostics, false) ==
         V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16"});
 }
+
+TEST_CASE("dataplane.fragments sets each worker's reassembly limits", "[config][fragments]") {
+  CHECK(load_ok(primary()).dataplane.fragments.max_packets == 1024);
+  CHECK(load_ok(primary()).dataplane.fragments.timeout_ms == 30000);
+  json j = primary();
+  j["dataplane"]["fragments"] = {{"max_packets", 64}, {"timeout_ms", 500}};
+  const Config c = load_ok(j);
+  CHECK(c.dataplane.fragments.max_packets == 64);
+  CHECK(c.dataplane.fragments.timeout_ms == 500);
+  j["dataplane"]["fragments"] = {{"max_packets", 0}};
+  CHECK(errors(j) == V{"error: dataplane.fragments.max_packets: must be 1-65536, got 0"});
+  j["dataplane"]["fragments"] = {{"timeout_ms", 120001}};
+  CHECK(errors(j) == V{"error: dataplane.fragments.timeout_ms: must be 1-120000, got 120001"});
+  j["dataplane"]["fragments"] = {{"max_fragments", 4}};
+  CHECK(errors(j).size() == 1);
+  CHECK(errors(j)[0].rfind("error: dataplane.fragments: unknown key 'max_fragments'", 0) == 0);
+}

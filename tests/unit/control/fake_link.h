@@ -122,6 +122,10 @@ class FakeIo final : public dp::PacketIo {
         } else if (p.next == dp::Next::Control) {
           counters_.add(dp::IoCounter::ToControl);
           fn(dp::Punt{p.in, p.punt, p.out, p.nexthop, frame});
+        } else if (p.next == dp::Next::Reassemble) {
+          // This network has no reassembly (hafwd's DPDK glue does): a
+          // fragment is taken and never completes.
+          counters_.add(dp::IoCounter::FragmentsIn);
         }
       }
     }

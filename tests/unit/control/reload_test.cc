@@ -158,6 +158,18 @@ TEST_CASE("an invalid config is refused with hafwctl check's lines and changes n
   CHECK(lab.ping_server(1).size() == 1);
 }
 
+TEST_CASE("the reassembly limits need a restart", "[node][reload]") {
+  Lab lab;
+  lab.start_n1();
+  lab.run_for(4s);
+  const json running = lab.n1->handle("config.get", {{"secrets", true}});
+  json cfg = n1_config(lab);
+  cfg["dataplane"]["fragments"] = {{"max_packets", 2048}, {"timeout_ms", 30000}};
+  CHECK(refusal(*lab.n1, "config.reload", {{"config", cfg}}) ==
+        "error: dataplane.fragments.max_packets: requires a restart (running 1024, new 2048)");
+  CHECK(lab.n1->handle("config.get", {{"secrets", true}}) == running);
+}
+
 TEST_CASE("a key that needs a restart refuses the whole config", "[node][reload]") {
   Lab lab;
   lab.start_n1();

@@ -407,12 +407,15 @@ TEST_CASE("keep_state false passes the packet but not its reply; out rules filte
   CHECK(fw.send(kLan, odd).dropped(DropReason::DefaultBlock));
 }
 
-TEST_CASE("IPv4 fragments are dropped: no reassembly yet", "[firewall]") {
+TEST_CASE("IPv4 fragments meet no rule and no state: they go to reassembly, and only the whole packet is filtered",
+          "[firewall][fragments]") {
   Fw fw;
   Bytes first = ipv4_frame(kLanVmac, kHostMac, kClient, kServer, net::kProtoUdp, udp_payload(40), 64, 0x2000);
   Bytes later = ipv4_frame(kLanVmac, kHostMac, kClient, kServer, net::kProtoUdp, udp_payload(40), 64, 0x0010);
-  CHECK(fw.send(kLan, first).dropped(DropReason::IpFragment));
-  CHECK(fw.send(kLan, later).dropped(DropReason::IpFragment));
+  CHECK(fw.send(kLan, first).p.next == dp::Next::Reassemble);
+  CHECK(fw.send(kLan, later).p.next == dp::Next::Reassemble);
+  CHECK(fw.states(dp::StateCounter::Created) == 0);
+  CHECK(fw.t.states->in_use() == 0);
 }
 
 TEST_CASE("states expire after their protocol's timeout and the reaper frees them", "[firewall][states]") {

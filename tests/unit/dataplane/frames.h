@@ -111,7 +111,7 @@ inline Tables master_view() {
 }
 
 // One frame through the real pipeline: its exit, as the worker's I/O sees it.
-enum class Exit { Forward, Reply, ToControl, Drop };
+enum class Exit { Forward, Reply, ToControl, Drop, Reassemble };
 struct Result {
   Exit exit;
   uint8_t out_iface;
@@ -130,6 +130,7 @@ inline Result process(const Tables& t, uint8_t in, uint8_t* frame, uint16_t& len
   Result r{Exit::Drop, p.out, p.drop, p.nexthop, p.punt};
   if (p.next == dp::Next::Tx) r.exit = p.out == in ? Exit::Reply : Exit::Forward;
   else if (p.next == dp::Next::Control) r.exit = Exit::ToControl;
+  else if (p.next == dp::Next::Reassemble) r.exit = Exit::Reassemble;
   return r;
 }
 

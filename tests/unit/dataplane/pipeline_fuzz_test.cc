@@ -146,7 +146,7 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
     return f;
   };
 
-  std::array<size_t, 3> exits{};  // Tx, Control, Drop
+  std::array<size_t, 4> exits{};  // Tx, Control, Drop, Reassemble
   dp::WorkerCounters counters;
   size_t drops = 0, punts = 0;
   Time now = std::chrono::seconds(1000);
@@ -216,6 +216,11 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
           if (net::be16(eth_of(out).type) == net::kEtherTypeIpv4) REQUIRE(ip_checksum_ok(out));
           break;
         }
+        case dp::Next::Reassemble:  // a fragment that passed ipv4_input's checks
+          ++exits[3];
+          REQUIRE(p.l4 > p.l3);
+          REQUIRE((net::be16(net::load16(p.data + p.l3 + 6)) & 0x3fff) != 0);  // MF or an offset
+          break;
         default:
           FAIL("packet left the pipeline at stage " << int(p.next));
       }

@@ -227,9 +227,9 @@ TEST_CASE("local traffic that is not served is counted", "[dataplane][ipv4]") {
     check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 17, udp_payload())),
                   DropReason::LocalUnsupported);
   }
-  SECTION("a fragment addressed to us") {
-    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, echo, 64, 0x2000)),
-                  DropReason::IpFragment);
+  SECTION("a fragment addressed to us goes to reassembly first") {
+    CHECK(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, 1, echo, 64, 0x2000)).r.exit ==
+          Exit::Reassemble);
   }
   SECTION("broadcast and other multicast") {
     check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("192.168.1.255"), 17,
@@ -385,9 +385,9 @@ TEST_CASE("forwarding decrements TTL, keeps the checksum valid and rewrites MACs
     check_dropped(run(v, kLan, ipv4_frame(Mac::broadcast(), kHostMac, kHost, ip4("8.8.8.8"), 17, udp)),
                   DropReason::NotForUs);
   }
-  SECTION("transit fragments are dropped: no reassembly, and no ports to match a state with") {
-    check_dropped(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 64, 0x2000 | 185)),
-                  DropReason::IpFragment);
+  SECTION("transit fragments go to reassembly: they have no ports to match a state with") {
+    CHECK(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, ip4("8.8.8.8"), 17, udp, 64, 185)).r.exit ==
+          Exit::Reassemble);
   }
   SECTION("a packet for the peer's VIP is not forwarded by the backup") {
     auto b = backup_view();
@@ -474,6 +474,9 @@ TEST_CASE("a mixed burst ends each packet where it would end alone, and counts e
         CHECK(p.drop == alone[i].drop);
         ++drops;
         break;
+      case Exit::Reassemble:
+        CHECK(p.next == dp::Next::Reassemble);
+        break;
     }
   }
   const dp::Counters c = counters.read();
@@ -546,11 +549,11 @@ TEST_CASE("IPv4 input records the transport offset and the flow key", "[dataplan
       CHECK(p.key_hash == dp::StateTable::hash(p.key));
     }
   }
-  SECTION("a fragment gets no key: it is dropped (no reassembly yet)") {
+  SECTION("a fragment gets no key: it goes to reassembly, and the whole packet gets one") {
     Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, ip4("203.0.113.9"), 17, udp_payload(8), 64, 0x0010);
     const dp::PacketMeta p = dp::run_one(ctx, kLan, f.data(), uint16_t(f.size()));
-    CHECK(p.next == dp::Next::Drop);
-    CHECK(p.drop == DropReason::IpFragment);
+    CHECK(p.next == dp::Next::Reassemble);
+    CHECK(p.l4 == 14 + 20);
   }
 }
 
@@ -645,10 +648,10 @@ TEST_CASE("the sync interface takes state sync frames and ARP, nothing else", "[
   // ARP still works: the node resolves its peer over this link.
   CHECK(run(v, kSync, arp_request(kPeer, kPeerMac, kSyncAddr)).r.exit == Exit::Reply);
   // A ping of the node, a packet to route through it, UDP to the LAN: dropped and counted.
-  check_dropped(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))),
+  check_dropped(run(v, 2, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))),
                 DropReason::NotSync);
   check_dropped(run(v, kSync, udp_frame(kSyncMac, kPeerMac, kPeer, kHost, 4000, 53)), DropReason::NotSync);
-  check_dropped(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kWanVip, net::kProtoCarp, Bytes(36, 0), 255)),
+  check_dropped(run(v, 2, ipv4_frame(kSyncMac, kPeerMac, kPeer, kWanVip, net::kProtoCarp, Bytes(36, 0), 255)),
                 DropReason::NotSync);
   // The same ping on the LAN is answered: only the sync interface is closed.
   CHECK(run(v, kLan, ipv4_frame(kLanMac, kHostMac, kHost, kLanAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))).r.exit ==
@@ -657,4 +660,57 @@ TEST_CASE("the sync interface takes state sync frames and ARP, nothing else", "[
   v.topo.sync_iface = dp::Topology::kNoSyncIface;
   CHECK(run(v, kSync, ipv4_frame(kSyncMac, kPeerMac, kPeer, kSyncAddr, net::kProtoIcmp, icmp_echo(1, 1, 8))).r.exit ==
         Exit::Reply);
+}
+
+TEST_CASE("fragments are checked before reassembly: tiny, oversize and malformed ones are dropped by reason",
+          "[dataplane][ipv4][fragments]") {
+  auto v = master_view();
+  const uint32_t dst = ip4("203.0.113.9");
+  auto frag = [&](uint8_t proto, std::span<const uint8_t> payload, uint16_t frag_field) {
+    return run(v, kLan, ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, dst, proto, payload, 64, frag_field));
+  };
+  constexpr uint16_t kMf = 0x2000;
+  SECTION("first, middle and last fragments of every protocol pass to reassembly") {
+    CHECK(frag(17, Bytes(16, 'u'), kMf).r.exit == Exit::Reassemble);
+    Bytes tcp(24, 't');
+    tcp[12] = 0x50;  // data offset 20
+    CHECK(frag(6, tcp, kMf).r.exit == Exit::Reassemble);
+    CHECK(frag(1, Bytes(8, 'i'), kMf).r.exit == Exit::Reassemble);
+    CHECK(frag(47, Bytes(8, 'g'), kMf).r.exit == Exit::Reassemble);
+    CHECK(frag(17, Bytes(16, 'u'), kMf | 2).r.exit == Exit::Reassemble);
+    CHECK(frag(6, Bytes(16, 't'), kMf | 3).r.exit == Exit::Reassemble);
+    CHECK(frag(17, Bytes(5, 'u'), 4).r.exit == Exit::Reassemble);  // the last may end anywhere
+  }
+  SECTION("a first fragment must hold the whole transport header (RFC 1858, RFC 3128)") {
+    check_dropped(frag(6, Bytes(16, 0), kMf), DropReason::FragTiny);  // TCP's flags at 13, its header 20
+    Bytes tcp(24, 0);
+    tcp[12] = 0x80;  // data offset 32: options the first fragment does not hold
+    check_dropped(frag(6, tcp, kMf), DropReason::FragTiny);
+    tcp[12] = 0x60;  // 24: it does
+    CHECK(frag(6, tcp, kMf).r.exit == Exit::Reassemble);
+    CHECK(frag(17, Bytes(8, 0), kMf).r.exit == Exit::Reassemble);
+  }
+  SECTION("TCP at offset 8 would overwrite the header's flags (RFC 1858 §3.2)") {
+    check_dropped(frag(6, Bytes(16, 0), kMf | 1), DropReason::FragTiny);
+    check_dropped(frag(6, Bytes(3, 0), 1), DropReason::FragTiny);
+    CHECK(frag(17, Bytes(16, 0), kMf | 1).r.exit == Exit::Reassemble);  // UDP's header is 8 bytes
+  }
+  SECTION("a fragment ending past 65,535 bytes is the ping of death") {
+    check_dropped(frag(1, Bytes(40, 0), 8189), DropReason::FragOversize);  // 20 + 65512 + 40
+    CHECK(frag(1, Bytes(3, 0), 8189).r.exit == Exit::Reassemble);          // 20 + 65512 + 3 = 65535
+  }
+  SECTION("no payload, or a fragment before the last not ending on 8 bytes") {
+    check_dropped(frag(17, Bytes(12, 0), kMf), DropReason::FragMalformed);
+    check_dropped(frag(17, Bytes(0, 0), 10), DropReason::FragMalformed);
+  }
+  SECTION("a fragment on the sync interface is not a sync frame") {
+    v.topo.sync_iface = 2;
+    check_dropped(run(v, 2, ipv4_frame(kSyncMac, kHostMac, kHost, dst, 17, Bytes(16, 0), 64, kMf)),
+                  DropReason::NotSync);
+  }
+  SECTION("the header is checked first") {
+    Bytes f = ipv4_frame(Mac::virtual_for(1), kHostMac, kHost, dst, 17, Bytes(16, 0), 64, kMf);
+    f[14 + 10] ^= 1;
+    check_dropped(run(v, kLan, f), DropReason::BadIpChecksum);
+  }
 }

@@ -86,18 +86,25 @@ class Drain {
   std::thread thread_;  // last: starts once the rest is built
 };
 
-}  // namespace
-
-TEST_CASE("two workers share the table: one state and one mapping per connection, replies on the other worker",
-          "[firewall][concurrency]") {
+// The example firewall for two workers: a table of `capacity` states, the
+// server and the 100 clients as neighbours.
+Tables two_workers(uint32_t capacity) {
   Tables t = master_view();
-  t.states = std::make_shared<dp::StateTable>(2 * kFlows);
+  t.states = std::make_shared<dp::StateTable>(capacity);
   t.policy = example_policy(*t.states);
   std::vector<dp::NeighborTable::Entry> n = {{kWan, kServer, mac(0x10)}};
   for (unsigned h = 0; h < 100; ++h) n.emplace_back(kLan, ip4("192.168.1.50") + h, mac(uint8_t(h)));
   t.neighbors = dp::NeighborTable::build(n);
   // Each worker's policy counters: the policy was sized for one worker.
   t.policy->allocate_counters(2);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("two workers share the table: one state and one mapping per connection, replies on the other worker",
+          "[firewall][concurrency]") {
+  Tables t = two_workers(2 * kFlows);
 
   // Room for every event of the run, so that none may be lost however the
   // drain is scheduled.
@@ -199,4 +206,65 @@ TEST_CASE("two workers share the table: one state and one mapping per connection
   CHECK(other == 0);         // nothing was deleted
   CHECK(w0.counters.read().states[size_t(dp::StateCounter::SyncEventDropped)] == 0);
   CHECK(w1.counters.read().states[size_t(dp::StateCounter::SyncEventDropped)] == 0);
+}
+
+TEST_CASE("two workers creating different connections at once never hand out one NAT port twice",
+          "[firewall][concurrency][nat]") {
+  // 3,000 connections per worker, each worker its own clients' (so neither
+  // joins the other's), all to one server port: every new flow searches the
+  // same port range at the same time as the other worker's.
+  Tables t = two_workers(4 * kFlows);
+  dp::EventRings rings(2, 16384);
+  Worker w0(t, 0, rings.of(0)), w1(t, 1, rings.of(1));
+  Drain drain(rings);
+  // Worker w's flow f: the request of flow 2f + w (clients and source ports
+  // differ between the two sets).
+  std::vector<uint16_t> port[2] = {std::vector<uint16_t>(kFlows), std::vector<uint16_t>(kFlows)};
+  auto create = [&](Worker& w) {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      Bytes out = w.send(kLan, request(2 * f + w.id));
+      port[w.id][f] = out.empty() ? 0 : sport_of(out);
+    }
+  };
+  std::thread a([&] { create(w0); });
+  std::thread b([&] { create(w1); });
+  a.join();
+  b.join();
+  const uint16_t lo = t.policy->nat_port_lo;
+  std::set<uint16_t> all;
+  for (unsigned w = 0; w < 2; ++w)
+    for (unsigned f = 0; f < kFlows; ++f) {
+      INFO("worker " << w << " flow " << f);
+      REQUIRE(port[w][f] != 0);
+      CHECK(unsigned(port[w][f] - lo) % 2 == w);  // the worker's share of the range
+      all.insert(port[w][f]);
+    }
+  CHECK(all.size() == 2 * kFlows);  // no port for two connections
+  // Each reply on the other worker reaches its own client. (Checked after
+  // the threads: Catch2's assertions are not thread-safe.)
+  std::vector<Bytes> back[2] = {std::vector<Bytes>(kFlows), std::vector<Bytes>(kFlows)};
+  auto answer = [&](Worker& on, unsigned creator) {
+    for (unsigned f = 0; f < kFlows; ++f) back[creator][f] = on.send(kWan, reply(port[creator][f]));
+  };
+  std::thread c([&] { answer(w1, 0); });
+  std::thread d([&] { answer(w0, 1); });
+  c.join();
+  d.join();
+  for (unsigned w = 0; w < 2; ++w)
+    for (unsigned f = 0; f < kFlows; ++f) {
+      const unsigned flow = 2 * f + w;
+      INFO("flow " << flow);
+      REQUIRE_FALSE(back[w][f].empty());
+      CHECK(net::be32(ip_of(back[w][f]).dst) == client_of(flow));
+      CHECK(dport_of(back[w][f]) == sport_of_flow(flow));
+    }
+  const dp::Counters c0 = w0.counters.read(), c1 = w1.counters.read();
+  CHECK(c0.states[size_t(dp::StateCounter::Created)] == kFlows);
+  CHECK(c1.states[size_t(dp::StateCounter::Created)] == kFlows);
+  CHECK(c0.states[size_t(dp::StateCounter::Raced)] + c1.states[size_t(dp::StateCounter::Raced)] == 0);
+  uint64_t drops = 0;
+  for (auto x : c0.drops) drops += x;
+  for (auto x : c1.drops) drops += x;
+  CHECK(drops == 0);
+  drain.finish();
 }

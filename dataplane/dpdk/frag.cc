@@ -1,0 +1,161 @@
+// The ip_frag library's copy fragmentation and expiry walk are experimental in
+// DPDK 22.11.
+#define ALLOW_EXPERIMENTAL_API 1
+
+#include "dataplane/dpdk/frag.h"
+
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+namespace hafw::dp {
+
+namespace {
+
+// Bucket entries of the table: a key has two candidate buckets, so eight
+// slots; with four slots a packet in the table the buckets rarely fill.
+constexpr uint32_t kBucketEntries = 4;
+
+// One call to the library puts at most a stale entry's fragments and the
+// new one on death row, or an erroneous entry's and the new one.
+constexpr uint32_t kDeathRowRoom = 2 * (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1);
+
+}  // namespace
+
+unsigned max_fragments() { return RTE_LIBRTE_IP_FRAG_MAX_FRAG; }
+
+std::unique_ptr<Reassembly> Reassembly::create(const FragSettings& s, rte_mempool* whole, int socket,
+                                               std::string& error) {
+  std::unique_ptr<Reassembly> r(new Reassembly());
+  r->whole_ = whole;
+  r->dr_ = std::make_unique<rte_ip_frag_death_row>();
+  r->dr_->cnt = 0;
+  // The timestamps are milliseconds, so the library's "cycles" are too.
+  r->tbl_ = rte_ip_frag_table_create(s.max_packets, kBucketEntries, s.max_packets, s.timeout_ms, socket);
+  if (!r->tbl_) {
+    error = "dataplane.fragments: cannot create a reassembly table for " + std::to_string(s.max_packets) +
+            " packets: " + rte_strerror(rte_errno);
+    return nullptr;
+  }
+  return r;
+}
+
+Reassembly::~Reassembly() {
+  if (tbl_) rte_ip_frag_table_destroy(tbl_);  // frees the fragments it holds
+  if (dr_) flush();
+}
+
+void Reassembly::flush() {
+  if (dr_->cnt) rte_ip_frag_free_death_row(dr_.get(), 4);
+}
+
+void Reassembly::count_from(uint32_t from, DropReason why, WorkerCounters& c) const {
+  if (dr_->cnt > from) c.add(why, dr_->cnt - from);
+}
+
+rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
+  if (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - dr_->cnt < kDeathRowRoom) flush();
+  c.add(IoCounter::FragmentsIn);
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
+  const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+  const bool between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
+  const uint32_t before = dr_->cnt;
+  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+  const uint32_t after = dr_->cnt;
+  // The library says only "complete" or "not yet"; what it put on death row
+  // says why it let fragments go. A stale entry it found on the way (or
+  // reused: the same packet, timed out) goes first, and is a timeout. Then:
+  // m alone means no entry could be had for it (the table or both of its
+  // buckets full); m with others means its entry was erroneous —
+  // overlapping or repeated fragments, or more than the library holds.
+  uint32_t mine = after;
+  for (uint32_t i = before; i < after; ++i)
+    if (dr_->row[i] == m) mine = i;
+  // m counts as held until its packet completes; what death row took, no more.
+  const uint32_t held = held_.load(std::memory_order_relaxed) + 1 - (after - before) - (whole ? whole->nb_segs : 0);
+  held_.store(held, std::memory_order_relaxed);
+  if (mine == after) {
+    count_from(before, DropReason::FragTimeout, c);
+  } else {
+    // A fresh entry is never erroneous, so what went is one entry's. The
+    // library keeps the first, the last and MAX_FRAG - 2 fragments between:
+    // one more between drops those held and m, at least MAX_FRAG - 1 in
+    // all. (An overlap found among that many fragments counts as too many.)
+    const uint32_t dropped = after - before;
+    if (dropped == 1) c.add(DropReason::FragTableFull);
+    else if (between && dropped >= RTE_LIBRTE_IP_FRAG_MAX_FRAG - 1) c.add(DropReason::FragTooMany, dropped);
+    else c.add(DropReason::FragOverlap, dropped);
+  }
+  if (!whole) return nullptr;
+  c.add(IoCounter::Reassembled);
+  return linearize(whole, c);
+}
+
+rte_mbuf* Reassembly::linearize(rte_mbuf* chain, WorkerCounters& c) {
+  rte_mbuf* m = chain;
+  if (chain->nb_segs > 1) {
+    // In place if the first fragment's buffer holds it (a reassembled packet
+    // that fits the MTU), else copied into a buffer of the whole pool.
+    if (rte_pktmbuf_linearize(chain) != 0) {
+      m = rte_pktmbuf_alloc(whole_);
+      char* to = m ? rte_pktmbuf_append(m, uint16_t(chain->pkt_len)) : nullptr;
+      if (!to) {
+        if (m) rte_pktmbuf_free(m);
+        rte_pktmbuf_free(chain);
+        c.add(DropReason::FragNoBuffer);
+        return nullptr;
+      }
+      for (const rte_mbuf* s = chain; s; s = s->next) {
+        std::memcpy(to, rte_pktmbuf_mtod(s, const char*), s->data_len);
+        to += s->data_len;
+      }
+      m->l2_len = chain->l2_len;
+      m->l3_len = chain->l3_len;
+      m->port = chain->port;
+      rte_pktmbuf_free(chain);
+    }
+  }
+  // The library leaves the header's checksum zero.
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  m->ol_flags = 0;
+  return m;
+}
+
+void Reassembly::expire(uint64_t now_ms, WorkerCounters& c) {
+  if (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - dr_->cnt < kDeathRowRoom) flush();
+  const uint32_t before = dr_->cnt;
+  rte_ip_frag_table_del_expired_entries(tbl_, dr_.get(), now_ms);
+  count_from(before, DropReason::FragTimeout, c);
+  held_.store(held_.load(std::memory_order_relaxed) - (dr_->cnt - before), std::memory_order_relaxed);
+}
+
+unsigned fragment(rte_mbuf* m, uint16_t l3, uint16_t mtu, rte_mempool* pool, rte_mbuf** out, unsigned max_out) {
+  uint8_t eth[RTE_PKTMBUF_HEADROOM];
+  if (l3 > sizeof eth) return 0;
+  std::memcpy(eth, rte_pktmbuf_mtod(m, const uint8_t*), l3);
+  rte_pktmbuf_adj(m, l3);  // the library wants the IPv4 header first
+  const int32_t n = rte_ipv4_fragment_copy_nonseg_packet(m, out, uint16_t(max_out), mtu, pool);
+  if (n <= 0) {
+    rte_pktmbuf_prepend(m, l3);  // the bytes are still there
+    return 0;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    rte_mbuf* f = out[i];
+    auto* ip = rte_pktmbuf_mtod(f, rte_ipv4_hdr*);
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    char* hdr = rte_pktmbuf_prepend(f, l3);  // a direct mbuf has the pool's headroom
+    std::memcpy(hdr, eth, l3);
+    f->ol_flags = 0;
+    f->l2_len = l3;
+  }
+  rte_pktmbuf_free(m);
+  return unsigned(n);
+}
+
+}  // namespace hafw::dp

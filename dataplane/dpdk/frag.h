@@ -1,0 +1,84 @@
+// IPv4 reassembly and fragmentation for the DPDK glue, on DPDK's ip_frag
+// library (docs/dataplane.md, "Fragments").
+//
+// The pipeline sends a fragment that passed ipv4_input's checks to the
+// Reassemble exit; the worker hands its mbuf to its own Reassembly (one
+// ip_frag table per worker: no lock), and a packet that completes comes
+// back as one segment, for the pipeline to run again from the start. A
+// reassembled packet the rules pass that is longer than the egress port's
+// MTU is cut again on transmit (fragment()).
+//
+// Every fragment the table lets go of is counted by reason: a timeout, an
+// overlap (or a repeat), too many fragments, or no room in the table.
+// IPv6 fragments are to use the same table (rte_ipv6_frag_reassemble_packet)
+// and the same accounting.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dataplane/counters.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ip_frag_tbl;
+struct rte_ip_frag_death_row;
+
+namespace hafw::dp {
+
+struct FragSettings {
+  // Packets one worker reassembles at once (each holds up to
+  // kMaxFragments mbufs): the memory bound under a flood.
+  uint32_t max_packets = 1024;
+  // A packet whose fragments have not all arrived this long after its
+  // first one is dropped, with every fragment held for it.
+  uint32_t timeout_ms = 30000;
+};
+
+// The ip_frag library's limit on fragments per packet, fixed when DPDK is
+// built (RTE_LIBRTE_IP_FRAG_MAX_FRAG; 8 in Debian's and DPDK's default).
+unsigned max_fragments();
+
+class Reassembly {
+ public:
+  // The table on `socket`; `whole` is the pool of buffers that hold a
+  // reassembled packet too long for one of the RX pool's. Null and `error`
+  // on failure.
+  static std::unique_ptr<Reassembly> create(const FragSettings& s, rte_mempool* whole, int socket,
+                                            std::string& error);
+  ~Reassembly();
+  Reassembly(const Reassembly&) = delete;
+  Reassembly& operator=(const Reassembly&) = delete;
+
+  // Takes fragment m (one segment; l2_len and l3_len set). Returns the
+  // packet it completes, in one segment with a valid IPv4 header checksum,
+  // or null: held until its packet completes, or dropped (counted in c).
+  rte_mbuf* add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c);
+  // Drops the packets that timed out by now_ms (counted).
+  void expire(uint64_t now_ms, WorkerCounters& c);
+  // Frees the mbufs the table has let go of.
+  void flush();
+  // Fragments the table holds now (any thread may read it).
+  uint32_t held() const { return held_.load(std::memory_order_relaxed); }
+
+ private:
+  Reassembly() = default;
+  // Counts the mbufs from death row index `from` on as `why`.
+  void count_from(uint32_t from, DropReason why, WorkerCounters& c) const;
+  rte_mbuf* linearize(rte_mbuf* chain, WorkerCounters& c);
+
+  rte_ip_frag_tbl* tbl_ = nullptr;
+  std::unique_ptr<rte_ip_frag_death_row> dr_;
+  rte_mempool* whole_ = nullptr;
+  std::atomic<uint32_t> held_{0};  // written by the worker only
+};
+
+// Cuts packet m (one segment, its IPv4 header at l3 after an Ethernet
+// header) into fragments of at most `mtu` IP bytes, each with m's Ethernet
+// header and a valid IPv4 checksum, from `pool`. Returns how many went to
+// `out` (m is then freed), or 0 if they could not be made (m untouched).
+unsigned fragment(rte_mbuf* m, uint16_t l3, uint16_t mtu, rte_mempool* pool, rte_mbuf** out, unsigned max_out);
+
+}  // namespace hafw::dp
