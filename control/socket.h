@@ -52,8 +52,8 @@ struct ControlStats {
 };
 
 // A request line longer than this is refused. The biggest legitimate request
-// (config.reload carries a path, not a config) is a few hundred bytes; 1 MiB
-// leaves room for future commands and bounds what one client can make us hold.
+// (config.reload with a config inline) is a few KiB; 1 MiB leaves room for
+// the largest config and bounds what one client can make us hold.
 inline constexpr size_t kMaxLine = 1u << 20;
 // Deepest JSON nesting accepted in a request. Real requests are 2 levels deep
 // ({"args": {...}}); 32 leaves room and bounds recursion in the JSON library.

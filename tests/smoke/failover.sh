@@ -9,7 +9,8 @@
 # preempt the restarted primary takes MASTER back and traffic goes on; a TTL
 # that runs out at the master is answered with ICMP time exceeded; pulling
 # the master's LAN link moves every VIP to the peer and back when it returns;
-# and the lab leaves nothing behind.
+# a config reload (hafwctl and SIGHUP) leaves the master MASTER and a broken
+# file is refused; and the lab leaves nothing behind.
 #
 # Needs root, iproute2, iputils-ping, iputils-arping and tcpdump, and
 # hafwd/hafwctl under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
@@ -194,6 +195,21 @@ check "TTL 1 through the VIP: 'Time to live exceeded' from n1's LAN address 192.
 
 # Step 3: the backup never answers ARP for a VIP.
 backup_arp_silent before-failover
+
+# Step 3b: the master reloads its config (config.reload, then SIGHUP) and
+# stays MASTER; a broken file is refused and changes nothing.
+out=$("$BUILD/hafwctl" --socket "$RUN/n1.sock" config reload 2>&1)
+check "hafwctl config reload on n1: applied, no changes" eval '[[ $out == "config applied from $RUN/n1.json: no changes"* ]]'
+kill -HUP "$(<"$RUN/n1.pid")"
+sleep 0.5
+check "SIGHUP: n1 reloads its file and keeps running" \
+  eval '"$BUILD/hafwctl" --socket "$RUN/n1.sock" events | grep -q "config applied: no changes from $RUN/n1.json (SIGHUP)"'
+echo '{"node": {"name": "n1", "role": "primary"}, "interfaces": []}' >"$WORK/bad.json"
+"$BUILD/hafwctl" --socket "$RUN/n1.sock" config reload "$WORK/bad.json" >"$WORK/bad.out" 2>&1
+rc=$?
+check "a broken file is refused (exit $rc, hafwctl check's lines)" \
+  eval '((rc == 1)) && grep -q "^error: interfaces: " "$WORK/bad.out"'
+check "n1 still MASTER after the reloads" poll_state n1 MASTER 1000
 
 # Let the background ping run 3 s past the change of master, stop it, and
 # check it: replies keep coming after the new MASTER, and the largest gap

@@ -715,3 +715,48 @@ TEST_CASE("dataplane.fragments sets each worker's reassembly limits", "[config][
   CHECK(errors(j).size() == 1);
   CHECK(errors(j)[0].rfind("error: dataplane.fragments: unknown key 'max_fragments'", 0) == 0);
 }
+
+TEST_CASE("a running node takes every change but the keys it set up at start", "[config][reload]") {
+  const Config running = load_ok(primary());
+  auto refused = [&](const json& next) { return lines(check_reload(running, load_ok(next)), false); };
+
+  // What is applied in place: VIPs, rules, NAT, routes, timeouts, preempt,
+  // an interface's address (not the sync interface's), config_sync.
+  json ok = primary();
+  ok["carp"]["preempt"] = false;
+  ok["carp"]["vips"][0]["advskew"] = 20;
+  ok["rules"].erase(0);
+  ok["dataplane"]["timeouts"] = {{"tcp.established", 3600}};
+  ok["sync"]["config_sync"] = false;
+  ok["interfaces"][1]["address"] = "192.168.1.4/24";
+  CHECK(refused(ok).empty());
+  CHECK(refused(primary()).empty());
+
+  json j = primary();
+  j["node"]["name"] = "fw9";
+  j["node"]["role"] = "secondary";
+  j["dataplane"]["eal"].push_back("--no-telemetry");
+  j["dataplane"]["max_states"] = 4096;
+  j["interfaces"][0]["name"] = "wan0";
+  for (auto& ref : j["carp"]["vips"])
+    if (ref["interface"] == "wan") ref["interface"] = "wan0";
+  for (auto& ref : j["nat"]["outbound"]) if (ref["interface"] == "wan") ref["interface"] = "wan0";
+  for (auto& ref : j["nat"]["port_forwards"]) if (ref["interface"] == "wan") ref["interface"] = "wan0";
+  for (auto& ref : j["rules"]) if (ref["interface"] == "wan") ref["interface"] = "wan0";
+  j["sync"]["peer"] = "172.16.1.4";
+  j["interfaces"][3]["peer"] = "172.16.1.4";
+  j["control"]["state_dir"] = "/var/lib/hafw2";
+  CHECK(refused(j) == V{
+      "error: node.name: requires a restart (running 'fw1', new 'fw9')",
+      "error: node.role: requires a restart (running primary, new secondary)",
+      "error: dataplane.eal: requires a restart",
+      "error: dataplane.max_states: requires a restart (running 1048576, new 4096)",
+      "error: interfaces[0].name: requires a restart (running 'wan', new 'wan0')",
+      "error: sync.peer: requires a restart (running 172.16.1.3, new 172.16.1.4)",
+      "error: control.state_dir: requires a restart (running '/var/lib/hafw', new '/var/lib/hafw2')",
+  });
+
+  json fewer = primary();
+  fewer.erase("sync");
+  CHECK(refused(fewer) == V{"error: sync: requires a restart (running with state sync, new without)"});
+}
