@@ -699,3 +699,16 @@ TEST_CASE("rules, NAT and max_states are enforced: only sync warns that it is no
         V{"warning: routes[0].destination: '10.9.0.1/16' has host bits set; it is taken as 10.9.0.0/16",
           kSyncUnenforced});
 }
+
+TEST_CASE("carp.demotion_scope: node by default, interface on request, anything else refused", "[config]") {
+  CHECK(load_ok(primary()).carp.demotion_scope == DemotionScope::Node);
+  json j = primary();
+  j["carp"]["demotion_scope"] = "interface";
+  CHECK(load_ok(j).carp.demotion_scope == DemotionScope::Interface);
+  j["carp"]["demotion_scope"] = "node";
+  CHECK(load_ok(j).carp.demotion_scope == DemotionScope::Node);
+  j["carp"]["demotion_scope"] = "vhid";
+  CHECK(errors(j) == V{"error: carp.demotion_scope: must be node or interface, got 'vhid'"});
+  j["carp"]["demotion_scope"] = 1;
+  CHECK(errors(j) == V{"error: carp.demotion_scope: expected a string, got 1"});
+}

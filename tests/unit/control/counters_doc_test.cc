@@ -66,7 +66,7 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
 
   const auto doc = doc_sections();
   for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "dataplane.states",
-                              "dataplane.nat", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "control",
+                              "dataplane.nat", "dataplane.carp", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "control",
                               "control.socket"}) {
     INFO("section " << section);
     REQUIRE(doc.count(section));
