@@ -52,6 +52,10 @@ class DpdkIo : public PacketIo {
   void start_workers();
   // Stop and join the workers; pending control frames are sent first.
   void stop_workers();
+  // The TX queue the control thread sends on itself for this port (the
+  // workers own 0..workers-1), or -1: the port has none to spare (or is
+  // af_packet) and worker 0 sends the control thread's frames.
+  int control_tx_queue(unsigned iface) const;
 };
 
 }  // namespace hafw::dp
