@@ -1,16 +1,22 @@
-// The control thread's frames (CARP adverts, gratuitous ARP) do not depend
-// on the workers: on a port with a TX queue to spare they leave on the
-// control thread's own queue even while no worker polls anything. On a port
-// with a single TX queue they wait in the ring worker 0 drains (the golden
-// cases show that path transmitting). Runs the real DpdkIo over vdevs with
-// the workers never started: a stalled worker.
+// The CARP path does not depend on how busy the workers are. TX: the
+// control thread's frames (CARP adverts, gratuitous ARP) leave on its own TX
+// queue where the port has one to spare, even while no worker polls
+// anything; on a port with a single TX queue they wait in the ring worker 0
+// drains (the golden cases show that path transmitting). RX: with the punt
+// ring full of state sync frames, an advert that arrived after them reaches
+// the control thread first. The real DpdkIo over vdevs and ring ports.
 #include <catch2/catch.hpp>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,6 +26,7 @@
 #include "carp/announce.h"
 #include "carp/wire.h"
 #include "dataplane/dpdk/dpdk.h"
+#include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
 
@@ -43,6 +50,10 @@ struct Eal {
     std::ofstream(dir + "/in.pcap", std::ios::binary).write(reinterpret_cast<const char*>(hdr), sizeof hdr);
     REQUIRE(rte_eal_hotplug_add("vdev", "net_null0", "") == 0);
     REQUIRE(rte_eal_hotplug_add("vdev", "net_pcap0", ("rx_pcap=" + dir + "/in.pcap,tx_pcap=" + dir + "/out.pcap").c_str()) == 0);
+  }
+  static Eal& once() {  // the EAL starts once per process
+    static Eal eal;
+    return eal;
   }
   ~Eal() {
     rte_eal_cleanup();
@@ -68,7 +79,7 @@ uint64_t port_sent(uint16_t port) {
 
 TEST_CASE("adverts leave on the control thread's own TX queue while no worker runs; a one-queue port uses the ring",
           "[dpdk][carp]") {
-  Eal eal;
+  Eal::once();
   dp::StateTable states(1024);
   dp::DpdkSetup setup;
   setup.eal_initialized = true;
@@ -107,5 +118,79 @@ TEST_CASE("adverts leave on the control thread's own TX queue while no worker ru
   // Without a spare queue the frame waits for worker 0, which is not running.
   REQUIRE(io->send(1, advert));
   CHECK(port_sent(pcap_port) == 0);
+  io.reset();
+}
+
+TEST_CASE("with the punt ring full of state sync frames, an advert that came after them is delivered first",
+          "[dpdk][carp]") {
+  Eal::once();
+  rte_mempool* pool = rte_pktmbuf_pool_create("test_rx", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+  REQUIRE(pool);
+  rte_ring* rx = rte_ring_create("test_rx", 8192, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* tx = rte_ring_create("test_tx", 1024, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  REQUIRE(rx);
+  REQUIRE(tx);
+  const int port = rte_eth_from_rings("test_wan", &rx, 1, &tx, 1, rte_socket_id());
+  REQUIRE(port >= 0);
+
+  dp::StateTable states(1024);
+  dp::DpdkSetup setup;
+  setup.eal_initialized = true;
+  setup.workers = 1;
+  setup.ports = {{.device = std::to_string(port), .key = "interfaces[0].port"}};
+  setup.states = &states;
+  std::string error;
+  auto io = dp::DpdkIo::create(setup, error);
+  INFO(error);
+  REQUIRE(io);
+  // The example plan's views, interface 0 = WAN; this node is BACKUP.
+  io->snapshots().publish(std::make_unique<const dp::Topology>(test::example_topology()));
+  io->snapshots().publish(std::make_unique<const dp::VipSet>());
+  io->snapshots().publish(std::make_unique<const dp::NeighborTable>());
+  auto policy = std::make_unique<dp::Policy>();
+  policy->allocate_counters(1);
+  io->snapshots().publish(std::unique_ptr<const dp::Policy>(std::move(policy)));
+
+  // 6000 state sync frames (more than the 4096-frame punt ring holds), then
+  // one advert of the master, all waiting in the port's RX ring.
+  auto mbuf_of = [&](const test::Bytes& f) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    REQUIRE(m);
+    std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
+    return m;
+  };
+  const net::Mac peer{{0x02, 0, 0, 0, 2, 0}};
+  const test::Bytes pfsync = test::ipv4_frame(net::Mac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xf0}}, peer,
+                                              test::ip4("198.51.100.202"), test::ip4("224.0.0.240"),
+                                              net::kProtoPfsync, test::Bytes(200, 0), 255);
+  test::Bytes carp(36, 0);
+  carp[0] = 0x21;
+  const test::Bytes advert = test::ipv4_frame(carp::kCarpGroupMac, net::Mac::virtual_for(200),
+                                              test::ip4("198.51.100.202"), test::ip4("224.0.0.18"),
+                                              net::kProtoCarp, carp, 255);
+  constexpr unsigned kSync = 6000;
+  for (unsigned i = 0; i < kSync; ++i) {
+    rte_mbuf* m = mbuf_of(pfsync);
+    REQUIRE(rte_ring_enqueue(rx, m) == 0);
+  }
+  rte_mbuf* a = mbuf_of(advert);
+  REQUIRE(rte_ring_enqueue(rx, a) == 0);
+
+  // The worker takes them all in while the control thread is busy elsewhere.
+  io->start_workers();
+  for (int i = 0; i < 5000 && (rte_ring_count(rx) > 0 || io->counters()[dp::IoCounter::Rx] < kSync + 1); ++i)
+    usleep(1000);
+  const dp::Counters c = io->counters();
+  REQUIRE(c[dp::IoCounter::Rx] == kSync + 1);
+  CHECK(c[dp::IoCounter::ControlRingFull] > 0);  // the punt ring did fill up
+
+  std::vector<dp::PuntReason> order;
+  while (io->poll([&](const dp::Punt& p) { order.push_back(p.reason); }) > 0) {
+  }
+  REQUIRE(!order.empty());
+  CHECK(order.front() == dp::PuntReason::Carp);
+  CHECK(std::count(order.begin(), order.end(), dp::PuntReason::Carp) == 1);
+  CHECK(std::count(order.begin(), order.end(), dp::PuntReason::Pfsync) + c[dp::IoCounter::ControlRingFull] == kSync);
+  io->stop_workers();
   io.reset();
 }
