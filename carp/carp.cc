@@ -28,6 +28,7 @@ Output Carp::run(Vhid& v, F&& call) {
 Output Carp::start(Time now) {
   Output out;
   for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.start(now); }));
+  track_split(now, out);
   return out;
 }
 
@@ -80,6 +81,7 @@ Output Carp::receive(std::span<const uint8_t> frame, std::string_view iface, Tim
   } else if (it->vhid.state() != State::Master) {
     it->master_streak = 0;
   }
+  track_split(now, out);
   return out;
 }
 
@@ -93,18 +95,69 @@ Output Carp::poll(Time now) {
   Output out;
   for (auto& e : entries_)
     if (e.vhid.deadline() <= now) out.append(run(e.vhid, [&](Vhid& v) { return v.timeout(now); }));
+  track_split(now, out);
   return out;
 }
 
 Time Carp::next_deadline() const {
   Time t = kNever;
   for (const auto& e : entries_) t = std::min(t, e.vhid.deadline());
+  if (split_.active && !split_.reported) t = std::min(t, split_.since + split_grace());
   return t;
+}
+
+Time Carp::split_grace() const {
+  Time g{};
+  for (const auto& e : entries_) g = std::max(g, e.vhid.master_down());
+  return g;
+}
+
+// MASTER of a VHID on one interface and not of one on another.
+static bool split_across_interfaces(const std::vector<const Vhid*>& vs) {
+  for (const Vhid* m : vs)
+    if (m->state() == State::Master)
+      for (const Vhid* o : vs)
+        if (o->state() != State::Master && o->config().interface != m->config().interface) return true;
+  return false;
+}
+
+void Carp::track_split(Time now, Output& out) {
+  std::vector<const Vhid*> vs;
+  for (const auto& e : entries_) vs.push_back(&e.vhid);
+  if (!split_across_interfaces(vs)) {
+    if (split_.reported) out.notices.push_back("split master over: this node is MASTER of all its VHIDs or of none");
+    split_.active = split_.reported = false;
+    split_.since = kNever;
+    split_.detail.clear();
+    return;
+  }
+  std::string masters, others;
+  for (const Vhid* v : vs) {
+    const std::string name = v->config().interface + " vhid " + std::to_string(v->config().vhid);
+    if (v->state() == State::Master)
+      masters += (masters.empty() ? "" : ", ") + name;
+    else
+      others += (others.empty() ? "" : ", ") + name + " (" + state_name(v->state()) + ")";
+  }
+  split_.detail = "MASTER: " + masters + "; not MASTER: " + others;
+  if (!split_.active) {
+    split_.active = true;
+    split_.since = now;
+  }
+  if (!split_.reported && now - split_.since >= split_grace()) {
+    split_.reported = true;
+    ++split_.times;
+    out.notices.push_back("split master: this node is MASTER of some VHIDs and not of others on another interface (" +
+                          split_.detail +
+                          "): traffic between those interfaces crosses both nodes; check the links of the VHIDs "
+                          "that are not MASTER here and the peer's state");
+  }
 }
 
 Output Carp::set_demotion(uint8_t demotion, Time now) {
   Output out;
   for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.set_demotion(demotion, now); }));
+  track_split(now, out);
   return out;
 }
 
@@ -112,18 +165,43 @@ Output Carp::set_link(std::string_view iface, bool up, Time now) {
   Output out;
   for (auto& e : entries_)
     if (e.vhid.config().interface == iface) out.append(run(e.vhid, [&](Vhid& v) { return v.set_link(up, now); }));
+  track_split(now, out);
   return out;
 }
 
 Output Carp::set_maintenance(bool on, Time now) {
   Output out;
   for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.set_maintenance(on, now); }));
+  track_split(now, out);
   return out;
 }
 
 Output Carp::shutdown(Time now) {
   Output out;
   for (auto& e : entries_) out.append(run(e.vhid, [&](Vhid& v) { return v.shutdown(now); }));
+  track_split(now, out);
+  return out;
+}
+
+Output Carp::note_vmac_from_other(uint8_t vhid, uint64_t frames, Time now) {
+  Output out;
+  Entry* to = nullptr;  // the MASTER with that VHID, else the first with it
+  for (auto& e : entries_)
+    if (e.vhid.config().vhid == vhid && (!to || e.vhid.state() == State::Master)) to = &e;
+  if (!to || frames == 0) return out;
+  Entry& e = *to;
+  if (e.vhid.transitions() != e.vmac_transitions) {
+    e.vmac_transitions = e.vhid.transitions();
+    e.vmac_baseline = e.vmac_from_other;
+  }
+  e.vmac_from_other += frames;
+  if (e.vhid.state() == State::Master && e.vmac_from_other - e.vmac_baseline >= kVmacReport &&
+      due(e.vmac_noticed, now))
+    out.notices.push_back(e.vhid.config().interface + " vhid " + std::to_string(vhid) + ": " +
+                          std::to_string(e.vmac_from_other - e.vmac_baseline) + " frames from our virtual MAC " +
+                          net::Mac::virtual_for(vhid).str() +
+                          " sent by another station while we are MASTER: the peer is MASTER too, another cluster on "
+                          "the segment uses this VHID, or a host has this MAC (switches see it move between ports)");
   return out;
 }
 
@@ -202,6 +280,7 @@ std::vector<Carp::VhidStatus> Carp::status() const {
         .last_bad_auth_from = e.last_bad_auth_from,
         .masters_heard = e.masters_heard,
         .last_master_heard_from = e.last_master_heard_from,
+        .vmac_from_other = e.vmac_from_other,
     });
   }
   return s;

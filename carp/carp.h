@@ -48,6 +48,22 @@ class Carp {
     // (split brain: filtered multicast, a VLAN, a one-way link).
     uint64_t masters_heard;
     std::string last_master_heard_from{};
+    // Frames from our virtual MAC that another station sent, counted by the
+    // workers while this VHID was MASTER (note_vmac_from_other).
+    uint64_t vmac_from_other = 0;
+  };
+
+  // A split master: this node is MASTER of a VHID on one interface while a
+  // VHID on another interface is not MASTER here (the peer, or nobody, holds
+  // it), so traffic between the two crosses both nodes. Normal for a moment
+  // during a takeover; reported once it outlasts the longest master-down
+  // interval of the node's VHIDs (a takeover in progress finishes within it).
+  struct Split {
+    bool active = false;        // split right now (reported or not yet)
+    bool reported = false;      // it has lasted long enough and was told in the events
+    Time since = kNever;        // when the current split began
+    uint64_t times = 0;         // splits reported since start
+    std::string detail{};       // "MASTER: wan vhid 200; not MASTER: lan vhid 1 (INIT)"
   };
 
   // Counters start at a random 64-bit value per VHID (FreeBSD/ucarp).
@@ -91,9 +107,16 @@ class Carp {
   // MAC of a unicast CARP peer, once resolved; until then unicast adverts go
   // to Ethernet broadcast.
   void set_peer_mac(const net::IpAddr& peer, const net::Mac& mac);
+  // The workers saw `frames` more frames from VHID `vhid`'s virtual MAC that
+  // this node did not send while it was MASTER. Counted per VHID; told in the
+  // log (at most once a minute) once a MASTER has seen kVmacReport since it
+  // became MASTER: the old master's last advert after a takeover is normal.
+  // Never moves a state.
+  Output note_vmac_from_other(uint8_t vhid, uint64_t frames, Time now);
 
   std::vector<VhidStatus> status() const;
   const Stats& stats() const { return stats_; }
+  const Split& split() const { return split_; }
 
  private:
   struct Entry {
@@ -106,6 +129,10 @@ class Carp {
     Time master_noticed = kNever;
     unsigned master_streak = 0;   // in a row, each within kStreakGap of the last
     Time master_last_heard = kNever;
+    uint64_t vmac_from_other = 0;
+    uint64_t vmac_baseline = 0;       // vmac_from_other when the VHID last changed state
+    uint64_t vmac_transitions = 0;    // the VHID's transitions() at that baseline
+    Time vmac_noticed = kNever;
   };
   // At most one notice per cause per VHID per this long: a misconfigured peer
   // advertising every second must not flood the event log.
@@ -114,13 +141,18 @@ class Carp {
   // apart, are a split brain worth telling.
   static constexpr Time kStreakGap = std::chrono::seconds(10);
   static constexpr unsigned kSplitBrainStreak = 3;
+  static constexpr uint64_t kVmacReport = 3;
   static bool due(Time& last, Time now);
   template <class F>
   Output run(Vhid& v, F&& call);
   void drop(Drop d) { ++stats_.drops[size_t(d)]; }
+  // After every change of state: begins, reports or ends a split master.
+  void track_split(Time now, Output& out);
+  Time split_grace() const;  // the longest master-down interval of the node's VHIDs
 
   std::vector<Entry> entries_;
   Stats stats_;
+  Split split_;
 };
 
 }  // namespace hafw::carp

@@ -99,7 +99,7 @@ constexpr std::string_view kNodeKeys[] = {"name", "role"};
 constexpr std::string_view kDataplaneKeys[] = {"eal", "workers", "max_states", "timeouts", "fragments"};
 constexpr std::string_view kFragmentKeys[] = {"max_packets", "timeout_ms"};
 constexpr std::string_view kInterfaceKeys[] = {"name", "port", "address", "address6", "peer"};
-constexpr std::string_view kCarpKeys[] = {"preempt", "vips"};
+constexpr std::string_view kCarpKeys[] = {"preempt", "demotion_scope", "vips"};
 constexpr std::string_view kVipKeys[] = {"interface", "vhid",    "addresses", "password",
                                          "advbase",   "advskew", "peer",      "description"};
 constexpr std::string_view kSyncKeys[] = {"interface", "peer", "key", "config_sync"};
@@ -430,6 +430,11 @@ void Reader::read_carp(const json& j, const std::string& path, Draft& out) {
   out.carp_present = true;
   if (auto* v = member(j, path, "preempt", false))
     if (auto b = boolean(*v, child(path, "preempt"))) out.carp.preempt = *b;
+  if (auto* v = member(j, path, "demotion_scope", false)) {
+    constexpr std::string_view scopes[] = {"node", "interface"};
+    if (auto w = word(*v, child(path, "demotion_scope"), scopes))
+      out.carp.demotion_scope = *w == 0 ? DemotionScope::Node : DemotionScope::Interface;
+  }
   each(j, path, "vips", true, [&](const json& e, const std::string& p) { read_vip(e, p, out); });
 }
 

@@ -62,8 +62,14 @@ struct Vip {
   friend bool operator==(const Vip&, const Vip&) = default;
 };
 
+// What a failed link demotes (carp.demotion_scope): the whole node, so
+// every VIP moves to the peer together (OpenBSD's carp group, the default),
+// or only the VHIDs on that interface, the others staying where they are.
+enum class DemotionScope : uint8_t { Node, Interface };
+
 struct Carp {
   bool preempt = true;  // pfSense enables preemption; so do we by default
+  DemotionScope demotion_scope = DemotionScope::Node;
   std::vector<Vip> vips;
   friend bool operator==(const Carp&, const Carp&) = default;
 };

@@ -171,6 +171,10 @@ class Pair {
                                elem("carp.vips", k) + ") is missing here");
     if (a_.carp.preempt != b_.carp.preempt)
       warning("carp.preempt", "differs from the other node's; the primary takes its VIPs back only if preempt is on");
+    if (a_.carp.demotion_scope != b_.carp.demotion_scope)
+      warning("carp.demotion_scope",
+              "differs from the other node's; a failed link then moves every VIP from one node and only that "
+              "interface's from the other");
   }
 
   // pfSense syncs these from the primary: a difference means failover

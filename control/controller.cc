@@ -199,6 +199,7 @@ bool Controller::step() {
   if (now >= next_link_poll_) {
     poll_links(now);
     resolve_unicast_peers(now);
+    read_vmac_counts(now);
   }
   neighbors_.expire(now);
   for (auto& [iface, frame] : neighbors_.due_requests(now)) io_.send(iface, frame);
@@ -580,10 +581,13 @@ void Controller::poll_links(Time now) {
       }
     }
     // OpenBSD demotes for a carp interface whose parent link is down; an
-    // interface without VHIDs (other than sync) moves nothing.
+    // interface without VHIDs (other than sync) moves nothing. With
+    // carp.demotion_scope "interface" only that interface's VHIDs move (to
+    // INIT, above); the others stay, and Carp reports the split master.
     bool has_vhid = false;
     for (const auto& v : cfg_.carp.vips) has_vhid = has_vhid || v.interface == name;
-    if (has_vhid) set_demotion_cause(link_cause(name), up ? 0 : carp::Demotion::kLinkDown);
+    if (has_vhid && cfg_.carp.demotion_scope == config::DemotionScope::Node)
+      set_demotion_cause(link_cause(name), up ? 0 : carp::Demotion::kLinkDown);
   }
 }
 
@@ -601,6 +605,16 @@ void Controller::resolve_unicast_peers(Time now) {
       continue;
     }
     for (auto& frame : neighbors_.want(uint8_t(idx), peer, now)) io_.send(unsigned(idx), frame);
+  }
+}
+
+void Controller::read_vmac_counts(Time now) {
+  const dp::Counters c = io_.counters();
+  for (size_t vhid = 0; vhid < c.vmac_from_other.size(); ++vhid) {
+    const uint64_t n = c.vmac_from_other[vhid];
+    if (n == vmac_from_other_[vhid]) continue;
+    apply(carp_.note_vmac_from_other(uint8_t(vhid), n - vmac_from_other_[vhid], now));
+    vmac_from_other_[vhid] = n;
   }
 }
 
@@ -641,6 +655,7 @@ json Controller::carp_json() const {
                      {"last_bad_auth_from", s.last_bad_auth_from},
                      {"masters_heard", s.masters_heard},
                      {"last_master_heard_from", s.last_master_heard_from},
+                     {"vmac_from_other", s.vmac_from_other},
                      {"last_transition", s.last_transition_reason},
                      {"transitions", s.transitions}});
   }
@@ -678,6 +693,7 @@ void Controller::stats_json(json& out) const {
   dataplane["icmp"] = named_json(dp::kIcmpCounters, c.icmp);
   dataplane["states"] = named_json(dp::kStateCounters, c.states);
   dataplane["nat"] = named_json(dp::kNatCounters, c.nat);
+  dataplane["carp"] = named_json(dp::kCarpCounters, c.carp);
   dataplane["snapshots_published"] = io_.snapshots().publications();
   out["dataplane"] = std::move(dataplane);
   const dp::StateTable& t = io_.states();
@@ -691,7 +707,16 @@ void Controller::stats_json(json& out) const {
 json Controller::carp_status_json() const {
   json causes = json::array();
   for (const auto& [c, v] : demotion_.causes()) causes.push_back({{"cause", c}, {"value", v}});
-  return {{"maintenance", maintenance_}, {"demotion", demotion()}, {"demotion_causes", causes}, {"vhids", carp_json()}};
+  const carp::Carp::Split& sp = carp_.split();
+  const int64_t split_for =
+      sp.active ? std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - sp.since).count() : 0;
+  return {{"maintenance", maintenance_},
+          {"demotion", demotion()},
+          {"demotion_causes", causes},
+          {"demotion_scope", cfg_.carp.demotion_scope == config::DemotionScope::Node ? "node" : "interface"},
+          {"split_master",
+           {{"active", sp.active}, {"for_s", split_for}, {"reported", sp.times}, {"detail", sp.detail}}},
+          {"vhids", carp_json()}};
 }
 
 json Controller::rules_json() const {

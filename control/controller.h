@@ -7,6 +7,7 @@
 // docs/architecture.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -111,6 +112,9 @@ class Controller {
   void poll_links(Time now);
   void set_demotion_cause(const std::string& cause, int value);
   void resolve_unicast_peers(Time now);
+  // Our virtual MAC seen from another station: the workers count, the
+  // control thread reads the counts with the link poll and tells CARP.
+  void read_vmac_counts(Time now);
   void publish_owned_vips();
   void publish_neighbors();
   // The state table's reaper: a share of the index per step (kSweepPeriod).
@@ -166,6 +170,8 @@ class Controller {
   std::unique_ptr<Sync> sync_;    // null without a sync section
   std::string config_file_;       // what hafwd was started with
   std::string config_sync_last_;  // the last config sync event: the same one is not logged again
+  // The workers' vmac_from_other per VHID as last read (with the link poll).
+  std::array<uint64_t, 256> vmac_from_other_{};
 };
 
 }  // namespace hafw::control

@@ -133,9 +133,12 @@ std::string format_carp(const json& s) {
   const json& cs = member(s, "demotion_causes");
   if (cs.is_array())
     for (const auto& c : cs) causes += (causes.empty() ? "" : ", ") + field(c, "cause") + " " + field(c, "value");
-  return format_carp_vhids(member(s, "vhids")) + "demotion " + field(s, "demotion") +
-         (causes.empty() ? "" : " (" + causes + ")") + ", maintenance " + (flag(s, "maintenance") ? "on" : "off") +
-         '\n';
+  std::string out = format_carp_vhids(member(s, "vhids")) + "demotion " + field(s, "demotion") +
+                    (causes.empty() ? "" : " (" + causes + ")") + ", maintenance " +
+                    (flag(s, "maintenance") ? "on" : "off") + '\n';
+  const json& split = member(s, "split_master");
+  if (flag(split, "active")) out += "split master for " + field(split, "for_s") + " s: " + field(split, "detail") + '\n';
+  return out;
 }
 
 std::string format_uptime(uint64_t s) {

@@ -23,6 +23,8 @@ Counters& Counters::operator+=(const Counters& o) {
   add_all(icmp, o.icmp);
   add_all(states, o.states);
   add_all(nat, o.nat);
+  add_all(carp, o.carp);
+  add_all(vmac_from_other, o.vmac_from_other);
   return *this;
 }
 
@@ -34,6 +36,8 @@ Counters WorkerCounters::read() const {
   read_all(c.icmp, icmp_);
   read_all(c.states, states_);
   read_all(c.nat, nat_);
+  read_all(c.carp, carp_);
+  read_all(c.vmac_from_other, vmac_from_other_);
   return c;
 }
 

@@ -223,6 +223,22 @@ static_assert(net::in_enum_order(kNatCounters), "kNatCounters must list every Na
 
 inline const char* name(NatCounter c) { return net::name_of(kNatCounters, c); }
 
+// CARP as the workers see it. The control thread reads these with the
+// link poll and reports (carp.status, the event log): the worker only counts.
+enum class CarpCounter : uint8_t {
+  VmacFromOther,
+  Count,
+};
+
+inline constexpr std::array<net::Named<CarpCounter>, size_t(CarpCounter::Count)> kCarpCounters{{
+    {CarpCounter::VmacFromOther, "vmac_from_other",
+     "frames from the virtual MAC of a VHID this node is MASTER of that this node cannot have sent: another "
+     "station uses it (the peer is MASTER too, another cluster has the VHID, or a host has that MAC)"},
+}};
+static_assert(net::in_enum_order(kCarpCounters), "kCarpCounters must list every CarpCounter in order");
+
+inline const char* name(CarpCounter c) { return net::name_of(kCarpCounters, c); }
+
 // Plain totals, as the control thread reads them.
 struct Counters {
   std::array<uint64_t, size_t(IoCounter::Count)> io{};
@@ -231,6 +247,9 @@ struct Counters {
   std::array<uint64_t, size_t(IcmpCounter::Count)> icmp{};
   std::array<uint64_t, size_t(StateCounter::Count)> states{};
   std::array<uint64_t, size_t(NatCounter::Count)> nat{};
+  std::array<uint64_t, size_t(CarpCounter::Count)> carp{};
+  // CarpCounter::VmacFromOther by VHID (the last byte of the MAC).
+  std::array<uint64_t, 256> vmac_from_other{};
 
   uint64_t& operator[](IoCounter c) { return io[size_t(c)]; }
   uint64_t operator[](IoCounter c) const { return io[size_t(c)]; }
@@ -249,6 +268,11 @@ class alignas(64) WorkerCounters {
   void add(IcmpCounter c, uint64_t n = 1) { bump(icmp_[size_t(c)], n); }
   void add(StateCounter c, uint64_t n = 1) { bump(states_[size_t(c)], n); }
   void add(NatCounter c, uint64_t n = 1) { bump(nat_[size_t(c)], n); }
+  // A frame from VHID `vhid`'s virtual MAC that another station sent.
+  void add_vmac_from_other(uint8_t vhid) {
+    bump(carp_[size_t(CarpCounter::VmacFromOther)], 1);
+    bump(vmac_from_other_[vhid], 1);
+  }
   Counters read() const;
 
  private:
@@ -262,6 +286,8 @@ class alignas(64) WorkerCounters {
   std::array<Cell, size_t(IcmpCounter::Count)> icmp_{};
   std::array<Cell, size_t(StateCounter::Count)> states_{};
   std::array<Cell, size_t(NatCounter::Count)> nat_{};
+  std::array<Cell, size_t(CarpCounter::Count)> carp_{};
+  std::array<Cell, 256> vmac_from_other_{};
 };
 
 }  // namespace hafw::dp

@@ -8,7 +8,29 @@ namespace hafw::dp::stage {
 
 namespace {
 
-void input(const View& v, PacketMeta& p) {
+// 00:00:5e:00:01:xx, a CARP/VRRP virtual MAC (the VHID in the last byte).
+bool is_vmac(const net::Mac& m) { return m.b[0] == 0 && m.b[1] == 0 && m.b[2] == 0x5e && m.b[3] == 0 && m.b[4] == 1; }
+
+// Whether a frame from one of our virtual MACs may be our own come back (an
+// af_packet queue sees what the others send): what this node sends from a
+// virtual MAC is CARP adverts (IPv4 from the interface address), gratuitous
+// ARP and ARP replies (sender a VIP of ours) and echo replies (IPv4 from a
+// VIP of ours). Anything else another station sent. Only the fields at their
+// fixed offsets are read; the later stages validate the headers.
+bool maybe_ours(const View& v, const IfaceView& ifc, const PacketMeta& p, uint16_t type) {
+  constexpr size_t kEth = sizeof(net::EthHdr);
+  uint32_t src;
+  if (type == net::kEtherTypeArp && p.len >= kEth + sizeof(net::ArpHdr))
+    src = net::be32(reinterpret_cast<const net::ArpHdr*>(p.data + kEth)->spa);
+  else if (type == net::kEtherTypeIpv4 && p.len >= kEth + sizeof(net::Ipv4Hdr))
+    src = net::be32(reinterpret_cast<const net::Ipv4Hdr*>(p.data + kEth)->src);
+  else
+    return false;
+  return src == ifc.addr || v.owned->find_on(p.in, src) != nullptr;
+}
+
+void input(WorkerCtx& ctx, PacketMeta& p) {
+  const View& v = ctx.view;
   const IfaceView* ifc = v.topo->iface(p.in);
   // A frame from a port the topology does not know (a snapshot built for
   // fewer ports than the glue polls) cannot be ours.
@@ -20,6 +42,14 @@ void input(const View& v, PacketMeta& p) {
   // socket and sees what the other queues send. A frame from our own MAC, or a
   // multicast source (invalid on Ethernet), is never a neighbour's.
   if (eth->src == ifc->mac || eth->src.is_multicast()) return p.to_drop(DropReason::Martian);
+
+  // Our virtual MAC from another station (whatever the frame's destination:
+  // the port is promiscuous): counted for the control thread to report, and
+  // otherwise handled as any frame (it may be the peer's advert, which the
+  // election must hear). One compare for every other frame.
+  const uint16_t type = net::be16(eth->type);
+  if (is_vmac(eth->src) && v.owned->has_vmac(p.in, eth->src) && !maybe_ours(v, *ifc, p, type))
+    ctx.counters->add_vmac_from_other(eth->src.b[5]);
 
   if (eth->dst.is_multicast()) {  // includes broadcast
   } else if (eth->dst == ifc->mac || v.owned->has_vmac(p.in, eth->dst)) {
@@ -34,7 +64,7 @@ void input(const View& v, PacketMeta& p) {
   }
 
   p.l3 = sizeof(net::EthHdr);
-  switch (net::be16(eth->type)) {
+  switch (type) {
     case net::kEtherTypeArp:
       p.next = Next::ArpInput;
       return;
@@ -49,7 +79,7 @@ void input(const View& v, PacketMeta& p) {
 }  // namespace
 
 void eth_input(WorkerCtx& ctx, Burst& b) {
-  each(b, Next::EthInput, [&](PacketMeta& p) { input(ctx.view, p); });
+  each(b, Next::EthInput, [&](PacketMeta& p) { input(ctx, p); });
 }
 
 }  // namespace hafw::dp::stage

@@ -2,9 +2,12 @@
 // rings to and from the control thread, and view reclamation with RCU.
 //
 // Queues: every worker owns RX queue w and TX queue w on every port, so no
-// queue is shared and no lock is taken. Frames the control thread sends go
-// through one single-producer ring per port that worker 0 drains onto its
-// own TX queue. Punted frames go the other way through one ring per worker,
+// queue is shared and no lock is taken. Frames the control thread sends
+// (CARP adverts, gratuitous ARP, ARP requests, state sync) leave on a TX
+// queue of its own, number `workers`, where the port has one more TX queue
+// than workers: then a worker that is busy or stalled cannot hold back an
+// advert. Otherwise, or when that queue is full, they go through one
+// single-producer ring per port that worker 0 drains onto its own TX queue. Punted frames go the other way through one ring per worker,
 // and with state sync each worker's state events through one more
 // (dataplane/sync_events.h). Each worker reassembles the IPv4 fragments it
 // receives in a table of its own (frag.h); RSS sends every fragment of a
@@ -175,6 +178,7 @@ class Impl final : public DpdkIo {
   Snapshots& snapshots() override { return snapshots_; }
   StateTable& states() override { return *states_; }
   bool tx_ip_checksum(unsigned i) const override { return i < tx_ip_csum_.size() && tx_ip_csum_[i]; }
+  int control_tx_queue(unsigned i) const { return i < control_queue_.size() ? control_queue_[i] : -1; }
   Counters counters() const override;
   size_t poll_events(std::span<StateEvent> out) override { return events_ ? events_->poll(out) : 0; }
 
@@ -223,6 +227,9 @@ class Impl final : public DpdkIo {
   // master down after 11.7 ms) or, with the ring full, not at all.
   std::vector<rte_ring*> carp_rings_;
   std::vector<rte_ring*> control_tx_;    // control -> worker 0, per iface
+  // Per port: the control thread's own TX queue (== workers_), or -1 when
+  // the port has no queue to spare and its frames go through control_tx_.
+  std::vector<int> control_queue_;
   std::unique_ptr<WorkerCounters[]> stats_;
   std::unique_ptr<EventRings> events_;   // worker -> control, state sync only
   unsigned workers_ = 0;
@@ -303,7 +310,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   // packets' worth each, which the pool must have besides the rings.
   const unsigned held = workers_ * frag_.max_packets * max_fragments();
   unsigned n_mbufs =
-      std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + workers_ * (kPuntRing + kCarpRing) + held + 4096u) |
+      std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + n_ports * kTxDesc + workers_ * (kPuntRing + kCarpRing) + held + 4096u) |
       1023u;
   pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!pool_) {
@@ -370,13 +377,20 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
         conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
       }
     }
-    int rc = rte_eth_dev_configure(port, uint16_t(workers_), uint16_t(workers_), &conf);
+    // One TX queue more for the control thread where the port has it. Not
+    // on af_packet: its queues are socket pairs whose RX side joins a
+    // PACKET_FANOUT_HASH group, so a queue pair nobody polls for RX would
+    // swallow the flows hashed to it.
+    const bool af_packet = info.driver_name && std::string_view(info.driver_name) == "net_af_packet";
+    const bool own_queue = info.max_tx_queues > workers_ && !af_packet;
+    const unsigned n_tx = workers_ + (own_queue ? 1 : 0);
+    int rc = rte_eth_dev_configure(port, uint16_t(workers_), uint16_t(n_tx), &conf);
     uint16_t nrx = kRxDesc, ntx = kTxDesc;
     if (rc == 0) rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
-    for (unsigned q = 0; rc == 0 && q < workers_; ++q) {
+    for (unsigned q = 0; rc == 0 && q < workers_; ++q)
       rc = rte_eth_rx_queue_setup(port, uint16_t(q), nrx, rte_eth_dev_socket_id(port), nullptr, pool_);
-      if (rc == 0) rc = rte_eth_tx_queue_setup(port, uint16_t(q), ntx, rte_eth_dev_socket_id(port), nullptr);
-    }
+    for (unsigned q = 0; rc == 0 && q < n_tx; ++q)
+      rc = rte_eth_tx_queue_setup(port, uint16_t(q), ntx, rte_eth_dev_socket_id(port), nullptr);
     if (rc == 0) rc = rte_eth_dev_start(port);
     if (rc != 0) {
       error = where + ": cannot start port '" + ifc.device + "': " + rte_strerror(-rc);
@@ -396,6 +410,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     ports_.push_back(port);
     macs_.push_back(m);
     tx_ip_csum_.push_back(ip_csum);
+    control_queue_.push_back(own_queue ? int(workers_) : -1);
     kernel_ifaces_.push_back(af_packet_iface(port));
   }
 
@@ -701,6 +716,10 @@ bool Impl::send(unsigned iface, std::span<const uint8_t> frame) {
     return false;
   }
   std::memcpy(p, frame.data(), frame.size());
+  // Straight out on our own queue: only this thread uses it. Full (a burst
+  // of state sync), the ring takes it instead.
+  if (const int q = control_queue_[iface]; q >= 0 && rte_eth_tx_burst(ports_[iface], uint16_t(q), &m, 1) == 1)
+    return true;
   if (rte_ring_enqueue(control_tx_[iface], m) != 0) {
     rte_pktmbuf_free(m);
     return false;
@@ -751,5 +770,6 @@ DpdkIo::~DpdkIo() = default;
 void DpdkIo::start_workers() { static_cast<Impl*>(this)->start(); }
 void DpdkIo::stop_workers() { static_cast<Impl*>(this)->stop(); }
 uint64_t DpdkIo::fragments_held() const { return static_cast<const Impl*>(this)->fragments_held(); }
+int DpdkIo::control_tx_queue(unsigned iface) const { return static_cast<const Impl*>(this)->control_tx_queue(iface); }
 
 }  // namespace hafw::dp

@@ -63,6 +63,10 @@ class DpdkIo : public PacketIo {
   void stop_workers();
   // IPv4 fragments the workers' reassembly tables hold now.
   uint64_t fragments_held() const;
+  // The TX queue the control thread sends on itself for this port (the
+  // workers own 0..workers-1), or -1: the port has none to spare (or is
+  // af_packet) and worker 0 sends the control thread's frames.
+  int control_tx_queue(unsigned iface) const;
 };
 
 }  // namespace hafw::dp

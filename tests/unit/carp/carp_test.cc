@@ -296,3 +296,82 @@ TEST_CASE("node: a master that keeps advertising without yielding is reported as
   CHECK(n.status()[0].masters_heard == 3);
   CHECK(n.status()[0].last_master_heard_from.find("198.51.100.202") == 0);
 }
+
+namespace {
+size_t count_notices(const Output& o, const std::string& prefix) {
+  return size_t(std::count_if(o.notices.begin(), o.notices.end(),
+                              [&](const std::string& n) { return n.starts_with(prefix); }));
+}
+}  // namespace
+
+TEST_CASE("node: a split master across interfaces is reported once it outlasts a master-down interval",
+          "[carp][node][split]") {
+  Carp n = primary();
+  (void)n.start(t0);
+  (void)n.poll(t0 + 3s);
+  REQUIRE(states(n) == std::vector<State>{State::Master, State::Master});
+  CHECK_FALSE(n.split().active);
+
+  // The LAN link fails and nothing else demotes (carp.demotion_scope
+  // "interface"): WAN stays MASTER here while LAN is INIT.
+  const Time down = t0 + 3500ms;
+  Output o = n.set_link("lan", false, down);
+  CHECK(states(n) == std::vector<State>{State::Master, State::Init});
+  CHECK(n.split().active);
+  CHECK_FALSE(n.split().reported);
+  CHECK(count_notices(o, "split master") == 0);
+  // The report is a deadline of its own: one master-down interval (3 s at skew 0).
+  CHECK(n.next_deadline() <= down + 3s);
+  Output all;
+  for (Time t = n.next_deadline(); t < down + 3s; t = n.next_deadline()) all.append(n.poll(t));
+  CHECK(count_notices(all, "split master") == 0);
+  o = n.poll(down + 3s);
+  REQUIRE(count_notices(o, "split master: ") == 1);
+  CHECK(o.notices.back().find("MASTER: wan vhid 200; not MASTER: lan vhid 1 (INIT)") != std::string::npos);
+  CHECK(n.split().reported);
+  CHECK(n.split().times == 1);
+  CHECK(n.split().since == down);
+  CHECK(n.split().detail == "MASTER: wan vhid 200; not MASTER: lan vhid 1 (INIT)");
+  // Told once, not per advert.
+  all = {};
+  for (Time t = n.next_deadline(); t < down + 10s; t = n.next_deadline()) all.append(n.poll(t));
+  CHECK(count_notices(all, "split master") == 0);
+
+  // The link returns: LAN listens as BACKUP (still split), then, hearing no
+  // master, takes over: the split is over, and that is told too.
+  o = n.set_link("lan", true, down + 10s);
+  CHECK(n.split().detail == "MASTER: wan vhid 200; not MASTER: lan vhid 1 (BACKUP)");
+  CHECK(count_notices(o, "split master") == 0);
+  all = {};
+  while (n.status()[1].state != State::Master) all.append(n.poll(n.next_deadline()));
+  CHECK(count_notices(all, "split master over") == 1);
+  CHECK_FALSE(n.split().active);
+  CHECK(n.split().times == 1);
+}
+
+TEST_CASE("node: a split shorter than a master-down interval is not reported", "[carp][node][split]") {
+  Carp n = primary();
+  (void)n.start(t0);
+  (void)n.poll(t0 + 3s);
+  Output all = n.set_link("lan", false, t0 + 3500ms);
+  for (Time t = n.next_deadline(); t < t0 + 5s; t = n.next_deadline()) all.append(n.poll(t));
+  // The WAN VHID follows before the grace runs out (the node-wide demotion
+  // does this in a second; here its link goes too): nothing is split any more.
+  all.append(n.set_link("wan", false, t0 + 5s));
+  CHECK_FALSE(n.split().active);
+  all.append(n.poll(t0 + 20s));
+  CHECK(count_notices(all, "split master") == 0);
+  CHECK(n.split().times == 0);
+}
+
+TEST_CASE("node pair: a demoted node moving every VIP reports no split", "[carp][node][split]") {
+  Pair p{primary(), secondary()};
+  p.start();
+  p.run_until(t0 + 5s);
+  REQUIRE(states(p.a) == std::vector<State>{State::Master, State::Master});
+  p.deliver(p.a, p.a.set_demotion(1, p.now));
+  p.run_until(t0 + 30s);
+  CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
+  CHECK(p.a.split().times == 0);
+  CHECK(p.b.split().times == 0);
+}

@@ -152,3 +152,21 @@ TEST_CASE("check: invalid JSON exits 1 with line and column", "[check]") {
   CHECK(r.rc == 1);
   CHECK(r.out.starts_with("error: $: invalid JSON at line 2, column 14: "));
 }
+
+TEST_CASE("check: carp.demotion_scope is checked by hafwctl check, alone and as a pair", "[check]") {
+  Dir d;
+  json j = primary();
+  j["carp"]["demotion_scope"] = "iface";
+  auto f = d.write("primary.json", j.dump());
+  auto r = check({f});
+  CHECK(r.rc == 1);
+  CHECK(r.out == "error: carp.demotion_scope: must be node or interface, got 'iface'\n" + unenforced());
+  j["carp"]["demotion_scope"] = "interface";
+  f = d.write("primary.json", j.dump());
+  json s = secondary();
+  s["carp"]["demotion_scope"] = "interface";
+  auto g = d.write("secondary.json", s.dump());
+  r = check({f, g});
+  CHECK(r.rc == 0);
+  CHECK(r.out == unenforced() + "OK: " + f + " + " + g + " (pair)\n");
+}

@@ -138,3 +138,11 @@ TEST_CASE("pair: differing policy is a warning", "[config][pair]") {
   CHECK(lines(ds, false) ==
         V{"warning: peer:rules: differ from the other node's; after a failover traffic is filtered differently"});
 }
+
+TEST_CASE("pair: a different demotion scope is a warning", "[config][pair]") {
+  json b = secondary();
+  b["carp"]["demotion_scope"] = "interface";
+  CHECK(lines(check_pair(load_ok(primary()), load_ok(b)), false) ==
+        V{"warning: peer:carp.demotion_scope: differs from the other node's; a failed link then moves every VIP "
+          "from one node and only that interface's from the other"});
+}

@@ -760,3 +760,16 @@ TEST_CASE("a running node takes every change but the keys it set up at start", "
   fewer.erase("sync");
   CHECK(refused(fewer) == V{"error: sync: requires a restart (running with state sync, new without)"});
 }
+
+TEST_CASE("carp.demotion_scope: node by default, interface on request, anything else refused", "[config]") {
+  CHECK(load_ok(primary()).carp.demotion_scope == DemotionScope::Node);
+  json j = primary();
+  j["carp"]["demotion_scope"] = "interface";
+  CHECK(load_ok(j).carp.demotion_scope == DemotionScope::Interface);
+  j["carp"]["demotion_scope"] = "node";
+  CHECK(load_ok(j).carp.demotion_scope == DemotionScope::Node);
+  j["carp"]["demotion_scope"] = "vhid";
+  CHECK(errors(j) == V{"error: carp.demotion_scope: must be node or interface, got 'vhid'"});
+  j["carp"]["demotion_scope"] = 1;
+  CHECK(errors(j) == V{"error: carp.demotion_scope: expected a string, got 1"});
+}

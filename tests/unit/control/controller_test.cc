@@ -204,6 +204,140 @@ TEST_CASE("a master whose LAN link fails hands every VIP to the peer, and takes 
   CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
 }
 
+TEST_CASE("carp.demotion_scope interface: a failed LAN link moves only the LAN VIP, and the split master is "
+          "reported", "[node][demotion][split]") {
+  Lab lab;
+  lab.demotion_scope = "interface";
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK(lab.n1->handle("carp.status", {})["demotion_scope"] == "interface");
+
+  // Pull n1's LAN cable: its LAN VHID goes to INIT, nothing is demoted, and
+  // n1 keeps the WAN VIP; n2 takes the LAN VIP when its master-down runs out.
+  lab.io1->set_link(1, false);
+  lab.run_for(1s);
+  CHECK(Lab::state(*lab.n1, "lan") == "INIT");
+  CHECK(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+  auto st = lab.n1->handle("carp.status", {});
+  CHECK(st["demotion"] == 0);
+  CHECK(st["demotion_causes"].empty());
+  CHECK(st["split_master"]["active"] == true);
+  CHECK(st["split_master"]["reported"] == 0);  // not yet: one master-down interval (3 s) of grace
+  auto lan_moved = lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 4s);
+  REQUIRE(lan_moved);
+  CHECK(*lan_moved <= 2s + kSkew100 + 120ms);
+  CHECK(Lab::state(*lab.n1, "wan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "BACKUP");
+
+  // Past the grace the split is told in the events and carp.status.
+  lab.run_for(500ms);
+  st = lab.n1->handle("carp.status", {});
+  CHECK(st["split_master"]["active"] == true);
+  CHECK(st["split_master"]["reported"] == 1);
+  CHECK(st["split_master"]["for_s"] >= 3);
+  CHECK(st["split_master"]["detail"] == "MASTER: wan vhid 200; not MASTER: lan vhid 1 (INIT)");
+  int split_events = 0;
+  nlohmann::json events = lab.n1->handle("events", {});
+  for (const auto& e : events["events"])
+    split_events += e["message"].get<std::string>().starts_with("split master: ");
+  CHECK(split_events == 1);
+  // n2 sees it from the other side: MASTER of LAN, BACKUP of WAN.
+  lab.run_for(3s);
+  st = lab.n2->handle("carp.status", {});
+  CHECK(st["split_master"]["reported"] == 1);
+  CHECK(st["split_master"]["detail"] == "MASTER: lan vhid 1; not MASTER: wan vhid 200 (BACKUP)");
+  lab.run_for(30s);
+  split_events = 0;
+  events = lab.n1->handle("events", {});
+  for (const auto& e : events["events"])
+    split_events += e["message"].get<std::string>().starts_with("split master");
+  CHECK(split_events == 1);  // once, not per advert
+
+  // The cable returns: with preempt n1 takes the LAN VIP back after its
+  // hold, and the split is over on both nodes.
+  lab.io1->set_link(1, true);
+  auto back = lab.time_until([&] { return Lab::state(*lab.n1, "lan") == "MASTER"; }, 6s);
+  REQUIRE(back);
+  lab.run_for(100ms);
+  CHECK(Lab::state(*lab.n2, "lan") == "BACKUP");
+  CHECK(lab.n1->handle("carp.status", {})["split_master"]["active"] == false);
+  CHECK(lab.n2->handle("carp.status", {})["split_master"]["active"] == false);
+  bool over = false;
+  events = lab.n1->handle("events", {});
+  for (const auto& e : events["events"])
+    over = over || e["message"].get<std::string>().starts_with("split master over");
+  CHECK(over);
+}
+
+TEST_CASE("carp.demotion_scope node (the default): a failed link reports no split master", "[node][demotion][split]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  CHECK(lab.n1->handle("carp.status", {})["demotion_scope"] == "node");
+  lab.io1->set_link(1, false);
+  lab.run_for(10s);
+  CHECK(Lab::state(*lab.n2, "lan") == "MASTER");
+  CHECK(Lab::state(*lab.n2, "wan") == "MASTER");
+  CHECK(lab.n1->handle("carp.status", {})["split_master"]["reported"] == 0);
+  CHECK(lab.n2->handle("carp.status", {})["split_master"]["reported"] == 0);
+}
+
+TEST_CASE("our virtual MAC from another station is counted per VHID and told once, without a transition",
+          "[node][detection]") {
+  Lab lab;
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  auto vhid_status = [](test::Daemon& n, const std::string& iface) {
+    const nlohmann::json st = n.handle("carp.status", {});
+    for (const auto& v : st["vhids"])
+      if (v["interface"] == iface) return v;
+    return nlohmann::json();
+  };
+  // A healthy pair: neither node sees its virtual MAC from elsewhere.
+  CHECK(vhid_status(*lab.n1, "lan")["vmac_from_other"] == 0);
+  CHECK(vhid_status(*lab.n1, "wan")["vmac_from_other"] == 0);
+  CHECK(vhid_status(*lab.n2, "lan")["vmac_from_other"] == 0);
+  const auto transitions = vhid_status(*lab.n1, "lan")["transitions"];
+
+  // A LAN host sends with the LAN VHID's virtual MAC as its source.
+  auto from_vmac = [&](uint16_t seq) {
+    lab.client.send(echo_frame(net::Mac::virtual_for(1), mac(1, 1), lab.client.addr, lab.server.addr, seq));
+  };
+  for (uint16_t i = 0; i < 3; ++i) from_vmac(i);
+  lab.run_for(200ms);
+  auto st = vhid_status(*lab.n1, "lan");
+  CHECK(st["vmac_from_other"] == 3);
+  CHECK(st["state"] == "MASTER");
+  CHECK(st["transitions"] == transitions);
+  CHECK(vhid_status(*lab.n1, "wan")["vmac_from_other"] == 0);
+  CHECK(lab.n1->handle("stats", {})["dataplane"]["carp"]["vmac_from_other"] == 3);
+  auto told = [&] {
+    int n = 0;
+    const nlohmann::json ev = lab.n1->handle("events", {});
+    for (const auto& e : ev["events"])
+      n += e["message"].get<std::string>().starts_with("lan vhid 1: 3 frames from our virtual MAC 00:00:5e:00:01:01");
+    return n;
+  };
+  CHECK(told() == 1);
+  // More of them: counted, but told at most once a minute, and nothing moves.
+  for (uint16_t i = 3; i < 20; ++i) from_vmac(i);
+  lab.run_for(10s);
+  st = vhid_status(*lab.n1, "lan");
+  CHECK(st["vmac_from_other"] == 20);
+  CHECK(st["state"] == "MASTER");
+  CHECK(st["transitions"] == transitions);
+  CHECK(told() == 1);
+  // The BACKUP does not count frames for a VHID it does not own.
+  CHECK(vhid_status(*lab.n2, "lan")["vmac_from_other"] == 0);
+}
+
 TEST_CASE("the sync link going down demotes the node", "[node][demotion]") {
   Lab lab;
   lab.start_n1();

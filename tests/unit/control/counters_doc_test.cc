@@ -68,7 +68,7 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
 
   const auto doc = doc_sections();
   for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "dataplane.states",
-                              "dataplane.nat", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "sync.config_sync",
+                              "dataplane.nat", "dataplane.carp", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "sync.config_sync",
                               "sync.config_sync.refused", "sync.config_sync.drops", "control",
                               "control.socket", "control.telemetry"}) {
     INFO("section " << section);

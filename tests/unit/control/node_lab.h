@@ -116,8 +116,19 @@ inline std::string edited(std::string text, const std::function<void(nlohmann::j
   return j.dump(2);
 }
 
+// The node's config text with carp.demotion_scope set (nothing when empty).
+inline std::string with_demotion_scope(std::string text, const std::string& scope) {
+  if (scope.empty()) return text;
+  const std::string at = "\"carp\": {";
+  const size_t p = text.find(at);
+  REQUIRE(p != std::string::npos);
+  text.insert(p + at.size(), "\"demotion_scope\": \"" + scope + "\", ");
+  return text;
+}
+
 struct Lab {
   bool unicast = false;  // CARP to the peer's address instead of 224.0.0.18
+  std::string demotion_scope;  // carp.demotion_scope of both nodes; empty: the default
   std::string sync_key1, sync_key2;  // sync.key of n1 and n2; empty: cleartext
   // Changes to each node's file before it starts (config sync's tests).
   std::function<void(nlohmann::json&)> edit1, edit2;
@@ -133,7 +144,9 @@ struct Lab {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
     io1->set_clock(clock);
-    auto text = edited(with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1), edit1);
+    auto text = edited(
+        with_demotion_scope(with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1), demotion_scope),
+        edit1);
     n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
   }
@@ -141,7 +154,9 @@ struct Lab {
     io2 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(2, 0), mac(2, 1), mac(2, 2)});
     io2->set_clock(clock);
-    auto text = edited(with_sync_key(node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast), sync_key2), edit2);
+    auto text = edited(
+        with_demotion_scope(with_sync_key(node_json("n2", "secondary", 3, 100, dirs.path + "/n2", unicast), sync_key2), demotion_scope),
+        edit2);
     n2 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io2, clock);
     n2->start();
   }

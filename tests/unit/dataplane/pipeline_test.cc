@@ -714,3 +714,63 @@ TEST_CASE("fragments are checked before reassembly: tiny, oversize and malformed
     check_dropped(run(v, kLan, f), DropReason::BadIpChecksum);
   }
 }
+
+TEST_CASE("our virtual MAC from another station is counted, never dropped for it; our own frames are not counted",
+          "[dataplane][eth][carp]") {
+  auto master = master_view();
+  auto backup = backup_view();
+  const Mac vmac200 = Mac::virtual_for(200), vmac1 = Mac::virtual_for(1);
+  const Mac carp_mc{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}};
+  Bytes carp(36, 0);
+  carp[0] = 0x21;
+  auto counted = [](const dp::WorkerCounters& c, uint8_t vhid) { return c.read().vmac_from_other[vhid]; };
+  auto total = [](const dp::WorkerCounters& c) {
+    return c.read().carp[size_t(dp::CarpCounter::VmacFromOther)];
+  };
+  auto through = [](const Tables& t, uint8_t in, Bytes f, dp::WorkerCounters& c) {
+    uint16_t len = uint16_t(f.size());
+    return process(t, in, f.data(), len, &c);
+  };
+
+  SECTION("another MASTER's advert from our virtual MAC: counted, and still punted to CARP") {
+    dp::WorkerCounters c;
+    Result r = through(master, kWan,
+                       ipv4_frame(carp_mc, vmac200, ip4("198.51.100.202"), ip4("224.0.0.18"), net::kProtoCarp, carp, 255),
+                       c);
+    CHECK(r.exit == Exit::ToControl);
+    CHECK(r.punt == PuntReason::Carp);
+    CHECK(counted(c, 200) == 1);
+    CHECK(total(c) == 1);
+  }
+  SECTION("a host using our virtual MAC: counted, whatever the frame's destination") {
+    dp::WorkerCounters c;
+    (void)through(master, kLan, ipv4_frame(kLanMac, vmac1, kHost, ip4("198.51.100.77"), net::kProtoUdp, udp_payload()),
+                  c);
+    (void)through(master, kLan, ipv4_frame(mac(0x77), vmac1, kHost, ip4("192.168.1.51"), net::kProtoUdp, udp_payload()),
+                  c);
+    (void)through(master, kLan, arp_request(kHost, vmac1, kLanAddr), c);
+    CHECK(counted(c, 1) == 3);
+    CHECK(total(c) == 3);
+  }
+  SECTION("our own frames come back (af_packet): adverts, gratuitous ARP, echo replies from a VIP are not counted") {
+    dp::WorkerCounters c;
+    (void)through(master, kWan,
+                  ipv4_frame(carp_mc, vmac200, kWanAddr, ip4("224.0.0.18"), net::kProtoCarp, carp, 255), c);
+    (void)through(master, kLan, arp_request(kLanVip, vmac1, kLanVip), c);
+    (void)through(master, kLan,
+                  ipv4_frame(kHostMac, vmac1, kLanVip, kHost, net::kProtoIcmp, icmp_echo(7, 1, 8, net::kIcmpEchoReply)), c);
+    CHECK(total(c) == 0);
+  }
+  SECTION("a VHID we are BACKUP of, another interface's VHID, or ucarp's MAC: not ours, not counted") {
+    dp::WorkerCounters c;
+    const Bytes frame = ipv4_frame(carp_mc, vmac200, ip4("198.51.100.202"), ip4("224.0.0.18"), net::kProtoCarp, carp, 255);
+    Result r = through(backup, kWan, frame, c);
+    CHECK(r.punt == PuntReason::Carp);  // the master's adverts: a BACKUP hears them as always
+    (void)through(master, kLan, ipv4_frame(kLanMac, vmac200, kHost, ip4("198.51.100.77"), net::kProtoUdp, udp_payload()),
+                  c);
+    const Mac ucarp{{0x00, 0x00, 0x5e, 0x00, 0x00, 200}};
+    (void)through(master, kWan,
+                  ipv4_frame(carp_mc, ucarp, ip4("198.51.100.202"), ip4("224.0.0.18"), net::kProtoCarp, carp, 255), c);
+    CHECK(total(c) == 0);
+  }
+}
