@@ -5,6 +5,9 @@
 // table and the rules share with IPv4 (16-byte addresses, family V6).
 #include "dataplane/stages.h"
 
+#include <bit>
+#include <cstddef>
+
 namespace hafw::dp::stage {
 
 namespace {
@@ -34,8 +37,12 @@ Walk walk(const uint8_t* ip, size_t len, bool quote) {
   w.off = sizeof(net::Ipv6Hdr);
   for (unsigned n = 0;; ++n) {
     const uint8_t nh = w.proto;
-    if (nh != net::kIp6HopByHop && nh != net::kIp6Routing && nh != net::kIp6DestOpts && nh != net::kIp6Fragment)
+    if (nh != net::kIp6HopByHop && nh != net::kIp6Routing && nh != net::kIp6DestOpts && nh != net::kIp6Fragment) {
+      // The transport header too must start within the bound (a long last
+      // option header would put it past what PacketMeta's offsets hold).
+      if (w.off > kMaxExtBytes + sizeof(net::Ipv6Hdr)) w.drop = DropReason::Ipv6ExtHeader;
       return w;
+    }
     if (n >= kMaxExtHeaders || w.off + 8 > len || w.off + 8 > kMaxExtBytes + sizeof(net::Ipv6Hdr)) {
       w.drop = DropReason::Ipv6ExtHeader;
       return w;
@@ -72,6 +79,30 @@ void addresses6(net::FlowKey& k, const uint8_t* ip, uint8_t proto) {
   k.proto = proto;
   std::memcpy(k.src.data(), ip + 8, 16);
   std::memcpy(k.dst.data(), ip + 24, 16);
+}
+
+// The flow key of an IPv6 packet that is not an ICMPv6 error, as v4_key in
+// ipv4_input.cc writes IPv4's: plain 8-byte stores of the addresses as they
+// lie in the header, then the ports, protocol and family, and the hash from
+// the words in registers (loading them back from the stores would stall).
+uint64_t v6_key(net::FlowKey& k, const uint8_t* ip, uint8_t proto, uint32_t ports) {
+  static_assert(offsetof(net::FlowKey, sport) == 32 && offsetof(net::FlowKey, proto) == 36 &&
+                offsetof(net::FlowKey, af) == 37 && sizeof(net::FlowKey) == 38);
+  auto* kp = reinterpret_cast<uint8_t*>(&k);
+  std::memcpy(kp, ip + 8, 32);  // source and destination
+  std::memcpy(kp + 32, &ports, 4);
+  kp[36] = proto;
+  kp[37] = uint8_t(net::Family::V6);
+  if constexpr (std::endian::native == std::endian::little) {
+    const uint64_t w0 = net::load64(ip + 8), w1 = net::load64(ip + 16), w2 = net::load64(ip + 24),
+                   w3 = net::load64(ip + 32);
+    // Bytes 30..37: the last two of the destination, the ports, protocol, family.
+    const uint64_t w4 = uint64_t(net::load16(ip + 38)) | uint64_t(ports) << 16 | uint64_t(proto) << 48 |
+                        uint64_t(uint8_t(net::Family::V6)) << 56;
+    return StateTable::hash_words(w0, w1, w2, w3, w4);
+  } else {
+    return StateTable::hash(k);
+  }
 }
 
 bool is_echo6(uint8_t type) { return type == net::kIcmp6EchoRequest || type == net::kIcmp6EchoReply; }
@@ -152,9 +183,7 @@ void input(const View& v, const StateTable& t, PacketMeta& p) {
     default:
       break;
   }
-  addresses6(p.key, ip, w.proto);
-  std::memcpy(&p.key.sport, &ports, 4);
-  p.key_hash = StateTable::hash(p.key);
+  p.key_hash = v6_key(p.key, ip, w.proto, ports);
   t.prefetch_bucket(p.key_hash);
   p.next = Next::StateLookup;
 }

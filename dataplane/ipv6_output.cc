@@ -10,16 +10,11 @@ void output(const View& v, PacketMeta& p) {
   net::Ipv6Hdr* ip = ipv6_of(p);
   const IfaceView& out = v.topo->ifaces[p.out];
   --ip->hop_limit;
-  net::EthHdr* eth = eth_of(p);
-  eth->src = out.mac;
   const RouteView6& r = v.topo->routes6()[p.nexthop - 1];
   const uint8_t* hop = net::is_unspecified6(r.gateway.data()) ? ip->dst : r.gateway.data();
-  const net::Mac* mac = v.neighbors->find6(p.out, hop);
-  // The control thread solicits the next hop, holds the packet and sends it
-  // once the neighbour advertises; the frame is ready but for eth dst.
-  if (!mac) return p.to_control(PuntReason::Resolve);
-  eth->dst = *mac;
-  p.to_tx(p.out);
+  // The control thread solicits the next hop it misses, holds the packet
+  // and sends it once the neighbour advertises.
+  send_to_neighbor(out, v.neighbors->find6(p.out, hop), p);
 }
 
 }  // namespace

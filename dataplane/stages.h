@@ -99,6 +99,17 @@ inline std::array<uint8_t, 16> addr16(const uint8_t* ip4) {
 }
 
 
+// The last step of both output stages: the frame leaves from `out`'s MAC to
+// the next hop's, or waits at the control thread, ready but for eth dst,
+// until the neighbour is resolved (ARP or Neighbor Discovery).
+inline void send_to_neighbor(const IfaceView& out, const net::Mac* mac, PacketMeta& p) {
+  net::EthHdr* eth = eth_of(p);
+  eth->src = out.mac;
+  if (!mac) return p.to_control(PuntReason::Resolve);
+  eth->dst = *mac;
+  p.to_tx(p.out);
+}
+
 // State sync: hand an event to the worker's ring (ctx.events, which the
 // caller checked). A full ring loses it, counted; the packet goes on.
 inline void report(WorkerCtx& ctx, StateIndex s, uint64_t id, uint8_t creator, StateEventKind kind) {

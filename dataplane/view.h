@@ -48,8 +48,11 @@ struct IfaceView {
 
   bool has6() const { return plen6 != 0; }
   // One of this interface's IPv6 addresses (global or link-local).
+  // Word compares inline: ipv6_input asks for every packet's source.
   bool is_addr6(const uint8_t* a) const {
-    return has6() && (std::memcmp(a, addr6.data(), 16) == 0 || std::memcmp(a, ll6.data(), 16) == 0);
+    const uint64_t a0 = net::load64(a), a1 = net::load64(a + 8);
+    return has6() && (((a0 ^ net::load64(addr6.data())) | (a1 ^ net::load64(addr6.data() + 8))) == 0 ||
+                      ((a0 ^ net::load64(ll6.data())) | (a1 ^ net::load64(ll6.data() + 8))) == 0);
   }
 };
 

@@ -306,8 +306,15 @@ TEST_CASE("IPv6 extension headers are walked with a bound; fragments and type 0 
   Bytes chain;
   for (int i = 0; i < 9; ++i) chain.insert(chain.end(), {net::kIp6DestOpts, 0, 1, 4, 0, 0, 0, 0});
   CHECK(fw.send(kLan, with(net::kIp6DestOpts, chain)).dropped(DropReason::Ipv6ExtHeader));
+  // One long header that puts the transport header past the first 200 bytes.
+  Bytes big(8 + 8 * 30, 0);
+  big[0] = net::kProtoTcp;
+  big[1] = 30;
+  big[2] = 1;
+  big[3] = uint8_t(big.size() - 4);
+  CHECK(fw.send(kLan, with(net::kIp6DestOpts, big)).dropped(DropReason::Ipv6ExtHeader));
   CHECK(fw.drops(DropReason::Ipv6Fragment) == 1);
-  CHECK(fw.drops(DropReason::Ipv6ExtHeader) == 3);
+  CHECK(fw.drops(DropReason::Ipv6ExtHeader) == 4);
 }
 
 TEST_CASE("IPv6 through the firewall: the same rules, states and TCP tracking as IPv4", "[ipv6][firewall]") {
