@@ -129,7 +129,8 @@ struct Burst {
   std::array<PacketMeta, kBurstMax> pkt;
 
   // Starts packet i of the burst at the first stage. Field by field: the
-  // flow key is written whole by ipv4_input, and only read after it.
+  // flow key and `proto` are written by the input stages (ipv4_input,
+  // ipv6_input), and only read after them.
   // `room` is what the buffer holds from `data` on (at least `len`); 0 means
   // just the frame.
   void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint16_t room = 0, uint64_t offload = 0,
@@ -149,7 +150,6 @@ struct Burst {
     p.nexthop = 0;
     p.icmp_type = 0;
     p.icmp_code = 0;
-    p.proto = 0;
     p.offload = offload;
     p.rss_hash = rss_hash;
     p.state = kNoState;

@@ -69,31 +69,6 @@ struct Fw6 {
   uint64_t icmp(dp::IcmpCounter c) const { return counters.read().icmp[size_t(c)]; }
 };
 
-// An IPv6 frame: header, then `payload` (extension headers and transport).
-Bytes ip6_frame(Mac dst, Mac src, const net::Addr6& s, const net::Addr6& d, uint8_t next, const Bytes& payload,
-                uint8_t hops = 64) {
-  Bytes ip(40);
-  ip[0] = 0x60;
-  ip[4] = uint8_t(payload.size() >> 8);
-  ip[5] = uint8_t(payload.size());
-  ip[6] = next;
-  ip[7] = hops;
-  std::memcpy(&ip[8], s.data(), 16);
-  std::memcpy(&ip[24], d.data(), 16);
-  ip.insert(ip.end(), payload.begin(), payload.end());
-  return eth_frame(dst, src, net::kEtherTypeIpv6, ip);
-}
-
-// Fills the ICMPv6 checksum of a frame whose message follows the header.
-Bytes& with_icmp6_checksum(Bytes& f) {
-  uint8_t* ip = f.data() + 14;
-  const size_t len = size_t(ip[4]) << 8 | ip[5];
-  ip[42] = ip[43] = 0;
-  const uint16_t c = net::icmp6_checksum(ip, ip + 40, len);
-  std::memcpy(ip + 42, &c, 2);
-  return f;
-}
-
 Bytes echo6(const net::Addr6& s, const net::Addr6& d, Mac to, Mac from, uint8_t hops = 64) {
   Bytes m{net::kIcmp6EchoRequest, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
   Bytes f = ip6_frame(to, from, s, d, net::kProtoIcmpv6, m, hops);
