@@ -9,6 +9,7 @@ namespace hafw::control {
 dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Mac> port_macs) {
   dp::Topology t;
   std::vector<dp::RouteView> routes;
+  std::vector<dp::RouteView6> routes6;
   // The config rules bound interfaces to kMaxIfaces; the min() keeps a
   // hand-built config in a test from overflowing the workers' arrays.
   const size_t n = std::min(cfg.interfaces.size(), net::kMaxIfaces);
@@ -27,9 +28,28 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
       routes.push_back(dp::RouteView{.net = iv.addr & net::v4_mask(iv.plen), .len = iv.plen, .gateway = 0,
                                      .iface = uint8_t(i)});
     }
+    if (ifc.address6 && !ifc.address6->addr.is_v4() && ifc.address6->len > 0) {
+      iv.addr6 = ifc.address6->addr.b;
+      iv.plen6 = ifc.address6->len;
+      iv.ll6 = net::link_local_of(iv.mac);
+      routes6.push_back(dp::RouteView6{.net = ifc.address6->network().b, .len = iv.plen6, .gateway = {},
+                                       .iface = uint8_t(i)});
+    }
     if (cfg.sync && cfg.sync->interface == ifc.name) t.sync_iface = uint8_t(i);
     t.ifaces.push_back(iv);
   }
+  for (const auto& r : cfg.routes) {
+    if (r.destination.addr.is_v4() || r.gateway.is_v4()) continue;
+    // As for IPv4: the gateway's connected prefix gives the interface.
+    for (size_t i = 0; i < t.ifaces.size(); ++i) {
+      const auto& iv = t.ifaces[i];
+      if (!iv.has6() || !net::same_prefix6(r.gateway.b.data(), iv.addr6.data(), iv.plen6)) continue;
+      routes6.push_back(dp::RouteView6{.net = r.destination.network().b, .len = r.destination.len,
+                                       .gateway = r.gateway.b, .iface = uint8_t(i)});
+      break;
+    }
+  }
+  t.set_routes6(std::move(routes6));
   for (const auto& r : cfg.routes) {
     if (!r.destination.addr.is_v4() || !r.gateway.is_v4()) continue;
     const uint32_t gw = r.gateway.v4();

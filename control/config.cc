@@ -414,10 +414,16 @@ void Reader::read_interface(const json& j, const std::string& path, Draft& out) 
     std::string p = child(path, "address6");
     if (auto s = string(*v, p)) {
       auto pre = net::Prefix::parse(*s);
-      if (!pre || pre->addr.is_v4())
-        d_.error(p, quote(*s) + " is not an IPv6 address with prefix length (x:y::z/len)");
-      else
+      if (!pre) {
+        if (auto a = net::IpAddr::parse(*s); a && !a->is_v4())
+          d_.error(p, quote(*s) + " has no prefix length; write it as " + *s + "/64 (or the segment's length)");
+        else
+          d_.error(p, quote(*s) + " is not an IPv6 address with prefix length (x:y::z/len)");
+      } else if (pre->addr.is_v4()) {
+        d_.error(p, quote(*s) + " is IPv4; put it in address");
+      } else {
         it.v.address6 = *pre;
+      }
     }
   }
   if (auto* v = member(j, path, "peer", false))
@@ -574,8 +580,9 @@ void Reader::read_rule(const json& j, const std::string& path, Draft& out) {
   }
   bool ported = false;
   if (auto* v = member(j, path, "protocol", true)) {
-    constexpr std::string_view protos[] = {"tcp", "udp", "icmp", "any"};
-    constexpr std::optional<uint8_t> numbers[] = {net::kProtoTcp, net::kProtoUdp, net::kProtoIcmp, std::nullopt};
+    constexpr std::string_view protos[] = {"tcp", "udp", "icmp", "icmp6", "any"};
+    constexpr std::optional<uint8_t> numbers[] = {net::kProtoTcp, net::kProtoUdp, net::kProtoIcmp, net::kProtoIcmpv6,
+                                                  std::nullopt};
     static_assert(std::size(protos) == std::size(numbers));
     if (auto w = word(*v, child(path, "protocol"), protos)) {
       r.v.protocol = numbers[*w];

@@ -24,13 +24,31 @@ uint64_t usable_hosts(uint8_t len) {
   return (uint64_t(1) << (32 - len)) - 2;
 }
 
-// Network or broadcast address of a v4 segment that has them (len <= 30).
+// Network or broadcast address of a v4 segment that has them (len <= 30);
+// the subnet-router anycast address of a v6 segment (all host bits zero,
+// RFC 4291 §2.6.1), which every router of the segment answers, for
+// prefixes that have host bits to spare (not /127, RFC 6164, or /128).
 std::optional<std::string> reserved_role(const net::Prefix& seg, const net::IpAddr& a) {
+  if (!seg.addr.is_v4() && !a.is_v4() && seg.len < 127 && a == seg.network())
+    return "the subnet-router anycast address of " + net::Prefix{seg.network(), seg.len}.str();
   if (!seg.addr.is_v4() || !a.is_v4() || seg.len > 30) return std::nullopt;
   uint32_t net = seg.network().v4(), mask = net::v4_mask(seg.len);
   net::Prefix shown{seg.network(), seg.len};
   if (a.v4() == net) return "the network address of " + shown.str();
   if (a.v4() == (net | ~mask)) return "the broadcast address of " + shown.str();
+  return std::nullopt;
+}
+
+// What an IPv6 address is when it cannot be a node's, a neighbour's or a
+// gateway's global address: the scopes and kinds of RFC 4291 §2.4.
+std::optional<std::string> special_v6(const net::IpAddr& a) {
+  if (a.is_v4()) return std::nullopt;
+  if (a == net::IpAddr{net::Family::V6, {}}) return "the unspecified address";
+  auto in = [&](const char* p) { return net::Prefix::parse(p)->contains(a); };
+  if (in("::1/128")) return "the loopback address";
+  if (in("ff00::/8")) return "multicast";
+  if (in("fe80::/10")) return "link-local (the interface's own fe80:: address comes from its MAC)";
+  if (in("::ffff:0:0/96")) return "IPv4-mapped";
   return std::nullopt;
 }
 
@@ -137,6 +155,7 @@ class Rules {
                                     seg_str(o.v.address) + "; each interface needs its own segment");
         }
       }
+      if (i.v.address6) address6(k);
       if (i.v.peer) {
         std::string ppath = child(i.path, "peer");
         const net::IpAddr& p = *i.v.peer;
@@ -153,6 +172,34 @@ class Rules {
           diags_.error(ppath, p.str() + " is " + *r + ", not a host address");
         }
       }
+    }
+  }
+
+  // Interface k's address6: a global or unique-local host address of a
+  // segment no other interface has.
+  void address6(size_t k) {
+    const auto& i = d_.interfaces[k];
+    const net::Prefix& a = *i.v.address6;
+    const std::string apath = child(i.path, "address6");
+    if (auto kind = special_v6(a.addr)) {
+      diags_.error(apath, a.addr.str() + " is " + *kind + "; address6 is a global or unique-local address");
+      return;
+    }
+    if (a.len < 8 || a.len > 127) {
+      diags_.error(apath, "prefix length /" + std::to_string(a.len) +
+                              " is not a segment's; use the segment's length (/64 on Ethernet, /127 on a point-to-point link)");
+      return;
+    }
+    if (auto r = reserved_role(a, a.addr)) {
+      diags_.error(apath, a.addr.str() + " is " + *r + ", not a host address");
+      return;
+    }
+    for (size_t m = 0; m < k; ++m) {
+      const auto& o = d_.interfaces[m];
+      if (!o.v.address6) continue;
+      if (o.v.address6->contains(a.network()) || a.contains(o.v.address6->network()))
+        diags_.error(apath, "subnet " + seg_str(a) + " overlaps " + o.path + " (" + o.v.name + ") " +
+                                seg_str(*o.v.address6) + "; each interface needs its own segment");
     }
   }
 
@@ -306,12 +353,22 @@ class Rules {
       if (r.destination_ok) {
         if (auto [it, fresh] = dests.emplace(std::pair(r.v.destination.addr, r.v.destination.len), &r); !fresh)
           diags_.error(child(r.path, "destination"), r.v.destination.str() + " is already routed by " + it->second->path);
+        else if (!r.v.destination.addr.is_v4() && r.v.destination.len > 0 &&
+                 (net::Prefix::parse("ff00::/8")->contains(r.v.destination.addr) ||
+                  net::Prefix::parse("fe80::/10")->contains(r.v.destination.addr)))
+          diags_.error(child(r.path, "destination"), r.v.destination.str() +
+                                                         " is multicast or link-local; such packets are never routed");
       }
       if (!r.gateway_ok) continue;
       std::string gpath = child(r.path, "gateway");
       const net::IpAddr& g = r.v.gateway;
       if (r.destination_ok && r.v.destination.addr.af != g.af) {
         diags_.error(gpath, g.str() + " is not the same address family as destination " + r.v.destination.str());
+        continue;
+      }
+      if (auto kind = special_v6(g)) {
+        diags_.error(gpath, g.str() + " is " + *kind + "; write the router's global or unique-local address, inside "
+                                      "an interface's address6");
         continue;
       }
       if (auto* own = own_interface_address(g)) {
@@ -339,6 +396,15 @@ class Rules {
   void outbound() {
     for (const auto& o : d_.outbound) {
       const InterfaceDraft* i = reference(o.v.interface, child(o.path, "interface"));
+      if (o.source_ok && !o.v.source.addr.is_v4()) {
+        diags_.error(child(o.path, "source"), o.v.source.str() + " is IPv6; NAT is IPv4 only (no NAT66: IPv6 is routed "
+                                                                 "and filtered, never translated)");
+        continue;
+      }
+      if (o.translation_ok && !o.v.translation.is_v4()) {
+        diags_.error(child(o.path, "translation"), o.v.translation.str() + " is IPv6; NAT is IPv4 only (no NAT66)");
+        continue;
+      }
       if (o.translation_ok)
         nat_address(o.v.translation, "translation", "NAT to the VIP or connections break after failover", i,
                     child(o.path, "translation"));
@@ -382,7 +448,14 @@ class Rules {
     std::map<std::tuple<std::string, uint8_t, net::IpAddr, uint16_t>, const ForwardDraft*> seen;
     for (const auto& f : d_.forwards) {
       const InterfaceDraft* i = reference(f.v.interface, child(f.path, "interface"));
+      if (f.target_ok && !f.v.target.is_v4())
+        diags_.error(child(f.path, "target"), f.v.target.str() + " is IPv6; port forwards are IPv4 only (no NAT66)");
       if (!f.destination_ok) continue;
+      if (!f.v.destination.is_v4()) {
+        diags_.error(child(f.path, "destination"),
+                     f.v.destination.str() + " is IPv6; port forwards are IPv4 only (no NAT66)");
+        continue;
+      }
       nat_address(f.v.destination, "destination", "bind the port forward to the VIP or it stops working after failover",
                   i, child(f.path, "destination"));
       if (f.v.port == 0 || f.v.interface.empty()) continue;
@@ -393,9 +466,31 @@ class Rules {
     }
   }
 
+  // A rule matches packets of one family when it names an address; both
+  // addresses, and an ICMP protocol, must then be of that family.
   void rules() {
-    for (const auto& r : d_.rules) reference(r.v.interface, child(r.path, "interface"));
+    for (const auto& r : d_.rules) {
+      reference(r.v.interface, child(r.path, "interface"));
+      const auto& src = r.v.source;
+      const auto& dst = r.v.destination;
+      if (src && dst && src->addr.af != dst->addr.af) {
+        diags_.error(child(r.path, "destination"), dst->str() + " is " + family(*dst) + " but source " + src->str() +
+                                                       " is " + family(*src) + "; a rule matches one address family");
+        continue;
+      }
+      const net::Prefix* named = src ? &*src : dst ? &*dst : nullptr;
+      if (!named || !r.v.protocol) continue;
+      const bool v4 = named->addr.is_v4();
+      if (*r.v.protocol == net::kProtoIcmp && !v4)
+        diags_.error(child(r.path, "protocol"), "icmp is ICMP for IPv4, but the rule names IPv6 address " +
+                                                    named->str() + "; use icmp6");
+      else if (*r.v.protocol == net::kProtoIcmpv6 && v4)
+        diags_.error(child(r.path, "protocol"), "icmp6 is ICMPv6, but the rule names IPv4 address " + named->str() +
+                                                    "; use icmp");
+    }
   }
+
+  static std::string family(const net::Prefix& p) { return p.addr.is_v4() ? "IPv4" : "IPv6"; }
 
   void carp_warnings() {
     if (d_.vips.empty()) {

@@ -1,5 +1,7 @@
 #include "control/controller.h"
 
+#include "dataplane/net/ipv6.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -500,11 +502,30 @@ void Controller::on_punt(const dp::Punt& p) {
         neighbors_.update(p.iface, net::be32(arp.spa), arp.sha, now);
       return;
     }
-    case dp::PuntReason::Resolve:
-      for (auto& frame : neighbors_.resolve(p.out_iface, p.nexthop,
-                                            std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))
+    case dp::PuntReason::Resolve: {
+      net::IpAddr hop = net::IpAddr::v4(p.nexthop);
+      if (p.frame.size() >= sizeof(net::EthHdr) + sizeof(net::Ipv6Hdr) &&
+          net::load16(p.frame.data() + 12) == net::be16(net::kEtherTypeIpv6)) {
+        // IPv6: the worker sends its route's index; route the destination
+        // again on the topology we published (it may be newer than the
+        // worker's, and an index would then name another route).
+        const dp::Topology* topo = io_.snapshots().load().topo;
+        const uint8_t* dst = p.frame.data() + sizeof(net::EthHdr) + 24;
+        const dp::RouteView6* r = topo ? topo->route6(dst) : nullptr;
+        if (!r) {
+          ++control_drops_;
+          return;
+        }
+        hop = net::IpAddr{net::Family::V6, {}};
+        std::memcpy(hop.b.data(), net::is_unspecified6(r->gateway.data()) ? dst : r->gateway.data(), 16);
+      }
+      for (auto& frame :
+           neighbors_.resolve(p.out_iface, hop, std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))
         io_.send(p.out_iface, frame);
       return;
+    }
+    case dp::PuntReason::Nd:
+      return on_nd(p, now);
     case dp::PuntReason::Pfsync:
       if (sync_) return sync_->receive(p, now);
       ++control_drops_;
@@ -513,6 +534,41 @@ void Controller::on_punt(const dp::Punt& p) {
       ++control_drops_;
       return;
   }
+}
+
+// Neighbor Discovery the workers checked (RFC 4861 §7.1): an advertisement
+// teaches the target's MAC (its target link-layer option, or the frame's
+// source without one), as an ARP reply does; a solicited one creates the
+// entry, an unsolicited one only refreshes ours (as unsolicited ARP). Another
+// host's solicitation only refreshes its sender's entry.
+void Controller::on_nd(const dp::Punt& p, Time now) {
+  constexpr size_t kAt = sizeof(net::EthHdr) + sizeof(net::Ipv6Hdr);
+  if (p.frame.size() < kAt + 24) {
+    ++control_drops_;
+    return;
+  }
+  const uint8_t* ip = p.frame.data() + sizeof(net::EthHdr);
+  const uint8_t* m = p.frame.data() + kAt;
+  const size_t len = std::min<size_t>(p.frame.size() - kAt, net::be16(net::load16(ip + 4)));
+  const bool advert = m[0] == net::kNdNeighborAdvert;
+  net::Mac lla;
+  std::memcpy(lla.b.data(), p.frame.data() + 6, 6);  // eth src
+  const uint8_t want = advert ? net::kNdOptTargetLla : net::kNdOptSourceLla;
+  bool has_option = false;
+  for (size_t o = 24; o + 8 <= len && m[o + 1] != 0; o += size_t(m[o + 1]) * 8) {
+    if (m[o] == want) {
+      std::memcpy(lla.b.data(), m + o + 2, 6);
+      has_option = true;
+    }
+  }
+  net::IpAddr who{net::Family::V6, {}};
+  std::memcpy(who.b.data(), advert ? m + 8 : ip + 8, 16);
+  if (!advert) {
+    if (has_option) neighbors_.update(p.iface, who, lla, now);
+    return;
+  }
+  if (m[4] & net::kNaSolicited) neighbors_.learn(p.iface, who, lla, now);
+  else neighbors_.update(p.iface, who, lla, now);
 }
 
 void Controller::apply(const carp::Output& out) {
@@ -544,7 +600,8 @@ void Controller::publish_owned_vips() {
 
 void Controller::publish_neighbors() {
   const auto entries = neighbors_.entries();
-  io_.snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(entries)));
+  const auto entries6 = neighbors_.entries6();
+  io_.snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(entries, entries6)));
   neighbors_published_ = neighbors_.version();
 }
 

@@ -106,6 +106,7 @@ class Controller {
 
  private:
   void on_punt(const dp::Punt& p);
+  void on_nd(const dp::Punt& p, Time now);
   void apply(const carp::Output& out);
   // Links: polled every kLinkPoll; a change moves the VHIDs on the interface
   // and the node's demotion.

@@ -1,5 +1,10 @@
-// The control thread's ARP neighbour manager (RFC 826), pure: frames in,
-// frames out, time injected.
+// The control thread's neighbour manager, for both families: ARP (RFC 826)
+// for IPv4 next hops and Neighbor Discovery (RFC 4861) for IPv6 ones, with
+// the same hold queue, retries, ageing and refresh. Pure: frames in, frames
+// out, time injected. An IPv6 neighbour is asked with a Neighbor
+// Solicitation to its solicited-node group, and re-probed before its entry
+// lapses with a unicast NS to the known MAC (RFC 4861's NUD probe); an
+// advertisement answers both, as an ARP reply does.
 //
 // It runs on the control thread; workers only read the NeighborTable
 // snapshot it produces (dataplane/view.h). When a worker misses it punts
@@ -64,25 +69,37 @@ class NeighborManager {
   // interface's subnet are learned (a neighbour is on-link by definition).
   // Returns true when the resolved table changed (publish a new NeighborTable).
   // Packets held for `ip` become ready (take_ready()).
-  bool learn(uint8_t iface, uint32_t ip, net::Mac mac, Time now);
+  // An IPv6 neighbour is on-link inside the interface's address6 prefix or
+  // link-local (fe80::/64).
+  bool learn(uint8_t iface, const net::IpAddr& ip, net::Mac mac, Time now);
+  bool learn(uint8_t iface, uint32_t ip, net::Mac mac, Time now) { return learn(iface, net::IpAddr::v4(ip), mac, now); }
 
   // Like learn(), but only updates an entry we already have or are resolving:
   // RFC 826's merge rule, and Linux's default for unsolicited ARP
   // (arp_accept=0), so a host's broadcast request does not grow the table.
-  bool update(uint8_t iface, uint32_t ip, net::Mac mac, Time now);
+  // For IPv6, what an NS's source link-layer option and an unsolicited NA
+  // tell us.
+  bool update(uint8_t iface, const net::IpAddr& ip, net::Mac mac, Time now);
+  bool update(uint8_t iface, uint32_t ip, net::Mac mac, Time now) { return update(iface, net::IpAddr::v4(ip), mac, now); }
 
   // Hold `packet` (a frame from a Resolve punt: TTL already decremented) until
-  // `nexthop` resolves, and return the ARP request(s) to send on `iface`.
-  // If `nexthop` is not on `iface`'s subnet, the interface whose subnet holds
-  // it is used instead (a caller may pass the receiving interface).
-  std::vector<Frame> resolve(uint8_t iface, uint32_t nexthop, std::vector<uint8_t> packet, Time now);
+  // `nexthop` resolves, and return the ARP request or Neighbor Solicitation
+  // to send on `iface`. If `nexthop` is not on `iface`'s subnet, the
+  // interface whose subnet holds it is used instead (a caller may pass the
+  // receiving interface).
+  std::vector<Frame> resolve(uint8_t iface, const net::IpAddr& nexthop, std::vector<uint8_t> packet, Time now);
+  std::vector<Frame> resolve(uint8_t iface, uint32_t nexthop, std::vector<uint8_t> packet, Time now) {
+    return resolve(iface, net::IpAddr::v4(nexthop), std::move(packet), now);
+  }
 
   // Resolve `ip` on `iface` with no packet waiting (a unicast CARP peer):
   // the ARP request to send now, if one is due. A reply then creates the
   // entry as for resolve().
-  std::vector<Frame> want(uint8_t iface, uint32_t ip, Time now);
+  std::vector<Frame> want(uint8_t iface, const net::IpAddr& ip, Time now);
+  std::vector<Frame> want(uint8_t iface, uint32_t ip, Time now) { return want(iface, net::IpAddr::v4(ip), now); }
   // The MAC of a resolved neighbour, or null.
-  const net::Mac* find(uint8_t iface, uint32_t ip) const;
+  const net::Mac* find(uint8_t iface, const net::IpAddr& ip) const;
+  const net::Mac* find(uint8_t iface, uint32_t ip) const { return find(iface, net::IpAddr::v4(ip)); }
 
   // Held packets whose neighbour is now known, with eth src/dst rewritten,
   // paired with the interface to send them on.
@@ -98,6 +115,7 @@ class NeighborManager {
 
   // Confirmed entries, sorted by (iface, ip): the input of NeighborTable::build.
   std::vector<std::tuple<uint8_t, uint32_t, net::Mac>> entries() const;
+  std::vector<dp::NeighborTable::Entry6> entries6() const;
 
   // Bumped whenever entries() changes (learn, expiry, set_ifaces); the
   // control thread republishes when it moves.
@@ -107,6 +125,11 @@ class NeighborManager {
   // The ARP request for `target` from interface `iface` (60 bytes, padded to
   // the Ethernet minimum). Empty if the interface has no address.
   Frame arp_request(uint8_t iface, uint32_t target) const;
+  // The Neighbor Solicitation for `target` from interface `iface`: to the
+  // target's solicited-node group, or unicast to `known` (a NUD probe).
+  // From the interface's link-local address for a link-local target, its
+  // address6 otherwise. Empty if the interface has no IPv6.
+  Frame neighbor_solicit(uint8_t iface, const net::Addr6& target, const net::Mac* known = nullptr) const;
 
  private:
   struct Entry {
@@ -118,12 +141,14 @@ class NeighborManager {
     bool asked = false;   // a request has been sent since the last confirmation
     std::vector<Frame> held;
   };
-  using Key = std::pair<uint8_t, uint32_t>;
+  using Key = std::pair<uint8_t, net::IpAddr>;
 
-  bool on_link(uint8_t iface, uint32_t ip) const;
+  bool on_link(uint8_t iface, const net::IpAddr& ip) const;
+  // The ARP request or NS for ip: broadcast/multicast, or unicast to `known`.
+  Frame request(uint8_t iface, const net::IpAddr& ip, const net::Mac* known) const;
   // The request for an unresolved entry, unless one went out within `retry`.
-  std::vector<Frame> ask(uint8_t iface, uint32_t ip, Entry& e, Time now);
-  bool set(uint8_t iface, uint32_t ip, net::Mac mac, Time now, bool create);
+  std::vector<Frame> ask(uint8_t iface, const net::IpAddr& ip, Entry& e, Time now);
+  bool set(uint8_t iface, const net::IpAddr& ip, net::Mac mac, Time now, bool create);
   void release(uint8_t iface, Entry& e);
 
   NeighborConfig cfg_;

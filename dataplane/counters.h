@@ -48,6 +48,10 @@ enum class DropReason : uint8_t {
   FragTimeout,
   FragTableFull,
   FragNoBuffer,
+  Ipv6Fragment,
+  Ipv6ExtHeader,
+  BadNd,
+  TooBig,
   Count,
 };
 
@@ -55,9 +59,10 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::Runt, "runt", "shorter than an Ethernet header"},
     {DropReason::NotForUs, "not_for_us",
      "unicast to another MAC, a link-layer broadcast of a transit packet, or ARP not for us"},
-    {DropReason::UnknownEtherType, "unknown_ethertype", "not IPv4 or ARP (IPv6 and 802.1Q are not handled yet)"},
+    {DropReason::UnknownEtherType, "unknown_ethertype", "not IPv4, IPv6 or ARP (802.1Q is not handled yet)"},
     {DropReason::BadArp, "bad_arp", "not Ethernet/IPv4 ARP, truncated, or a broadcast/multicast sender MAC"},
-    {DropReason::BadIpHeader, "bad_ip_header", "IPv4 version, IHL or total length inconsistent with the frame"},
+    {DropReason::BadIpHeader, "bad_ip_header",
+     "IPv4 version, IHL or total length, or IPv6 version or payload length, inconsistent with the frame"},
     {DropReason::BadIpChecksum, "bad_ip_checksum", "IPv4 header checksum wrong"},
     {DropReason::TtlExceeded, "ttl_exceeded",
      "TTL 0 or 1 on a packet to forward, and no ICMP time exceeded went back (see dataplane.icmp)"},
@@ -105,6 +110,18 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "a fragment of a new packet while the worker's reassembly table is full (dataplane.fragments.max_packets)"},
     {DropReason::FragNoBuffer, "frag_no_buffer",
      "a reassembled packet with no buffer to hold it whole, or to cut it again for the egress MTU"},
+    {DropReason::Ipv6Fragment, "ipv6_fragment",
+     "an IPv6 packet with a fragment header: there is no IPv6 reassembly yet, and a fragment cannot be matched to a "
+     "state"},
+    {DropReason::Ipv6ExtHeader, "ipv6_ext_header",
+     "IPv6 extension headers truncated, more than 8 of them or past the first 200 bytes, hop-by-hop options not "
+     "first, or a type 0 routing header (RFC 5095)"},
+    {DropReason::BadNd, "bad_nd",
+     "Neighbor Discovery that fails RFC 4861's checks (hop limit not 255, code not 0, too short, a multicast "
+     "target, bad options) or an ICMPv6 message to this node with a bad checksum"},
+    {DropReason::TooBig, "too_big",
+     "an IPv6 packet longer than the egress interface's MTU, and no ICMPv6 packet too big went back (see "
+     "dataplane.icmp)"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 
@@ -114,6 +131,7 @@ enum class PuntReason : uint8_t {
   Pfsync,
   Arp,
   Resolve,
+  Nd,
   Count,
 };
 
@@ -121,7 +139,11 @@ inline constexpr std::array<net::Named<PuntReason>, size_t(PuntReason::Count)> k
     {PuntReason::Carp, "carp", "CARP advertisement (IP protocol 112) to 224.0.0.18 or to this node"},
     {PuntReason::Pfsync, "pfsync", "state sync frame (IP protocol 240) to 224.0.0.240 or to this node"},
     {PuntReason::Arp, "arp", "ARP the control thread learns neighbours from"},
-    {PuntReason::Resolve, "resolve", "no neighbour entry for the next hop: held while the control thread ARPs"},
+    {PuntReason::Resolve, "resolve",
+     "no neighbour entry for the next hop: held while the control thread ARPs or sends a Neighbor Solicitation"},
+    {PuntReason::Nd, "nd",
+     "Neighbor Discovery the control thread learns IPv6 neighbours from (advertisements, other hosts' "
+     "solicitations)"},
 }};
 static_assert(net::in_enum_order(kPuntReasons), "kPuntReasons must list every PuntReason in order");
 
@@ -162,17 +184,23 @@ inline const char* name(IoCounter c) { return net::name_of(kIoCounters, c); }
 enum class IcmpCounter : uint8_t {
   TimeExceeded,
   Unreachable,
+  PacketTooBig,
   RateLimited,
   NotEligible,
   Count,
 };
 
 inline constexpr std::array<net::Named<IcmpCounter>, size_t(IcmpCounter::Count)> kIcmpCounters{{
-    {IcmpCounter::TimeExceeded, "time_exceeded_sent", "ICMP time exceeded sent for a packet whose TTL ran out here"},
-    {IcmpCounter::Unreachable, "unreachable_sent", "ICMP destination unreachable sent for a packet with no route"},
+    {IcmpCounter::TimeExceeded, "time_exceeded_sent",
+     "ICMP or ICMPv6 time exceeded sent for a packet whose TTL or hop limit ran out here"},
+    {IcmpCounter::Unreachable, "unreachable_sent",
+     "ICMP or ICMPv6 destination unreachable sent for a packet with no route"},
+    {IcmpCounter::PacketTooBig, "packet_too_big_sent",
+     "ICMPv6 packet too big sent for an IPv6 packet longer than the egress MTU"},
     {IcmpCounter::RateLimited, "rate_limited", "ICMP errors not sent: over the rate limit (200 per second per worker)"},
     {IcmpCounter::NotEligible, "not_eligible",
-     "ICMP errors not sent by rule (RFC 1812): about an ICMP error, a non-first fragment, or no source address"},
+     "ICMP errors not sent by rule (RFC 1812, RFC 4443): about an ICMP error, a non-first fragment, or no source "
+     "address"},
 }};
 static_assert(net::in_enum_order(kIcmpCounters), "kIcmpCounters must list every IcmpCounter in order");
 

@@ -71,7 +71,10 @@ void input(WorkerCtx& ctx, PacketMeta& p) {
     case net::kEtherTypeIpv4:
       p.next = Next::Ipv4Input;
       return;
-    default:  // IPv6, 802.1Q and the rest: not handled yet, counted.
+    case net::kEtherTypeIpv6:
+      p.next = Next::Ipv6Input;
+      return;
+    default:  // 802.1Q and the rest: not handled yet, counted.
       return p.to_drop(DropReason::UnknownEtherType);
   }
 }

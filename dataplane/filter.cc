@@ -21,8 +21,18 @@ struct Fields {
 };
 
 Fields fields_of(const PacketMeta& p) {
-  const net::Ipv4Hdr* ip = ipv4_of(p);
-  Fields f{addr16(p.data + p.l3 + 12), addr16(p.data + p.l3 + 16), net::Family::V4, ip->proto, 0};
+  Fields f;
+  if (p.has(PacketFlag::V6)) {
+    std::memcpy(f.src.data(), p.data + p.l3 + 8, 16);
+    std::memcpy(f.dst.data(), p.data + p.l3 + 24, 16);
+    f.af = net::Family::V6;
+  } else {
+    f.src = addr16(p.data + p.l3 + 12);
+    f.dst = addr16(p.data + p.l3 + 16);
+    f.af = net::Family::V4;
+  }
+  f.proto = p.proto;
+  f.dport = 0;
   if (f.proto == net::kProtoTcp || f.proto == net::kProtoUdp) std::memcpy(&f.dport, l4_of(p) + 2, 2);
   return f;
 }

@@ -10,6 +10,7 @@
 // icmplim); otherwise the packet is dropped with its reason as before.
 #include "dataplane/stages.h"
 
+#include <algorithm>
 #include <span>
 
 #include "dataplane/nat.h"
@@ -85,10 +86,76 @@ void answer(WorkerCtx& ctx, const IfaceView& ifc, PacketMeta& p) {
   p.to_tx(p.in);
 }
 
+// ICMPv6 (RFC 4443): the error quotes as much of the packet as fits in the
+// IPv6 minimum MTU (§2.4(c)) and the buffer, from this node's address6 on
+// the receiving interface (its link-local address to a link-local
+// sender), never about an ICMPv6 error or a redirect (§2.4(e)). Packet too
+// big carries the egress MTU (§3.2). The same limiter as ICMP.
+constexpr size_t kIcmp6Hdr = 8;
+
+bool eligible6(const PacketMeta& p, const IfaceView& ifc) {
+  if (!ifc.has6()) return false;
+  if (p.proto == net::kProtoIcmpv6) {
+    const uint8_t type = p.data[p.l4];
+    if (l4_len(p) < 1 || net::is_icmp6_error(type) || type == net::kNdRedirect) return false;
+  }
+  return true;
+}
+
+void answer6(WorkerCtx& ctx, const IfaceView& ifc, PacketMeta& p) {
+  WorkerCounters& c = *ctx.counters;
+  const size_t orig_len = ip_bytes(p);
+  const size_t head = sizeof(net::Ipv6Hdr) + kIcmp6Hdr;
+  if (!eligible6(p, ifc) || p.room < p.l3 + head + sizeof(net::Ipv6Hdr)) {
+    c.add(IcmpCounter::NotEligible);
+    return p.to_drop(p.drop);
+  }
+  if (!ctx.icmp_limit.take(ctx.now)) {
+    c.add(IcmpCounter::RateLimited);
+    return p.to_drop(p.drop);
+  }
+  const size_t quote = std::min({orig_len, net::kIpv6MinMtu - head, size_t(p.room) - p.l3 - head});
+  uint8_t* ip_at = p.data + p.l3;
+  uint8_t* icmp_at = ip_at + sizeof(net::Ipv6Hdr);
+  net::Addr6 to;
+  std::memcpy(to.data(), ip_at + 8, 16);
+  std::memmove(icmp_at + kIcmp6Hdr, ip_at, quote);
+
+  const uint32_t word = p.icmp_type == net::kIcmp6PacketTooBig ? ctx.view.topo->ifaces[p.out].mtu : 0;
+  icmp_at[0] = p.icmp_type;
+  icmp_at[1] = p.icmp_code;
+  std::memset(icmp_at + 2, 0, 2);
+  const uint32_t word_be = net::be32(word);
+  std::memcpy(icmp_at + 4, &word_be, 4);
+
+  net::Ipv6Hdr h{};
+  h.ver_tc_flow = net::be32(uint32_t(6) << 28);
+  h.payload_len = net::be16(uint16_t(kIcmp6Hdr + quote));
+  h.next = net::kProtoIcmpv6;
+  h.hop_limit = kDefaultTtl;
+  std::memcpy(h.src, net::is_link_local6(to.data()) ? ifc.ll6.data() : ifc.addr6.data(), 16);
+  std::memcpy(h.dst, to.data(), 16);
+  std::memcpy(ip_at, &h, sizeof h);
+  const uint16_t csum = net::icmp6_checksum(ip_at, icmp_at, kIcmp6Hdr + quote);
+  std::memcpy(icmp_at + 2, &csum, 2);
+
+  net::EthHdr* eth = eth_of(p);
+  eth->dst = eth->src;
+  eth->src = ifc.mac;
+  p.len = uint16_t(p.l3 + sizeof(net::Ipv6Hdr) + kIcmp6Hdr + quote);
+  c.add(p.icmp_type == net::kIcmp6TimeExceeded  ? IcmpCounter::TimeExceeded
+        : p.icmp_type == net::kIcmp6PacketTooBig ? IcmpCounter::PacketTooBig
+                                                 : IcmpCounter::Unreachable);
+  p.to_tx(p.in);
+}
+
 }  // namespace
 
 void icmp_error(WorkerCtx& ctx, Burst& b) {
-  each(b, Next::IcmpError, [&](PacketMeta& p) { answer(ctx, in_iface(ctx, p), p); });
+  each(b, Next::IcmpError, [&](PacketMeta& p) {
+    if (p.has(PacketFlag::V6)) answer6(ctx, in_iface(ctx, p), p);
+    else answer(ctx, in_iface(ctx, p), p);
+  });
 }
 
 }  // namespace hafw::dp::stage

@@ -203,22 +203,12 @@ void input(const View& v, const OwnAddrs& own, const StateTable& t, PacketMeta& 
   const size_t l4_len = total - ihl;
   // The key is written once the packet passes: a dropped packet's is never read.
   uint32_t ports = 0;  // sport and dport as they lie in the header
+  p.proto = ip->proto;
   switch (ip->proto) {
-    case net::kProtoTcp: {
-      const size_t doff = l4_len >= 20 ? size_t(l4[12] >> 4) * 4 : 0;
-      if (doff < 20 || doff > l4_len) return p.to_drop(DropReason::BadL4Header);
-      // Impossible flags are dropped whether or not a state matches.
-      if (!tcp_flags_valid(l4[13])) return p.to_drop(DropReason::TcpBadFlags);
-      std::memcpy(&ports, l4, 4);
+    case net::kProtoTcp:
+    case net::kProtoUdp:
+      if (const DropReason r = check_ports(ip->proto, l4, l4_len, ports); r != DropReason::Count) return p.to_drop(r);
       break;
-    }
-    case net::kProtoUdp: {
-      if (l4_len < 8) return p.to_drop(DropReason::BadL4Header);
-      const size_t ulen = size_t(l4[4]) << 8 | l4[5];
-      if (ulen < 8 || ulen > l4_len) return p.to_drop(DropReason::BadL4Header);
-      std::memcpy(&ports, l4, 4);
-      break;
-    }
     case net::kProtoIcmp:
       if (l4_len < sizeof(net::IcmpHdr)) return p.to_drop(DropReason::BadIcmp);
       if (net::is_icmp_error(l4[0])) {

@@ -30,14 +30,9 @@ void output(const View& v, PacketMeta& p) {
     ip->csum = net::checksum_adjust(ip->csum, old_word, new_word);
   }
 
-  net::EthHdr* eth = eth_of(p);
-  eth->src = out.mac;
-  const net::Mac* mac = v.neighbors->find(p.out, p.nexthop);
-  // The control thread ARPs for the next hop, holds the packet and sends it
-  // once the neighbour answers; the frame is ready but for eth dst.
-  if (!mac) return p.to_control(PuntReason::Resolve);
-  eth->dst = *mac;
-  p.to_tx(p.out);
+  // The control thread ARPs for the next hop it misses, holds the packet
+  // and sends it once the neighbour answers.
+  send_to_neighbor(out, v.neighbors->find(p.out, p.nexthop), p);
 }
 
 }  // namespace

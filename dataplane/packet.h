@@ -34,15 +34,20 @@ enum class Next : uint8_t {
   EthInput,
   ArpInput,
   Ipv4Input,
-  StateLookup,   // bulk lookup; a hit is tracked, counted and translated here
-  Dnat,          // a miss: port forwards
+  Ipv6Input,
+  StateLookup,   // bulk lookup, both families; a hit is tracked, counted and translated here
+  Dnat,          // an IPv4 miss: port forwards
   Ipv4Classify,  // local or transit
+  Ipv6Classify,
   Ipv4Local,
+  Ipv6Local,     // ICMPv6 to the node: Neighbor Discovery and echo
   IcmpLocal,
   Ipv4Route,
-  Filter,        // a miss in transit: the rules
+  Ipv6Route,
+  Filter,        // a miss in transit, both families: the rules
   StateCreate,   // a pass that keeps state: outbound NAT, then the insert
   Ipv4Output,
+  Ipv6Output,
   IcmpError,  // an ICMP error in place of a packet route could not forward
   // Exits: the worker's I/O acts on these.
   Tx,       // transmit on `out` (a reply goes back out of `in`)
@@ -62,6 +67,7 @@ enum class PacketFlag : uint8_t {
   TxIpCsum = 8,    // the port computes the IPv4 header checksum on transmit (checksum field 0)
   KeepState = 16,  // Filter: the rule that passed it keeps state
   Reassembled = 32,  // set by the I/O: made whole from fragments; cut again on Tx if longer than the MTU
+  V6 = 64,         // an IPv6 packet (ipv6_input): the stages both families share read its layout
 };
 
 // Per-packet metadata, filled in as the packet moves through the stages.
@@ -80,9 +86,13 @@ struct alignas(64) PacketMeta {
   uint8_t l4;          // offset of the transport header, 0 when there is none
   DropReason drop;     // Drop only
   PuntReason punt;     // Control only
-  uint32_t nexthop;    // host order: the route's next hop (Resolve: the address to ARP for)
+  // IPv4, host order: the route's next hop (Resolve: the address to ARP
+  // for). IPv6: the index of the route in Topology::routes6() plus 1 (the
+  // control thread routes a Resolve punt's destination again).
+  uint32_t nexthop;
   uint8_t icmp_type;   // IcmpError: what to send back (the drop reason stands if nothing is sent)
   uint8_t icmp_code;
+  uint8_t proto;       // the transport protocol: IPv4's protocol field, IPv6's last next header
   uint64_t offload;    // NIC offload flags from RX (checksum verified, RSS hash valid)
   uint32_t rss_hash;   // the NIC's RSS hash, when offload says it is valid
   uint32_t state;      // StateIndex of the packet's state (kNoState: none yet)
@@ -119,12 +129,13 @@ struct Burst {
   uint16_t n = 0;
   // Bit Next::X set while a packet may wait at stage X: a stage no packet
   // waits for is skipped without a pass over the burst (an established flow
-  // visits five of the thirteen stages). Each stage's pass recomputes it.
+  // visits five of the eighteen stages). Each stage's pass recomputes it.
   uint32_t waiting = 0;
   std::array<PacketMeta, kBurstMax> pkt;
 
   // Starts packet i of the burst at the first stage. Field by field: the
-  // flow key is written whole by ipv4_input, and only read after it.
+  // flow key and `proto` are written by the input stages (ipv4_input,
+  // ipv6_input), and only read after them.
   // `room` is what the buffer holds from `data` on (at least `len`); 0 means
   // just the frame.
   void set(uint16_t i, uint8_t* data, uint16_t len, uint8_t in, uint16_t room = 0, uint64_t offload = 0,

@@ -9,17 +9,22 @@ void run_burst(WorkerCtx& ctx, Burst& b) {
   stage::eth_input(ctx, b);
   stage::arp_input(ctx, b);
   stage::ipv4_input(ctx, b);
+  stage::ipv6_input(ctx, b);
   stage::state_lookup(ctx, b);
   stage::dnat(ctx, b);
   stage::ipv4_classify(ctx, b);
+  stage::ipv6_classify(ctx, b);
   stage::ipv4_local(ctx, b);
+  stage::ipv6_local(ctx, b);
   stage::icmp_local(ctx, b);
   stage::ipv4_route(ctx, b);
+  stage::ipv6_route(ctx, b);
   stage::filter(ctx, b);
   stage::state_create(ctx, b);
   stage::ipv4_output(ctx, b);
+  stage::ipv6_output(ctx, b);
   stage::icmp_error(ctx, b);
-  static_assert(kStageCount == 13, "a stage was added to Next: run it here, in order");
+  static_assert(kStageCount == 18, "a stage was added to Next: run it here, in order");
 
   WorkerCounters& c = *ctx.counters;
   for (uint16_t i = 0; i < b.n; ++i) {

@@ -14,23 +14,30 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dataplane/net/ipv6.h"
 #include "dataplane/net/net.h"
 #include "dataplane/packet.h"
+#include "dataplane/track.h"
 
 namespace hafw::dp::stage {
 
 void eth_input(WorkerCtx& ctx, Burst& b);
 void arp_input(WorkerCtx& ctx, Burst& b);
 void ipv4_input(WorkerCtx& ctx, Burst& b);
+void ipv6_input(WorkerCtx& ctx, Burst& b);
 void state_lookup(WorkerCtx& ctx, Burst& b);
 void dnat(WorkerCtx& ctx, Burst& b);
 void ipv4_classify(WorkerCtx& ctx, Burst& b);
+void ipv6_classify(WorkerCtx& ctx, Burst& b);
 void ipv4_local(WorkerCtx& ctx, Burst& b);
+void ipv6_local(WorkerCtx& ctx, Burst& b);
 void icmp_local(WorkerCtx& ctx, Burst& b);
 void ipv4_route(WorkerCtx& ctx, Burst& b);
+void ipv6_route(WorkerCtx& ctx, Burst& b);
 void filter(WorkerCtx& ctx, Burst& b);
 void state_create(WorkerCtx& ctx, Burst& b);
 void ipv4_output(WorkerCtx& ctx, Burst& b);
+void ipv6_output(WorkerCtx& ctx, Burst& b);
 void icmp_error(WorkerCtx& ctx, Burst& b);
 
 constexpr uint32_t bit(Next n) { return 1u << unsigned(n); }
@@ -59,8 +66,26 @@ inline net::Ipv4Hdr* ipv4_of(const PacketMeta& p) { return reinterpret_cast<net:
 // The receiving interface; eth_input has checked that it exists.
 inline const IfaceView& in_iface(const WorkerCtx& ctx, const PacketMeta& p) { return ctx.view.topo->ifaces[p.in]; }
 
-// The IPv4 total length: what state and rule counters count as a packet's bytes.
-inline uint16_t ip_bytes(const PacketMeta& p) { return net::be16(ipv4_of(p)->total_len); }
+inline net::Ipv6Hdr* ipv6_of(const PacketMeta& p) { return reinterpret_cast<net::Ipv6Hdr*>(p.data + p.l3); }
+
+// The IP packet's length (IPv4 total length, IPv6 header and payload): what
+// state and rule counters count as a packet's bytes.
+inline uint16_t ip_bytes(const PacketMeta& p) {
+  if (p.has(PacketFlag::V6)) return uint16_t(sizeof(net::Ipv6Hdr) + net::be16(ipv6_of(p)->payload_len));
+  return net::be16(ipv4_of(p)->total_len);
+}
+
+// Where the family-generic stages send a packet on: its family's stage.
+inline Next classify_of(const PacketMeta& p) { return p.has(PacketFlag::V6) ? Next::Ipv6Classify : Next::Ipv4Classify; }
+inline Next route_of(const PacketMeta& p) { return p.has(PacketFlag::V6) ? Next::Ipv6Route : Next::Ipv4Route; }
+inline Next output_of(const PacketMeta& p) { return p.has(PacketFlag::V6) ? Next::Ipv6Output : Next::Ipv4Output; }
+
+// The transport header checks both input stages make before a packet may
+// match a state or a rule (TCP data offset and flags, UDP length), and its
+// ports as they lie in the header (sport, dport: one word, as in FlowKey).
+// Count: it passes. Inline: every packet of either family comes here.
+inline DropReason check_ports(uint8_t proto, const uint8_t* l4, size_t l4_len, uint32_t& ports);
+
 
 // The transport header and the bytes the IP total length leaves for it.
 inline const uint8_t* l4_of(const PacketMeta& p) { return p.data + p.l4; }
@@ -74,6 +99,17 @@ inline std::array<uint8_t, 16> addr16(const uint8_t* ip4) {
 }
 
 
+// The last step of both output stages: the frame leaves from `out`'s MAC to
+// the next hop's, or waits at the control thread, ready but for eth dst,
+// until the neighbour is resolved (ARP or Neighbor Discovery).
+inline void send_to_neighbor(const IfaceView& out, const net::Mac* mac, PacketMeta& p) {
+  net::EthHdr* eth = eth_of(p);
+  eth->src = out.mac;
+  if (!mac) return p.to_control(PuntReason::Resolve);
+  eth->dst = *mac;
+  p.to_tx(p.out);
+}
+
 // State sync: hand an event to the worker's ring (ctx.events, which the
 // caller checked). A full ring loses it, counted; the packet goes on.
 inline void report(WorkerCtx& ctx, StateIndex s, uint64_t id, uint8_t creator, StateEventKind kind) {
@@ -86,5 +122,27 @@ constexpr uint32_t kCarpGroup = 0xe0000012;
 constexpr uint32_t kPfsyncGroup = 0xe00000f0;
 
 constexpr bool is_multicast(uint32_t a) { return (a >> 28) == 0xe; }
+
+inline DropReason check_ports(uint8_t proto, const uint8_t* l4, size_t l4_len, uint32_t& ports) {
+  switch (proto) {
+    case net::kProtoTcp: {
+      const size_t doff = l4_len >= 20 ? size_t(l4[12] >> 4) * 4 : 0;
+      if (doff < 20 || doff > l4_len) return DropReason::BadL4Header;
+      // Impossible flags are dropped whether or not a state matches.
+      if (!tcp_flags_valid(l4[13])) return DropReason::TcpBadFlags;
+      std::memcpy(&ports, l4, 4);
+      return DropReason::Count;
+    }
+    case net::kProtoUdp: {
+      if (l4_len < 8) return DropReason::BadL4Header;
+      const size_t ulen = size_t(l4[4]) << 8 | l4[5];
+      if (ulen < 8 || ulen > l4_len) return DropReason::BadL4Header;
+      std::memcpy(&ports, l4, 4);
+      return DropReason::Count;
+    }
+    default:
+      return DropReason::Count;
+  }
+}
 
 }  // namespace hafw::dp::stage

@@ -19,7 +19,9 @@ namespace hafw::dp::stage {
 
 namespace {
 
+// Outbound NAT is IPv4 only (no NAT66): an IPv6 flow never looks.
 const OutboundNatView* outbound_for(const Policy& pol, const PacketMeta& p) {
+  if (p.has(PacketFlag::V6)) return nullptr;
   const auto src = addr16(p.data + p.l3 + 12);
   for (const OutboundNatView& o : pol.outbound)
     if (o.iface == p.out && o.translation.af == p.key.af && o.source.contains(src.data(), p.key.af)) return &o;
@@ -44,7 +46,7 @@ void join(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   nat::apply(p, t, t.at(hit.state), hit.dir);
   p.state = hit.state;
   p.dir = hit.dir;
-  p.next = Next::Ipv4Output;
+  p.next = output_of(p);
 }
 
 void create(WorkerCtx& ctx, PacketMeta& p) {
@@ -54,11 +56,11 @@ void create(WorkerCtx& ctx, PacketMeta& p) {
   const OutboundNatView* snat = p.nat.side == NatSide::None ? outbound_for(pol, p) : nullptr;
   const bool translated = snat || p.nat.side != NatSide::None;
   if (!p.has(PacketFlag::KeepState) && !translated) {
-    p.next = Next::Ipv4Output;
+    p.next = output_of(p);
     return;
   }
 
-  const uint8_t proto = ipv4_of(p)->proto;
+  const uint8_t proto = p.proto;
   StateInit init;
   init.key = p.key;
   init.rule = p.rule;
@@ -72,12 +74,14 @@ void create(WorkerCtx& ctx, PacketMeta& p) {
       break;
     }
     case net::kProtoIcmp:
+    case net::kProtoIcmpv6:
       // Only a query opens a connection. Other ICMP (an error about no known
       // flow, a router advert) passes as is, unless it would need NAT, which
       // cannot be undone for a packet without a state.
-      if (p.has(PacketFlag::IcmpError) || l4_of(p)[0] != net::kIcmpEchoRequest) {
+      if (p.has(PacketFlag::IcmpError) ||
+          l4_of(p)[0] != (proto == net::kProtoIcmp ? net::kIcmpEchoRequest : net::kIcmp6EchoRequest)) {
         if (translated) return p.to_drop(DropReason::NatUntranslatable);
-        p.next = Next::Ipv4Output;
+        p.next = output_of(p);
         return;
       }
       break;
@@ -132,7 +136,7 @@ void create(WorkerCtx& ctx, PacketMeta& p) {
   t.count(r.hit.state, 0, ip_bytes(p));
   p.state = r.hit.state;
   p.dir = 0;
-  p.next = Next::Ipv4Output;
+  p.next = output_of(p);
 }
 
 }  // namespace

@@ -20,6 +20,10 @@ namespace hafw::dp::stage {
 
 namespace {
 
+// A packet without a state: port forwards (IPv4; there is no NAT66), then
+// local or transit.
+inline Next miss_of(const PacketMeta& p) { return p.has(PacketFlag::V6) ? Next::Ipv6Classify : Next::Dnat; }
+
 void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   StateTable& t = *ctx.states;
   State& s = t.at(hit.state);
@@ -31,7 +35,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
     c.add(StateCounter::IcmpErrorMatched);
     p.state = hit.state;
     p.dir = hit.dir;
-    p.next = Next::Ipv4Classify;
+    p.next = classify_of(p);
     return;
   }
 
@@ -51,7 +55,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
         t.kill(hit.state);
         c.add(StateCounter::Reopened);
         if (ctx.events) report(ctx, hit.state, id, creator, StateEventKind::Delete);
-        p.next = Next::Dnat;
+        p.next = miss_of(p);
         return;
       }
       // pf's loose pass (a stray segment around a close, a shotgun SYN)
@@ -59,6 +63,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
       break;
     }
     case net::kProtoIcmp:
+    case net::kProtoIcmpv6:
       tr = Tracked{Verdict::Pass, net::Timeout::IcmpFirst};
       break;
     default:
@@ -69,7 +74,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   const bool alive = tr.refresh ? t.refresh(hit.state, ctx.now_s, pol.timeouts[size_t(tr.timeout)])
                                 : s.expire.load(std::memory_order_acquire) != 0;
   if (!alive) {
-    p.next = Next::Dnat;
+    p.next = miss_of(p);
     return;
   }
   // State sync: a packet that moved the state's progress is reported at
@@ -98,7 +103,7 @@ void on_hit(WorkerCtx& ctx, PacketMeta& p, Hit hit) {
   // packet's source, which ipv4_input checked. What classify would still
   // say is RFC 1812's rule for frames that came as link-layer broadcast.
   if (!p.has(PacketFlag::L2Unicast)) return p.to_drop(DropReason::NotForUs);
-  p.next = Next::Ipv4Route;
+  p.next = route_of(p);
 }
 
 }  // namespace
@@ -121,7 +126,7 @@ void state_lookup(WorkerCtx& ctx, Burst& b) {
   for (unsigned j = 0; j < n; ++j) {
     PacketMeta& p = b.pkt[at[j]];
     if (hits[j].found()) on_hit(ctx, p, hits[j]);
-    else p.next = Next::Dnat;
+    else p.next = miss_of(p);
     moved |= bit(p.next);
   }
   b.waiting = (b.waiting & ~bit(Next::StateLookup)) | moved;

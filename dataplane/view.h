@@ -18,10 +18,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <tuple>
 #include <vector>
 
+#include "dataplane/net/ipv6.h"
 #include "dataplane/net/limits.h"
 #include "dataplane/net/net.h"
 #include "dataplane/policy.h"
@@ -36,6 +38,22 @@ struct IfaceView {
   uint32_t addr;  // host order; 0 = no IPv4 address on this interface
   uint8_t plen;
   bool tx_ip_csum = false;  // the port computes IPv4 header checksums on transmit
+  // IPv6 (address6): the node's global address and its prefix length; plen6
+  // 0 = no IPv6 on this interface (ll6 is then unused too). ll6 is the
+  // link-local address made from the MAC (fe80::/64, modified EUI-64).
+  net::Addr6 addr6{};
+  uint8_t plen6 = 0;
+  net::Addr6 ll6{};
+  uint16_t mtu = 1500;  // IP MTU of the link: an IPv6 packet longer is answered with packet too big
+
+  bool has6() const { return plen6 != 0; }
+  // One of this interface's IPv6 addresses (global or link-local).
+  // Word compares inline: ipv6_input asks for every packet's source.
+  bool is_addr6(const uint8_t* a) const {
+    const uint64_t a0 = net::load64(a), a1 = net::load64(a + 8);
+    return has6() && (((a0 ^ net::load64(addr6.data())) | (a1 ^ net::load64(addr6.data() + 8))) == 0 ||
+                      ((a0 ^ net::load64(ll6.data())) | (a1 ^ net::load64(ll6.data() + 8))) == 0);
+  }
 };
 
 struct VipView {
@@ -109,6 +127,54 @@ class Ipv4Lpm {
   std::vector<uint16_t> groups_;  // 256 entries per group
 };
 
+struct RouteView6 {
+  net::Addr6 net;      // host bits zero
+  uint8_t len;
+  net::Addr6 gateway;  // all zero = connected (the destination itself is the next hop)
+  uint8_t iface;
+};
+
+// IPv6 longest-prefix match: one hash table per prefix length present,
+// tried from the longest length down, so a lookup costs one probe per
+// distinct length (a firewall has a handful: /64 connected, /48 sites,
+// /0 default), whatever the number of routes. Each table is open
+// addressing at load factor <= 1/2 on the masked prefix. Built once per
+// topology by the control thread, then only read.
+class Ipv6Lpm {
+ public:
+  // Longest prefix wins; on equal prefix the route with the lower index.
+  void build(std::span<const RouteView6> routes);
+  // The index of the route for dst, plus 1; 0: none.
+  uint32_t lookup(const uint8_t* dst) const {
+    uint64_t a[2];
+    std::memcpy(a, dst, 16);
+    for (const Level& l : levels_) {
+      const uint64_t k0 = a[0] & l.mask[0], k1 = a[1] & l.mask[1];
+      for (size_t i = slot_of(k0, k1) & l.slot_mask;; i = (i + 1) & l.slot_mask) {
+        const Slot& s = l.slots[i];
+        if (s.route == 0) break;
+        if (s.net[0] == k0 && s.net[1] == k1) return s.route;
+      }
+    }
+    return 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t net[2];  // the prefix as it lies in memory, host bits zero
+    uint32_t route;   // index + 1; 0 = unused
+  };
+  struct Level {
+    uint64_t mask[2];
+    size_t slot_mask;
+    std::vector<Slot> slots;
+  };
+  static size_t slot_of(uint64_t k0, uint64_t k1) {
+    return size_t(((k0 ^ (k1 * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> 32);
+  }
+  std::vector<Level> levels_;  // longest prefix length first
+};
+
 struct Topology {
   std::vector<IfaceView> ifaces;  // index = iface number used everywhere; at most kMaxIfaces
   // Every VIP in the configuration, owned or not. Lets a worker tell "a VIP
@@ -131,6 +197,20 @@ struct Topology {
     return e ? &routes_[e - 1] : nullptr;
   }
 
+  // IPv6: connected prefixes (address6) and static routes.
+  void set_routes6(std::vector<RouteView6> routes);
+  const std::vector<RouteView6>& routes6() const { return routes6_; }
+  const RouteView6* route6(const uint8_t* dst) const {
+    const uint32_t e = lpm6_.lookup(dst);
+    return e ? &routes6_[e - 1] : nullptr;
+  }
+  // Any interface's IPv6 address (weak host model, as for IPv4).
+  bool is_node_addr6(const uint8_t* a) const {
+    for (const auto& i : ifaces)
+      if (i.is_addr6(a)) return true;
+    return false;
+  }
+
   const IfaceView* iface(uint8_t i) const { return i < ifaces.size() ? &ifaces[i] : nullptr; }
   bool is_node_addr(uint32_t a) const {
     for (const auto& i : ifaces)
@@ -141,6 +221,8 @@ struct Topology {
  private:
   std::vector<RouteView> routes_;
   Ipv4Lpm lpm_;
+  std::vector<RouteView6> routes6_;
+  Ipv6Lpm lpm6_;
 };
 
 // (iface, IPv4 address) -> MAC. Built once by the control thread, then only
@@ -149,11 +231,25 @@ struct Topology {
 class NeighborTable {
  public:
   using Entry = std::tuple<uint8_t, uint32_t, net::Mac>;
+  using Entry6 = std::tuple<uint8_t, net::Addr6, net::Mac>;
 
   // Empty: one unused slot, so that find() needs no test for an empty table.
-  NeighborTable() : slots_(1) {}
-  // Duplicate keys: the last one wins.
-  static NeighborTable build(std::span<const Entry> entries);
+  NeighborTable() : slots_(1), slots6_(1) {}
+  // Duplicate keys: the last one wins. IPv6 neighbours in a table of their
+  // own, so the IPv4 slots stay 16 bytes.
+  static NeighborTable build(std::span<const Entry> entries, std::span<const Entry6> entries6 = {});
+  // IPv6: the same probing over (iface, 16-byte address).
+  const net::Mac* find6(uint8_t iface, const uint8_t* addr) const {
+    uint64_t a[2];
+    std::memcpy(a, addr, 16);
+    const uint64_t tag = uint64_t(iface) + 1;  // 0 = unused
+    for (size_t i = slot6_of(tag, a); ; i = (i + 1) & mask6_) {
+      const Slot6& s = slots6_[i];
+      if (s.tag == tag && s.addr[0] == a[0] && s.addr[1] == a[1]) return &s.mac;
+      if (s.tag == 0) return nullptr;
+    }
+  }
+  size_t size6() const { return count6_; }
   // Inline: ipv4_output looks up every forwarded packet's next hop. One
   // 64-bit compare per slot: the key packs the interface, the address and a
   // used bit, so an unused slot (key 0) never matches.
@@ -180,6 +276,18 @@ class NeighborTable {
   std::vector<Slot> slots_;  // size is a power of two
   size_t mask_ = 0;          // slots_.size() - 1
   size_t count_ = 0;
+
+  struct Slot6 {
+    uint64_t addr[2];
+    uint64_t tag;  // iface + 1; 0 = unused
+    net::Mac mac;
+  };
+  size_t slot6_of(uint64_t tag, const uint64_t* a) const {
+    return size_t(((a[0] ^ a[1] ^ tag) * 0x9e3779b97f4a7c15ull) >> 32) & mask6_;
+  }
+  std::vector<Slot6> slots6_;
+  size_t mask6_ = 0;
+  size_t count6_ = 0;
 };
 
 // The snapshots one worker pass reads, loaded once per pass.

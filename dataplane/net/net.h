@@ -95,6 +95,7 @@ constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kProtoCarp = 112;
 constexpr uint8_t kProtoPfsync = 240;
 

@@ -3,6 +3,7 @@
 // (not the dataplane's), so an input does not inherit a bug of the code it
 // tests. README.md describes the vocabulary.
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -77,10 +78,12 @@ uint16_t fold(uint32_t s) {
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return uint16_t(~s);
 }
-// The TCP/UDP checksum of `seg` between IPv4 addresses src and dst (network order bytes).
-uint16_t l4_sum(const uint8_t* src, const uint8_t* dst, uint8_t proto, const Bytes& seg) {
-  uint32_t s = sum16(src, 4);
-  s = sum16(dst, 4, s);
+// The TCP/UDP/ICMPv6 checksum of `seg` between addresses src and dst
+// (network order bytes, 4 for IPv4 and 16 for IPv6: RFC 8200 §8.1's pseudo
+// header sums to the same as IPv4's for lengths under 64 KiB).
+uint16_t l4_sum(const uint8_t* src, const uint8_t* dst, uint8_t proto, const Bytes& seg, size_t alen = 4) {
+  uint32_t s = sum16(src, alen);
+  s = sum16(dst, alen, s);
   s += proto;
   s += uint32_t(seg.size());
   return fold(sum16(seg.data(), seg.size(), s));
@@ -116,15 +119,19 @@ class Builder {
   Bytes frame(const Frame& f, const std::string& where) {
     const json& j = f.spec;
     only(j, where, {"iface", "note", "eth_src", "eth_dst", "src", "dst", "ttl", "id", "tos", "df", "udp", "tcp",
-                    "icmp", "frag"});
-    Bytes ip = packet(j, where);
-    if (j.contains("frag")) ip = cut(ip, j["frag"], where + ".frag", j.contains("id"));
+                    "icmp", "icmp6", "ext", "frag"});
+    const bool v6 = is_v6(need(j, "src", where), where + ".src");
+    Bytes ip = v6 ? packet6(j, where) : packet(j, where);
+    if (j.contains("frag")) {
+      if (v6) throw CaseError(where + ".frag: IPv6 fragments are not built yet");
+      ip = cut(ip, j["frag"], where + ".frag", j.contains("id"));
+    }
     Bytes b(14 + ip.size());
     const net::Mac dst = mac(need(j, "eth_dst", where), where + ".eth_dst");
     const net::Mac src = mac(need(j, "eth_src", where), where + ".eth_src");
     std::copy(dst.b.begin(), dst.b.end(), b.begin());
     std::copy(src.b.begin(), src.b.end(), b.begin() + 6);
-    put16(b, 12, 0x0800);
+    put16(b, 12, v6 ? 0x86dd : 0x0800);
     std::copy(ip.begin(), ip.end(), b.begin() + 14);
     if (b.size() < 60) b.resize(60, 0);  // Ethernet's minimum, as a NIC delivers it
     return b;
@@ -150,6 +157,122 @@ class Builder {
     else if (auto p = net::IpAddr::parse(s); p && p->is_v4()) a = *p;
     else throw CaseError(where + ": '" + s + "' is not an IPv4 address or a host");
     return {a.b[0], a.b[1], a.b[2], a.b[3]};
+  }
+
+  net::IpAddr any_addr(const json& j, const std::string& where) const {
+    const std::string s = text(j, where);
+    if (auto h = c_.hosts.find(s); h != c_.hosts.end()) return h->second.ip;
+    if (auto p = net::IpAddr::parse(s)) return *p;
+    throw CaseError(where + ": '" + s + "' is not an address or a host");
+  }
+  bool is_v6(const json& j, const std::string& where) const { return !any_addr(j, where).is_v4(); }
+  std::array<uint8_t, 16> addr6(const json& j, const std::string& where) const {
+    const net::IpAddr a = any_addr(j, where);
+    if (a.is_v4()) throw CaseError(where + ": '" + text(j, where) + "' is IPv4 in an IPv6 packet");
+    return a.b;
+  }
+
+  // An IPv6 packet (no Ethernet header): `ttl` is the hop limit; `ext`, a
+  // list of extension headers written before the transport header, each
+  // {"type": 0|43|44|60, "len": 8-byte units after the first 8} (routing:
+  // "routing_type"; fragment: "offset", "more") with zero padding.
+  Bytes packet6(const json& j, const std::string& where) {
+    const auto src = addr6(need(j, "src", where), where + ".src");
+    const auto dst = addr6(need(j, "dst", where), where + ".dst");
+    uint8_t proto;
+    Bytes l4;
+    if (j.contains("icmp6")) {
+      proto = 58;
+      l4 = icmp6(j["icmp6"], where + ".icmp6", src.data(), dst.data());
+    } else if (!ports(j, where, src.data(), dst.data(), 16, proto, l4)) {
+      throw CaseError(where + ": an IPv6 packet needs one of udp, tcp, icmp6");
+    }
+    Bytes ext;
+    uint8_t first = proto;
+    if (j.contains("ext")) {
+      const json& e = j["ext"];
+      if (!e.is_array()) throw CaseError(where + ".ext: must be an array");
+      std::vector<uint8_t> types;
+      for (size_t i = 0; i < e.size(); ++i)
+        types.push_back(uint8_t(number(need(e[i], "type", where + ".ext"), where + ".ext.type", 255)));
+      for (size_t i = 0; i < e.size(); ++i) {
+        const std::string w = where + ".ext[" + std::to_string(i) + "]";
+        only(e[i], w, {"type", "len", "routing_type", "offset", "more"});
+        const size_t len = types[i] == 44 ? 0 : (e[i].contains("len") ? number(e[i]["len"], w + ".len", 8) : 0);
+        Bytes h(8 + 8 * len, 0);
+        h[0] = i + 1 < e.size() ? types[i + 1] : proto;
+        h[1] = uint8_t(len);
+        if (types[i] == 43) h[2] = uint8_t(e[i].contains("routing_type") ? number(e[i]["routing_type"], w, 255) : 4);
+        if (types[i] == 44) {
+          put16(h, 2, uint16_t(number(e[i].value("offset", json(0)), w + ".offset", 8191) << 3 |
+                               (e[i].value("more", false) ? 1 : 0)));
+          put32(h, 4, 0x1234);
+        }
+        if (types[i] == 0 || types[i] == 60) {  // PadN over the options area
+          h[2] = 1;
+          h[3] = uint8_t(h.size() - 4);
+        }
+        ext.insert(ext.end(), h.begin(), h.end());
+      }
+      if (!types.empty()) first = types[0];
+    }
+    Bytes ip(40);
+    ip[0] = 0x60;
+    put16(ip, 4, uint16_t(ext.size() + l4.size()));
+    ip[6] = first;
+    ip[7] = uint8_t(j.contains("ttl") ? number(j["ttl"], where + ".ttl", 255) : 64);
+    std::copy(src.begin(), src.end(), ip.begin() + 8);
+    std::copy(dst.begin(), dst.end(), ip.begin() + 24);
+    ip.insert(ip.end(), ext.begin(), ext.end());
+    ip.insert(ip.end(), l4.begin(), l4.end());
+    return ip;
+  }
+
+  // ICMPv6: echo (128, 129: id, seq, data), Neighbor Solicitation or
+  // Advertisement (135, 136: target, flags (NA: letters of RSO), lla: the
+  // link-layer option's MAC or host, none without), or an error quoting
+  // `quote` (`quote_len`: bytes of it after its IPv6 header, or "all", the default).
+  Bytes icmp6(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst) {
+    only(j, where, {"type", "code", "id", "seq", "data", "target", "flags", "lla", "quote", "quote_len", "mtu"});
+    const uint8_t type = uint8_t(number(need(j, "type", where), where + ".type", 255));
+    const uint8_t code = uint8_t(j.contains("code") ? number(j["code"], where + ".code", 255) : 0);
+    Bytes m;
+    if (type == 128 || type == 129) {
+      const size_t n = j.contains("data") ? number(j["data"], where + ".data", 1400) : 32;
+      m.assign(8 + n, 0);
+      put16(m, 4, port(need(j, "id", where), where + ".id"));
+      put16(m, 6, uint16_t(j.contains("seq") ? number(j["seq"], where + ".seq", 65535) : 1));
+      fill(m, 8, n);
+    } else if (type == 135 || type == 136) {
+      m.assign(24, 0);
+      const auto t = addr6(need(j, "target", where), where + ".target");
+      std::copy(t.begin(), t.end(), m.begin() + 8);
+      if (j.contains("flags")) {
+        for (char ch : text(j["flags"], where + ".flags")) {
+          if (ch == 'R') m[4] |= 0x80;
+          else if (ch == 'S') m[4] |= 0x40;
+          else if (ch == 'O') m[4] |= 0x20;
+          else throw CaseError(where + ".flags: letters of RSO");
+        }
+      }
+      if (j.contains("lla")) {
+        const net::Mac lla = mac(j["lla"], where + ".lla");
+        m.push_back(type == 135 ? 1 : 2);
+        m.push_back(1);
+        m.insert(m.end(), lla.b.begin(), lla.b.end());
+      }
+    } else {
+      Bytes q = packet6(need(j, "quote", where), where + ".quote");
+      if (j.contains("quote_len") && j["quote_len"] != "all")
+        q.resize(std::min(q.size(), 40 + number(j["quote_len"], where + ".quote_len", 1400)));
+      m.assign(8, 0);
+      if (j.contains("mtu")) put32(m, 4, uint32_t(number(j["mtu"], where + ".mtu", 65535)));
+      m.insert(m.end(), q.begin(), q.end());
+    }
+    m[0] = type;
+    m[1] = code;
+    put16(m, 2, l4_sum(src, dst, 58, m, 16));
+    return m;
   }
 
   // A port or ICMP id: a number, or "$name" for a NAT port of the case.
@@ -198,12 +321,7 @@ class Builder {
     const auto dst = addr(need(j, "dst", where), where + ".dst");
     uint8_t proto;
     Bytes l4;
-    if (j.contains("udp")) {
-      proto = 17;
-      l4 = udp(j["udp"], where + ".udp", src.data(), dst.data());
-    } else if (j.contains("tcp")) {
-      proto = 6;
-      l4 = tcp(j["tcp"], where + ".tcp", src.data(), dst.data());
+    if (ports(j, where, src.data(), dst.data(), 4, proto, l4)) {
     } else if (j.contains("icmp")) {
       proto = 1;
       l4 = icmp(j["icmp"], where + ".icmp");
@@ -228,7 +346,22 @@ class Builder {
     return ip;
   }
 
-  Bytes udp(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst) {
+  // The UDP or TCP segment the description holds, if it holds one.
+  bool ports(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst, size_t alen,
+             uint8_t& proto, Bytes& l4) {
+    if (j.contains("udp")) {
+      proto = 17;
+      l4 = udp(j["udp"], where + ".udp", src, dst, alen);
+    } else if (j.contains("tcp")) {
+      proto = 6;
+      l4 = tcp(j["tcp"], where + ".tcp", src, dst, alen);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  Bytes udp(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst, size_t alen = 4) {
     only(j, where, {"sport", "dport", "data"});
     // Longer than a frame holds only to be sent as fragments ("frag").
     const size_t n = j.contains("data") ? number(j["data"], where + ".data", 16000) : 16;
@@ -237,12 +370,12 @@ class Builder {
     put16(u, 2, port(need(j, "dport", where), where + ".dport"));
     put16(u, 4, uint16_t(u.size()));
     fill(u, 8, n);
-    uint16_t c = l4_sum(src, dst, 17, u);
+    uint16_t c = l4_sum(src, dst, 17, u, alen);
     put16(u, 6, c == 0 ? 0xffff : c);  // RFC 768: a sum of 0 is sent as all ones
     return u;
   }
 
-  Bytes tcp(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst) {
+  Bytes tcp(const json& j, const std::string& where, const uint8_t* src, const uint8_t* dst, size_t alen = 4) {
     only(j, where, {"sport", "dport", "seq", "ack", "flags", "win", "data", "wscale"});
     const bool ws = j.contains("wscale");
     const size_t hlen = ws ? 24 : 20;
@@ -262,7 +395,7 @@ class Builder {
       t[23] = uint8_t(number(j["wscale"], where + ".wscale", 14));
     }
     fill(t, hlen, n);
-    put16(t, 16, l4_sum(src, dst, 6, t));
+    put16(t, 16, l4_sum(src, dst, 6, t, alen));
     return t;
   }
 
@@ -376,7 +509,7 @@ Case load_case(const std::string& dir_arg) {
     only(h, w, {"ip", "mac", "iface", "note"});
     Host host;
     auto ip = net::IpAddr::parse(text(need(h, "ip", w), w + ".ip"));
-    if (!ip || !ip->is_v4()) throw CaseError(w + ".ip: not an IPv4 address");
+    if (!ip) throw CaseError(w + ".ip: not an IP address");
     host.ip = *ip;
     if (h.contains("mac")) {
       host.mac = net::Mac::parse(text(h["mac"], w + ".mac"));

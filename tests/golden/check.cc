@@ -30,6 +30,22 @@ constexpr const char* kFields[] = {
     "icmp.checksum.status", "icmp.ident", "tcp.seq_raw",  "tcp.ack_raw",     "udp.checksum",
 };
 
+// The same for IPv6 frames (a pcap with any is decoded so): the IPv6
+// header's fields and ICMPv6's in place of IPv4's and ICMP's, with the
+// neighbour advertisement's target and solicited flag and packet too big's MTU.
+constexpr const char* kFields6[] = {
+    "frame.number", "eth.src",      "eth.dst",          "ipv6.src",        "ipv6.dst",      "ipv6.hlim",
+    "tcp.srcport",  "tcp.dstport",  "tcp.flags.str",    "tcp.checksum.status", "udp.srcport", "udp.dstport",
+    "udp.checksum.status", "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status", "icmpv6.echo.identifier",
+    "icmpv6.nd.na.target_address", "icmpv6.nd.na.flag.s", "icmpv6.mtu",
+};
+
+bool has_ipv6(const std::string& pcap) {
+  for (const Bytes& f : read_pcap(pcap))
+    if (f.size() >= 14 && f[12] == 0x86 && f[13] == 0xdd) return true;
+  return false;
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -102,7 +118,10 @@ std::string tshark_decode(const std::string& pcap, bool& ok) {
       "tshark -n -r '" + pcap +
       "' -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE"
       " -T fields -E header=n -E separator=/t -E occurrence=a -E aggregator=,";
-  for (const char* f : kFields) cmd += std::string(" -e ") + f;
+  if (has_ipv6(pcap))
+    for (const char* f : kFields6) cmd += std::string(" -e ") + f;
+  else
+    for (const char* f : kFields) cmd += std::string(" -e ") + f;
   // tshark's complaints go to a file of our own, shown only if it fails.
   const char* tmp = std::getenv("TMPDIR");
   std::string err = std::string(tmp && *tmp ? tmp : "/tmp") + "/hafw-golden-tshark-XXXXXX";

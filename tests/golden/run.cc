@@ -120,8 +120,12 @@ std::vector<StepRun> run_case(const Case& c, const std::string& work) {
   const std::unique_ptr<dp::Policy> policy = control::compile_policy(c.cfg, states, 1);
 
   std::vector<dp::NeighborTable::Entry> neighbours;
-  for (const auto& [name, h] : c.hosts)
-    if (h.iface) neighbours.emplace_back(uint8_t(*h.iface), h.ip.v4(), *h.mac);
+  std::vector<dp::NeighborTable::Entry6> neighbours6;
+  for (const auto& [name, h] : c.hosts) {
+    if (!h.iface) continue;
+    if (h.ip.is_v4()) neighbours.emplace_back(uint8_t(*h.iface), h.ip.v4(), *h.mac);
+    else neighbours6.emplace_back(uint8_t(*h.iface), h.ip.b, *h.mac);
+  }
 
   // The workers' clock: one for the case, which only a step's advance_ms
   // moves (states and fragments age as the case says, not as the machine
@@ -186,7 +190,7 @@ std::vector<StepRun> run_case(const Case& c, const std::string& work) {
         owned->vips.push_back(v);
     io->snapshots().publish(std::unique_ptr<const dp::Topology>(std::move(topo)));
     io->snapshots().publish(std::unique_ptr<const dp::VipSet>(std::move(owned)));
-    io->snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(neighbours)));
+    io->snapshots().publish(std::make_unique<const dp::NeighborTable>(dp::NeighborTable::build(neighbours, neighbours6)));
     io->snapshots().publish(copy_policy(*policy));
 
     io->start_workers();

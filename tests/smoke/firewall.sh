@@ -25,6 +25,7 @@ export HAFW_LAB_MAX_STATES=$MAX_STATES
 # The lab's plan (tools/lab/lab).
 CLIENT=192.168.1.10 SERVER=198.51.100.10 WAN_VIP=198.51.100.200 LAN_NET=192.168.1.0/24
 FORWARD_PORT=8080 TARGET_PORT=5201 BLOCK_RULE=3
+CLIENT6=2001:db8:1::10 SERVER6=2001:db8:51::10
 
 # shellcheck source=tests/smoke/lib.sh
 source "$REPO/tests/smoke/lib.sh"
@@ -88,6 +89,26 @@ check "client pings the server through NAT" grep -q " 0% packet loss" "$WORK/pin
 ctl n1 states >"$WORK/states.txt"
 check "hafwctl states shows the translated TCP state (as $WAN_VIP:port)" \
   grep -qE "^tcp $CLIENT:[0-9]+ -> $SERVER:5201 \(as $WAN_VIP:[0-9]+\)" "$WORK/states.txt"
+
+# Step 2b: dual stack. The same client reaches the same server over IPv6,
+# routed through n1's address6 and passed by the LAN's IPv6 rule, not
+# translated: the server sees the client's own address.
+inns cli ping -6 -c 2 -i 0.2 -W 1 "$SERVER6" >"$WORK/ping6.log" 2>&1
+check "client pings the server over IPv6 through the firewall" grep -q " 0% packet loss" "$WORK/ping6.log"
+iperf_server srv 5203 "$WORK/srv-iperf6.log" || fail "iperf3 server on srv (5203)"
+check "client -> server TCP over IPv6 (iperf3, 1 s)" \
+  inns cli iperf3 -6 -c "$SERVER6" -p 5203 -t 1 --connect-timeout 3000 -J --logfile "$WORK/cli-iperf6.json"
+check "the server sees the client's own IPv6 address $CLIENT6 (no NAT66)" \
+  grep -q "Accepted connection from $CLIENT6" "$WORK/srv-iperf6.log"
+ctl n1 states >"$WORK/states6.txt"
+check "hafwctl states shows the IPv6 TCP state" grep -qF "tcp [$CLIENT6]:" "$WORK/states6.txt"
+before6=$(counter dataplane.drops.default_block)
+if inns srv timeout 3 bash -c "exec 3<>/dev/tcp/$CLIENT6/22" 2>/dev/null; then
+  fail "server -> client:22 over IPv6 is blocked (it connected)"
+else
+  pass "server -> client:22 over IPv6 gets no answer"
+fi
+check "and is counted as default_block" eval '(($(counter dataplane.drops.default_block) > before6))'
 
 # Step 3: the port forward on the WAN VIP reaches the LAN host, which sees
 # the server's own address.

@@ -1,6 +1,8 @@
 // What the benchmarks forward: the lab's address plan, its firewall policy,
 // and one flow set of 64-byte UDP frames from LAN hosts to the internet
-// through the default route, outbound NAT to the WAN VIP.
+// through the default route, outbound NAT to the WAN VIP; and its IPv6 twin
+// (address6 on both interfaces, the same rule for the LAN's /64, routed and
+// filtered without NAT).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/net/ipv6.h"
 #include "dataplane/net/net.h"
 #include "dataplane/policy.h"
 #include "dataplane/state_table.h"
@@ -32,13 +35,24 @@ inline dp::Topology lab_topology(const net::Mac& wan_mac, const net::Mac& lan_ma
   t.configured_vips.vips = {
       {.addr = ip4("198.51.100.200"), .iface = 0, .vhid = 200, .vmac = net::Mac::virtual_for(200)},
       {.addr = ip4("192.168.1.1"), .iface = 1, .vhid = 1, .vmac = net::Mac::virtual_for(1)}};
+  // IPv6: WAN 2001:db8::201/64 (default gateway 2001:db8::1), LAN 2001:db8:1::2/64.
+  t.ifaces[0].addr6 = net::IpAddr::parse("2001:db8::201")->b;
+  t.ifaces[0].plen6 = 64;
+  t.ifaces[0].ll6 = net::link_local_of(wan_mac);
+  t.ifaces[1].addr6 = net::IpAddr::parse("2001:db8:1::2")->b;
+  t.ifaces[1].plen6 = 64;
+  t.ifaces[1].ll6 = net::link_local_of(lan_mac);
+  t.set_routes6({{.net = net::IpAddr::parse("2001:db8::")->b, .len = 64, .gateway = {}, .iface = 0},
+                 {.net = net::IpAddr::parse("2001:db8:1::")->b, .len = 64, .gateway = {}, .iface = 1},
+                 {.net = {}, .len = 0, .gateway = net::IpAddr::parse("2001:db8::1")->b, .iface = 0}});
   return t;
 }
 
 // The gateway resolved, as after the first ARP exchange.
 inline dp::NeighborTable lab_neighbors() {
   dp::NeighborTable::Entry gw[] = {{0, ip4("198.51.100.1"), kGatewayMac}};
-  return dp::NeighborTable::build(gw);
+  dp::NeighborTable::Entry6 gw6[] = {{0, net::IpAddr::parse("2001:db8::1")->b, kGatewayMac}};
+  return dp::NeighborTable::build(gw, gw6);
 }
 
 inline const net::IpAddr kWanVip = net::IpAddr::v4(ip4("198.51.100.200"));
@@ -46,6 +60,7 @@ inline const net::IpAddr kLanNet = net::IpAddr::v4(ip4("192.168.1.0"));
 
 // The lab's firewall, as the config compiler would build it:
 //   0: pass in on lan from 192.168.1.0/24 keep state
+//   1: pass in on lan from 2001:db8:1::/64 keep state
 //   outbound NAT on wan for 192.168.1.0/24 to the WAN VIP
 // The WAN has no rules: its replies pass on the states.
 inline std::unique_ptr<dp::Policy> lab_policy(dp::StateTable& states, unsigned workers = 1) {
@@ -53,7 +68,10 @@ inline std::unique_ptr<dp::Policy> lab_policy(dp::StateTable& states, unsigned w
   const dp::NetMatch lan = dp::NetMatch::of(kLanNet, 24);
   p->in[kLan].push_back(dp::RuleView{.index = 0, .action = dp::RuleAction::Pass, .keep_state = true, .proto = 0,
                                      .port = 0, .src = lan, .dst = dp::NetMatch::any()});
-  p->rule_count = 1;
+  p->in[kLan].push_back(dp::RuleView{.index = 1, .action = dp::RuleAction::Pass, .keep_state = true, .proto = 0,
+                                     .port = 0, .src = dp::NetMatch::of(*net::IpAddr::parse("2001:db8:1::"), 64),
+                                     .dst = dp::NetMatch::any()});
+  p->rule_count = 2;
   p->outbound.push_back(
       {.iface = kWan, .source = lan, .translation = kWanVip, .addr_ref = states.intern_addr(kWanVip)});
   p->allocate_counters(workers);
@@ -153,5 +171,45 @@ inline std::vector<uint8_t> lab_frame(uint64_t flow) {
 // The bytes a NIC writes anew for every packet that matter to the pipeline
 // and that NAT rewrites: Ethernet, IPv4 and the UDP header.
 constexpr size_t kRestoreBytes = 42;
+
+// IPv6 flow f: the same hosts, ports and servers as lab_flow(f) with the
+// IPv4 address's low 16 bits as the interface id: 2001:db8:1::xx:xx to
+// 2001:db8:ff::xx:xx (a remote /48, through the default route), UDP to
+// port 53. The frame: Ethernet, IPv6, UDP and no payload, 62 bytes (64 on
+// the wire with 2 bytes of padding: IPv6's minimum frame), to the LAN
+// interface's MAC (IPv6 VIPs are for later). The bytes restored per packet
+// are all of its headers (the hop limit and the MACs change).
+constexpr uint16_t kFrameLen6 = 64;
+constexpr size_t kRestoreBytes6 = 62;
+inline std::vector<uint8_t> lab_frame6(uint64_t flow, const net::Mac& lan_mac) {
+  const Flow fl = lab_flow(flow);
+  std::vector<uint8_t> p(kFrameLen6, 0);
+  const net::EthHdr eth{.dst = lan_mac, .src = kHostMac, .type = net::be16(net::kEtherTypeIpv6)};
+  std::memcpy(p.data(), &eth, sizeof eth);
+  uint8_t* ip = p.data() + 14;
+  ip[0] = 0x60;
+  ip[5] = 8;  // payload: the UDP header
+  ip[6] = net::kProtoUdp;
+  ip[7] = 64;
+  const net::Addr6 src = net::IpAddr::parse("2001:db8:1::")->b, dst = net::IpAddr::parse("2001:db8:ff::")->b;
+  std::memcpy(ip + 8, src.data(), 16);
+  std::memcpy(ip + 24, dst.data(), 16);
+  ip[8 + 14] = uint8_t(fl.src >> 8), ip[8 + 15] = uint8_t(fl.src);
+  ip[24 + 14] = uint8_t(fl.dst >> 8), ip[24 + 15] = uint8_t(fl.dst);
+  uint8_t* u = ip + 40;
+  u[0] = uint8_t(fl.sport >> 8), u[1] = uint8_t(fl.sport);
+  u[2] = uint8_t(fl.dport >> 8), u[3] = uint8_t(fl.dport);
+  u[5] = 8;
+  // The UDP checksum (mandatory over IPv6, RFC 8200 §8.1): pseudo header and header.
+  uint32_t sum = 0;
+  for (size_t i = 0; i < 32; i += 2) sum += uint32_t(ip[8 + i]) << 8 | ip[9 + i];
+  sum += net::kProtoUdp + 8;
+  for (size_t i = 0; i < 8; i += 2) sum += uint32_t(u[i]) << 8 | u[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = uint16_t(~sum);
+  if (c == 0) c = 0xffff;
+  u[6] = uint8_t(c >> 8), u[7] = uint8_t(c);
+  return p;
+}
 
 }  // namespace hafw::bench

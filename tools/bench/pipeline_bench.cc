@@ -11,7 +11,10 @@
 // in. Prints one JSON object and a one-line summary. Method and results:
 // docs/benchmarks.md.
 //
-//   hafw-bench-pipeline [--bursts N] [--flows N]
+// --family 6 runs the IPv6 twin of the flow set (lab_frame6: the same
+// rule for the LAN's /64, routed and filtered, no NAT: there is no NAT66).
+//
+//   hafw-bench-pipeline [--bursts N] [--flows N] [--family 4|6]
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -33,10 +36,12 @@ using namespace hafw;
 int main(int argc, char** argv) {
   long bursts = 2'000'000;
   unsigned flows = 1024;
+  bool v6 = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--bursts") bursts = std::stol(argv[i + 1]);
     else if (a == "--flows") flows = unsigned(std::stoul(argv[i + 1]));
+    else if (a == "--family") v6 = std::string(argv[i + 1]) == "6";
   }
   // MASTER for both VIPs; the MACs are arbitrary, nothing leaves.
   const dp::Topology topo = bench::lab_topology(net::Mac{{0x02, 0, 0, 0, 0, 0xa1}}, net::Mac{{0x02, 0, 0, 0, 0, 0xa2}});
@@ -48,8 +53,11 @@ int main(int argc, char** argv) {
   dp::StateTable states(capacity);
   const std::unique_ptr<dp::Policy> policy = bench::lab_policy(states);
   std::vector<std::vector<uint8_t>> templates;
-  for (unsigned f = 0; f < flows; ++f) templates.push_back(bench::lab_frame(f));
-  std::vector<std::vector<uint8_t>> bufs(dp::kBurstMax, std::vector<uint8_t>(bench::kFrameLen));
+  const net::Mac lan_mac{{0x02, 0, 0, 0, 0, 0xa2}};
+  for (unsigned f = 0; f < flows; ++f) templates.push_back(v6 ? bench::lab_frame6(f, lan_mac) : bench::lab_frame(f));
+  const size_t frame_len = v6 ? bench::kFrameLen6 : bench::kFrameLen;
+  const size_t restore = v6 ? bench::kRestoreBytes6 : bench::kRestoreBytes;
+  std::vector<std::vector<uint8_t>> bufs(dp::kBurstMax, std::vector<uint8_t>(frame_len));
 
   dp::WorkerCounters counters;
   dp::WorkerCtx ctx{.view = {&topo, &owned, &neighbors, policy.get()}, .counters = &counters, .states = &states};
@@ -64,7 +72,7 @@ int main(int argc, char** argv) {
       for (unsigned i = 0; i < dp::kBurstMax; ++i) {
         const auto& src = templates[next_flow];
         next_flow = next_flow + 1 == flows ? 0 : next_flow + 1;
-        std::memcpy(bufs[i].data(), src.data(), bench::kRestoreBytes);
+        std::memcpy(bufs[i].data(), src.data(), restore);
         b.set(b.n++, bufs[i].data(), uint16_t(bufs[i].size()), 1);
       }
       dp::run_burst(ctx, b);
@@ -89,12 +97,13 @@ int main(int argc, char** argv) {
   const double ghz = double(c1 - c0) / secs / 1e9;
   const bool all = forwarded == uint64_t(packets) && created == flows;
   std::printf(
-      "{\"bench\": \"pipeline\", \"path\": \"nat_established\", \"burst\": %u, \"flows\": %u, "
+      "{\"bench\": \"pipeline\", \"path\": \"%s\", \"burst\": %u, \"flows\": %u, "
       "\"states_created\": %lu, \"capacity\": %u, \"packets\": %.0f, \"forwarded\": %lu, "
       "\"tsc_per_packet\": %.1f, \"tsc_ghz\": %.2f, \"mpps_one_core\": %.2f}\n",
-      dp::kBurstMax, flows, (unsigned long)created, capacity, packets, (unsigned long)forwarded, tsc_per_pkt, ghz,
+      v6 ? "ipv6_established" : "nat_established", dp::kBurstMax, flows, (unsigned long)created, capacity, packets, (unsigned long)forwarded, tsc_per_pkt, ghz,
       mpps);
-  std::printf("pipeline NAT established: %.1f cycles/packet, %.2f Mpps on one core (%s)\n", tsc_per_pkt, mpps,
+  std::printf("pipeline %s established: %.1f cycles/packet, %.2f Mpps on one core (%s)\n", v6 ? "IPv6" : "NAT",
+              tsc_per_pkt, mpps,
               all ? "every packet forwarded, one state per flow"
                   : forwarded == uint64_t(packets) ? "NOT one state per flow" : "NOT every packet forwarded");
   return all ? 0 : 1;

@@ -267,3 +267,49 @@ TEST_CASE("every worker gets counters for every rule", "[compile][policy]") {
   CHECK(p->totals(1).matches == 5);
   CHECK(p->totals(0).matches == 0);
 }
+
+TEST_CASE("address6 gives an interface its IPv6 addresses and connected prefix; IPv6 routes follow their gateway",
+          "[compile][ipv6]") {
+  auto cfg = example_config();
+  cfg.interfaces[kWan].address6 = *net::Prefix::parse("2001:db8::2/64");
+  cfg.interfaces[kLan].address6 = *net::Prefix::parse("2001:db8:1::2/64");
+  cfg.routes.push_back({*net::Prefix::parse("::/0"), *net::IpAddr::parse("2001:db8::1")});
+  cfg.routes.push_back({*net::Prefix::parse("2001:db8:5::/48"), *net::IpAddr::parse("2001:db8:1::fe")});
+  cfg.routes.push_back({*net::Prefix::parse("2001:db8:6::/48"), *net::IpAddr::parse("2001:db8:7::1")});  // unreachable
+  const dp::Topology t = control::compile_topology(cfg, kMacs);
+  CHECK(t.ifaces[kWan].has6());
+  CHECK(t.ifaces[kWan].addr6 == net::IpAddr::parse("2001:db8::2")->b);
+  CHECK(t.ifaces[kWan].ll6 == net::link_local_of(kMacs[kWan]));
+  CHECK_FALSE(t.ifaces[kDmz].has6());
+  CHECK(t.routes().size() == 6);  // IPv4's unchanged
+  REQUIRE(t.routes6().size() == 4);  // two connected, two static; the unreachable one left out
+  auto via = [&](const char* dst) { return t.route6(net::IpAddr::parse(dst)->b.data()); };
+  REQUIRE(via("2001:db8:1::50"));
+  CHECK(via("2001:db8:1::50")->iface == kLan);
+  CHECK(net::is_unspecified6(via("2001:db8:1::50")->gateway.data()));
+  CHECK(via("2001:db8:5::1")->gateway == net::IpAddr::parse("2001:db8:1::fe")->b);
+  CHECK(via("2001:db8:5::1")->iface == kLan);
+  CHECK(via("2001:db8:6::1")->iface == kWan);  // the default route
+  CHECK(via("2001:db8:6::1")->gateway == net::IpAddr::parse("2001:db8::1")->b);
+  CHECK(t.is_node_addr6(net::IpAddr::parse("2001:db8:1::2")->b.data()));
+  CHECK_FALSE(t.is_node_addr6(net::IpAddr::parse("2001:db8:1::3")->b.data()));
+}
+
+TEST_CASE("IPv6 longest-prefix match: the longest length wins, then the lower index", "[compile][ipv6]") {
+  dp::Topology t;
+  auto a = [](const char* s) { return net::IpAddr::parse(s)->b; };
+  t.set_routes6({{.net = a("2001:db8::"), .len = 32, .gateway = {}, .iface = 1},
+                 {.net = a("2001:db8:1::"), .len = 48, .gateway = {}, .iface = 2},
+                 {.net = a("2001:db8:1::"), .len = 48, .gateway = {}, .iface = 3},
+                 {.net = a("2001:db8:1:2::1"), .len = 64, .gateway = {}, .iface = 4},  // host bits ignored
+                 {.net = {}, .len = 0, .gateway = a("2001:db8::1"), .iface = 5},
+                 {.net = a("2001:db8:1:2::7"), .len = 128, .gateway = {}, .iface = 6}});
+  auto out = [&](const char* d) { return t.route6(a(d).data()) ? int(t.route6(a(d).data())->iface) : -1; };
+  CHECK(out("2001:db8:9::1") == 1);
+  CHECK(out("2001:db8:1:9::1") == 2);
+  CHECK(out("2001:db8:1:2::8") == 4);
+  CHECK(out("2001:db8:1:2::7") == 6);
+  CHECK(out("2001:db9::1") == 5);
+  dp::Topology none;
+  CHECK(none.route6(a("2001:db8::1").data()) == nullptr);
+}

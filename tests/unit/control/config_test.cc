@@ -533,7 +533,7 @@ TEST_CASE("rules name existing interfaces, protocols, and ports only with tcp/ud
   CHECK(errors(j) == V{"error: rules[0].interface: 'lna' is not defined in interfaces; did you mean 'lan'?"});
   j = primary();
   j["rules"][0]["protocol"] = "sctp";
-  CHECK(errors(j) == V{"error: rules[0].protocol: must be tcp, udp, icmp or any, got 'sctp'"});
+  CHECK(errors(j) == V{"error: rules[0].protocol: must be tcp, udp, icmp, icmp6 or any, got 'sctp'"});
   j = primary();
   j["rules"][0]["port"] = 80;
   CHECK(errors(j) == V{"error: rules[0].port: a port needs protocol tcp or udp"});
@@ -772,4 +772,126 @@ TEST_CASE("carp.demotion_scope: node by default, interface on request, anything 
   CHECK(errors(j) == V{"error: carp.demotion_scope: must be node or interface, got 'vhid'"});
   j["carp"]["demotion_scope"] = 1;
   CHECK(errors(j) == V{"error: carp.demotion_scope: expected a string, got 1"});
+}
+
+TEST_CASE("address6 is a global or unique-local host address with a segment's prefix length", "[config][interfaces][ipv6]") {
+  json j = primary();
+  j["interfaces"][1]["address6"] = "2001:db8:1::2/64";
+  CHECK(errors(j) == V{});
+  REQUIRE(load_ok(j).interfaces[1].address6->str() == "2001:db8:1::2/64");
+  j["interfaces"][1]["address6"] = "2001:db8:1::2";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: '2001:db8:1::2' has no prefix length; write it as "
+                       "2001:db8:1::2/64 (or the segment's length)"});
+  j["interfaces"][1]["address6"] = "192.168.1.2/24";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: '192.168.1.2/24' is IPv4; put it in address"});
+  j["interfaces"][1]["address6"] = "2001:db8:1::g/64";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: '2001:db8:1::g/64' is not an IPv6 address with prefix length "
+                       "(x:y::z/len)"});
+  j["interfaces"][1]["address6"] = "fe80::2/64";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: fe80::2 is link-local (the interface's own fe80:: address comes "
+                       "from its MAC); address6 is a global or unique-local address"});
+  j["interfaces"][1]["address6"] = "ff02::2/64";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: ff02::2 is multicast; address6 is a global or unique-local "
+                       "address"});
+  j["interfaces"][1]["address6"] = "::1/128";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: ::1 is the loopback address; address6 is a global or "
+                       "unique-local address"});
+  j["interfaces"][1]["address6"] = "2001:db8:1::/64";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: 2001:db8:1:: is the subnet-router anycast address of "
+                       "2001:db8:1::/64, not a host address"});
+  j["interfaces"][1]["address6"] = "2001:db8:1::2/128";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: prefix length /128 is not a segment's; use the segment's "
+                       "length (/64 on Ethernet, /127 on a point-to-point link)"});
+  j["interfaces"][1]["address6"] = "2001:db8:1::/127";  // RFC 6164: both addresses of a /127 are hosts'
+  CHECK(errors(j) == V{});
+}
+
+TEST_CASE("address6 subnets do not overlap and hold the peer's IPv6 address", "[config][interfaces][ipv6]") {
+  json j = primary();
+  j["interfaces"][0]["address6"] = "2001:db8::2/48";
+  j["interfaces"][1]["address6"] = "2001:db8:0:1::2/64";
+  CHECK(errors(j) == V{"error: interfaces[1].address6: subnet 2001:db8:0:1::/64 overlaps interfaces[0] (wan) "
+                       "2001:db8::/48; each interface needs its own segment"});
+  j = primary();
+  j["interfaces"][1]["address6"] = "fd00:1::2/64";
+  j["interfaces"][1]["peer"] = "fd00:2::3";
+  CHECK(errors(j) == V{"error: interfaces[1].peer: fd00:2::3 is outside this interface's subnet fd00:1::/64; peer is "
+                       "the other node's address on this segment"});
+  j["interfaces"][1]["peer"] = "fd00:1::";
+  CHECK(errors(j) == V{"error: interfaces[1].peer: fd00:1:: is the subnet-router anycast address of fd00:1::/64, not "
+                       "a host address"});
+}
+
+TEST_CASE("an IPv6 route's gateway is a global address inside an interface's address6", "[config][routes][ipv6]") {
+  json j = primary();
+  j["interfaces"][0]["address6"] = "2001:db8::2/64";
+  j["routes"].push_back({{"destination", "::/0"}, {"gateway", "2001:db8::1"}});
+  CHECK(errors(j) == V{});
+  Config c = load_ok(j);
+  CHECK(c.routes.at(1).destination.str() == "::/0");
+  j["routes"][1]["gateway"] = "2001:db9::1";
+  CHECK(errors(j) == V{"error: routes[1].gateway: 2001:db9::1 is not inside any interface's subnet; a gateway must "
+                       "be directly reachable"});
+  j["routes"][1]["gateway"] = "fe80::1";
+  CHECK(errors(j) == V{"error: routes[1].gateway: fe80::1 is link-local (the interface's own fe80:: address comes "
+                       "from its MAC); write the router's global or unique-local address, inside an interface's "
+                       "address6"});
+  j["routes"][1]["gateway"] = "198.51.100.1";
+  CHECK(errors(j) == V{"error: routes[1].gateway: 198.51.100.1 is not the same address family as destination ::/0"});
+  j["routes"][1]["gateway"] = "2001:db8::2";
+  CHECK(errors(j) == V{"error: routes[1].gateway: 2001:db8::2 is this node's own address on wan; a gateway is the "
+                       "next router"});
+  j["routes"][1] = {{"destination", "2001:db8:5::1/48"}, {"gateway", "2001:db8::1"}};
+  CHECK(all(j) == with_unenforced({"warning: routes[1].destination: '2001:db8:5::1/48' has host bits set; it is taken "
+                                   "as 2001:db8:5::/48"}));
+  j["routes"].push_back({{"destination", "2001:db8:5::/48"}, {"gateway", "2001:db8::1"}});
+  CHECK(errors(j) == V{"error: routes[2].destination: 2001:db8:5::/48 is already routed by routes[1]"});
+  j["routes"][2] = {{"destination", "ff00::/8"}, {"gateway", "2001:db8::1"}};
+  CHECK(errors(j) == V{"error: routes[2].destination: ff00::/8 is multicast or link-local; such packets are never "
+                       "routed"});
+  j = primary();  // no address6 anywhere: no interface can reach an IPv6 gateway
+  j["routes"].push_back({{"destination", "::/0"}, {"gateway", "2001:db8::1"}});
+  CHECK(errors(j) == V{"error: routes[1].gateway: 2001:db8::1 is not inside any interface's subnet; a gateway must "
+                       "be directly reachable"});
+}
+
+TEST_CASE("an IPv6 rule names one family, with icmp6 for ICMPv6", "[config][rules][ipv6]") {
+  json j = primary();
+  j["rules"].push_back({{"action", "pass"}, {"interface", "lan"}, {"direction", "in"}, {"protocol", "tcp"},
+                        {"source", "2001:db8:1::/64"}, {"destination", "any"}, {"port", 22}});
+  j["rules"].push_back({{"action", "pass"}, {"interface", "lan"}, {"direction", "in"}, {"protocol", "icmp6"},
+                        {"source", "any"}, {"destination", "2001:db8:2::/64"}});
+  CHECK(errors(j) == V{});
+  Config c = load_ok(j);
+  CHECK(c.rules.at(4).source->str() == "2001:db8:1::/64");
+  CHECK(c.rules.at(5).protocol == net::kProtoIcmpv6);
+  j["rules"][4]["destination"] = "10.0.1.0/24";
+  CHECK(errors(j) == V{"error: rules[4].destination: 10.0.1.0/24 is IPv4 but source 2001:db8:1::/64 is IPv6; a rule "
+                       "matches one address family"});
+  j["rules"][4]["destination"] = "any";
+  j["rules"][5]["protocol"] = "icmp";
+  CHECK(errors(j) == V{"error: rules[5].protocol: icmp is ICMP for IPv4, but the rule names IPv6 address "
+                       "2001:db8:2::/64; use icmp6"});
+  j["rules"][5]["protocol"] = "icmp6";
+  j["rules"][5]["destination"] = "10.0.1.0/24";
+  CHECK(errors(j) == V{"error: rules[5].protocol: icmp6 is ICMPv6, but the rule names IPv4 address 10.0.1.0/24; use "
+                       "icmp"});
+  j["rules"][5]["destination"] = "2001:db8:2::1/64";
+  CHECK(all(j) == with_unenforced({"warning: rules[5].destination: '2001:db8:2::1/64' has host bits set; it is taken "
+                                   "as 2001:db8:2::/64"}));
+  j["rules"][5]["protocol"] = "icmpv6";
+  CHECK(errors(j) == V{"error: rules[5].protocol: must be tcp, udp, icmp, icmp6 or any, got 'icmpv6'"});
+}
+
+TEST_CASE("NAT is IPv4 only: no NAT66", "[config][nat][ipv6]") {
+  json j = primary();
+  j["interfaces"][0]["address6"] = "2001:db8::2/64";
+  j["interfaces"][1]["address6"] = "2001:db8:1::2/64";
+  j["nat"]["outbound"][0]["source"] = "2001:db8:1::/64";
+  CHECK(errors(j) == V{"error: nat.outbound[0].source: 2001:db8:1::/64 is IPv6; NAT is IPv4 only (no NAT66: IPv6 is "
+                       "routed and filtered, never translated)"});
+  j = primary();
+  j["nat"]["port_forwards"][0]["target"] = "2001:db8:1::10";
+  CHECK(errors(j) == V{"error: nat.port_forwards[0].target: 2001:db8:1::10 is IPv6; port forwards are IPv4 only (no "
+                       "NAT66)"});
 }

@@ -3,6 +3,8 @@
 // the VIP, failover when the master dies, preemption when it comes back.
 #include <catch2/catch.hpp>
 
+#include "dataplane/net/ipv6.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -463,4 +465,73 @@ TEST_CASE("the node translates the client's traffic, lists its states, and the r
   CHECK(summary["states"] == 0);
   CHECK(summary["reaped"] == 1);
   CHECK(lab.n1->handle("states.list", nlohmann::json::object())["states"].empty());
+}
+
+TEST_CASE("IPv6: an unknown next hop is solicited, its packet held and sent once the neighbour advertises",
+          "[node][ipv6]") {
+  Lab lab;
+  lab.ipv6 = true;
+  lab.start_n1();
+  lab.run_for(5s);
+  const net::Addr6 client6 = ip("2001:db8:1::10").b, server6 = ip("2001:db8::10").b, wan6 = ip("2001:db8::2").b;
+  const net::Mac n1_lan = mac(1, 1), n1_wan = mac(1, 0);
+  auto udp6 = [&](uint16_t sport) {
+    std::vector<uint8_t> f(14 + 40 + 8 + 4, 0);
+    std::copy(n1_lan.b.begin(), n1_lan.b.end(), f.begin());
+    std::copy(lab.client.mac.b.begin(), lab.client.mac.b.end(), f.begin() + 6);
+    f[12] = 0x86, f[13] = 0xdd;
+    uint8_t* ip6 = f.data() + 14;
+    ip6[0] = 0x60, ip6[5] = 12, ip6[6] = net::kProtoUdp, ip6[7] = 64;
+    std::memcpy(ip6 + 8, client6.data(), 16);
+    std::memcpy(ip6 + 24, server6.data(), 16);
+    ip6[40] = uint8_t(sport >> 8), ip6[41] = uint8_t(sport), ip6[43] = 53, ip6[45] = 12;
+    uint32_t sum = 0;  // the UDP checksum with the pseudo header
+    for (size_t i = 8; i < 40; i += 2) sum += uint32_t(ip6[i]) << 8 | ip6[i + 1];
+    sum += net::kProtoUdp + 12;
+    for (size_t i = 40; i < 52; i += 2) sum += uint32_t(ip6[i]) << 8 | ip6[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    ip6[46] = uint8_t(~sum >> 8), ip6[47] = uint8_t(~sum);
+    return f;
+  };
+  auto udp_to_server = [&] {
+    int n = 0;
+    for (const auto& f : lab.server.received)
+      if (f.size() >= 54 && f[12] == 0x86 && f[13] == 0xdd && f[14 + 6] == net::kProtoUdp) ++n;
+    return n;
+  };
+  lab.server.received.clear();
+  lab.client.send(udp6(5000));
+  lab.settle();
+  // The node asked for the server with a solicitation to its solicited-node group.
+  std::vector<uint8_t> ns;
+  for (const auto& f : lab.server.received)
+    if (f.size() >= 86 && f[12] == 0x86 && f[13] == 0xdd && f[54] == net::kNdNeighborSolicit) ns = f;
+  REQUIRE(!ns.empty());
+  CHECK(eth_dst(ns) == net::multicast_mac(net::solicited_node(server6.data()).data()));
+  CHECK(eth_src(ns) == n1_wan);
+  CHECK(std::memcmp(&ns[14 + 8], wan6.data(), 16) == 0);
+  CHECK(std::memcmp(&ns[62], server6.data(), 16) == 0);
+  CHECK(udp_to_server() == 0);  // held
+
+  // The server advertises; the held packet goes out to its MAC, hop limit 63.
+  lab.server.received.clear();
+  lab.server.send(net::nd_frame(net::NdFrame{.eth_dst = n1_wan, .eth_src = lab.server.mac, .src = server6,
+                                             .dst = wan6, .type = net::kNdNeighborAdvert,
+                                             .flags = net::kNaSolicited | net::kNaOverride, .target = server6,
+                                             .lla = lab.server.mac}));
+  lab.settle();
+  REQUIRE(udp_to_server() == 1);
+  const auto& out = lab.server.received.back();
+  CHECK(eth_dst(out) == lab.server.mac);
+  CHECK(eth_src(out) == n1_wan);
+  CHECK(out[14 + 7] == 63);
+  // Published to the workers: the next packet goes straight out.
+  lab.server.received.clear();
+  lab.client.send(udp6(5001));
+  lab.settle();
+  CHECK(udp_to_server() == 1);
+  const nlohmann::json stats = lab.n1->handle("stats", nlohmann::json::object());
+  CHECK(stats["dataplane"]["punts"]["resolve"] == 1);
+  CHECK(stats["dataplane"]["punts"]["nd"] == 1);
+  CHECK(lab.n1->handle("states.summary", nlohmann::json::object())["states"] == 2);
 }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "control/neighbor.h"
+#include "dataplane/net/ipv6.h"
 #include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
@@ -165,4 +166,87 @@ TEST_CASE("entries feed the workers' table", "[dataplane][neighbor]") {
   auto t = dp::NeighborTable::build(e);
   REQUIRE(t.find(kLan, ip4("192.168.1.50")));
   CHECK(*t.find(kLan, ip4("192.168.1.50")) == kHostMac);
+}
+
+namespace {
+
+net::IpAddr v6(const char* s) { return *net::IpAddr::parse(s); }
+
+std::vector<dp::IfaceView> ifaces6() {
+  auto ifs = example_topology().ifaces;
+  ifs[kWan].addr6 = v6("2001:db8::2").b;
+  ifs[kWan].plen6 = 64;
+  ifs[kWan].ll6 = net::link_local_of(kWanMac);
+  return ifs;
+}
+
+Bytes punted6() {
+  Bytes ip(40 + 8, 0);
+  ip[0] = 0x60;
+  ip[5] = 8;
+  ip[6] = 17;
+  ip[7] = 63;
+  return eth_frame(kLanMac, kWanMac, net::kEtherTypeIpv6, ip);
+}
+
+}  // namespace
+
+TEST_CASE("IPv6 next hops: a Neighbor Solicitation to the solicited-node group, held packets, the same ageing",
+          "[dataplane][neighbor][ipv6]") {
+  control::NeighborManager nm(ifaces6());
+  const net::IpAddr gw = v6("2001:db8::1");
+  auto reqs = nm.resolve(kWan, gw, punted6(), t0);
+  REQUIRE(reqs.size() == 1);
+  const Bytes& r = reqs[0];
+  REQUIRE(r.size() == net::kNdFrameLen);
+  const auto group = net::solicited_node(gw.b.data());
+  CHECK(eth_of(r).dst == net::multicast_mac(group.data()));  // 33:33:ff:00:00:01
+  CHECK(eth_of(r).src == kWanMac);
+  CHECK(net::be16(eth_of(r).type) == net::kEtherTypeIpv6);
+  CHECK(r[14 + 7] == 255);
+  CHECK(std::memcmp(&r[22], v6("2001:db8::2").b.data(), 16) == 0);  // from our address6
+  CHECK(std::memcmp(&r[38], group.data(), 16) == 0);
+  CHECK(r[54] == net::kNdNeighborSolicit);
+  CHECK(std::memcmp(&r[62], gw.b.data(), 16) == 0);
+  CHECK(r[78] == net::kNdOptSourceLla);
+  CHECK(std::memcmp(&r[80], kWanMac.b.data(), 6) == 0);
+  CHECK(net::icmp6_checksum(&r[14], &r[54], 32) == 0);
+  CHECK(nm.resolve(kWan, gw, punted6(), t0 + 500ms).empty());  // one a second, as ARP
+
+  // The advertisement releases both held packets; the IPv6 entry is
+  // published in the table's IPv6 half.
+  CHECK(nm.learn(kWan, gw, kGwMac, t0 + 600ms));
+  auto ready = nm.take_ready();
+  REQUIRE(ready.size() == 2);
+  CHECK(eth_of(ready[0].second).dst == kGwMac);
+  CHECK(nm.entries().empty());
+  REQUIRE(nm.entries6().size() == 1);
+  auto t = dp::NeighborTable::build(nm.entries(), nm.entries6());
+  REQUIRE(t.find6(kWan, gw.b.data()));
+  CHECK(*t.find6(kWan, gw.b.data()) == kGwMac);
+  CHECK(t.find6(kLan, gw.b.data()) == nullptr);
+
+  // NUD: a unicast probe to the known MAC before the entry lapses, then expiry.
+  const control::NeighborConfig cfg;
+  auto due = nm.due_requests(t0 + cfg.reachable - cfg.refresh + 1s);
+  REQUIRE(due.size() == 1);
+  CHECK(eth_of(due[0].second).dst == kGwMac);
+  CHECK(std::memcmp(&due[0].second[38], gw.b.data(), 16) == 0);  // to the neighbour itself
+  nm.expire(t0 + cfg.reachable + 1s);
+  CHECK(nm.entries6().empty());
+}
+
+TEST_CASE("IPv6 neighbours are on-link in address6 or link-local, never ours", "[dataplane][neighbor][ipv6]") {
+  control::NeighborManager nm(ifaces6());
+  CHECK_FALSE(nm.learn(kWan, v6("2001:db9::1"), kGwMac, t0));   // outside the prefix
+  CHECK_FALSE(nm.learn(kWan, v6("2001:db8::2"), kGwMac, t0));   // our address
+  CHECK_FALSE(nm.learn(kWan, v6("2001:db8::"), kGwMac, t0));    // subnet-router anycast
+  CHECK_FALSE(nm.learn(kLan, v6("2001:db8::1"), kGwMac, t0));   // lan has no address6
+  CHECK(nm.learn(kWan, v6("fe80::1"), kGwMac, t0));
+  CHECK(nm.resolve(kLan, v6("2001:db8::9"), punted6(), t0).size() == 1);  // found on wan's prefix
+  CHECK(nm.stats().ignored == 4);
+  // A link-local target is asked from our link-local address.
+  auto reqs = nm.resolve(kWan, v6("fe80::9"), punted6(), t0);
+  REQUIRE(reqs.size() == 1);
+  CHECK(std::memcmp(&reqs[0][22], net::link_local_of(kWanMac).data(), 16) == 0);
 }

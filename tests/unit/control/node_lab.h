@@ -140,13 +140,25 @@ struct Lab {
   ArpHost client{lan, net::Mac{{0x02, 0xc1, 0, 0, 0, 1}}, ip("192.168.1.10")};
   ArpHost server{wan, net::Mac{{0x02, 0x5e, 0, 0, 0, 1}}, ip("198.51.100.10")};
 
+  // Dual stack on n1: address6 on wan (2001:db8::2/64) and lan
+  // (2001:db8:1::2/64), and a rule passing the LAN's /64 out.
+  bool ipv6 = false;
+  static std::string with_ipv6(const std::string& text) {
+    nlohmann::json j = nlohmann::json::parse(text);
+    j["interfaces"][0]["address6"] = "2001:db8::2/64";
+    j["interfaces"][1]["address6"] = "2001:db8:1::2/64";
+    j["rules"].push_back({{"action", "pass"}, {"interface", "lan"}, {"direction", "in"}, {"protocol", "any"},
+                          {"source", "2001:db8:1::/64"}, {"destination", "any"}});
+    return j.dump();
+  }
+
   void start_n1() {
     io1 = std::make_unique<test::FakeIo>(std::vector<test::Segment*>{&wan, &lan, &sync},
                                          std::vector<net::Mac>{mac(1, 0), mac(1, 1), mac(1, 2)});
     io1->set_clock(clock);
-    auto text = edited(
-        with_demotion_scope(with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1), demotion_scope),
-        edit1);
+    auto text = with_sync_key(node_json("n1", "primary", 2, 0, dirs.path + "/n1", unicast), sync_key1);
+    if (ipv6) text = with_ipv6(text);
+    text = edited(with_demotion_scope(text, demotion_scope), edit1);
     n1 = std::make_unique<test::Daemon>(load(text), nlohmann::json::parse(text), *io1, clock);
     n1->start();
   }

@@ -1,6 +1,7 @@
 // Frame builders and the two-node fixture shared by the dataplane tests.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/counters.h"
+#include "dataplane/net/ipv6.h"
 #include "dataplane/net/net.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/policy.h"
@@ -286,6 +288,31 @@ inline Bytes udp_frame(Mac dst, Mac src, uint32_t ip_src, uint32_t ip_dst, uint1
 }
 
 // Transport fields of an Ethernet/IPv4 frame.
+// An IPv6 frame: header, then `payload` (extension headers and transport).
+inline Bytes ip6_frame(Mac dst, Mac src, const std::array<uint8_t, 16>& s, const std::array<uint8_t, 16>& d,
+                       uint8_t next, const Bytes& payload, uint8_t hops = 64) {
+  Bytes ip(40);
+  ip[0] = 0x60;
+  ip[4] = uint8_t(payload.size() >> 8);
+  ip[5] = uint8_t(payload.size());
+  ip[6] = next;
+  ip[7] = hops;
+  std::memcpy(&ip[8], s.data(), 16);
+  std::memcpy(&ip[24], d.data(), 16);
+  ip.insert(ip.end(), payload.begin(), payload.end());
+  return eth_frame(dst, src, net::kEtherTypeIpv6, ip);
+}
+
+// Fills the ICMPv6 checksum of a frame whose message follows the IPv6 header.
+inline Bytes& with_icmp6_checksum(Bytes& f) {
+  uint8_t* ip = f.data() + 14;
+  const size_t len = size_t(ip[4]) << 8 | ip[5];
+  ip[42] = ip[43] = 0;
+  const uint16_t c = net::icmp6_checksum(ip, ip + 40, len);
+  std::memcpy(ip + 42, &c, 2);
+  return f;
+}
+
 inline uint16_t sport_of(const Bytes& f) {
   const size_t at = sizeof(net::EthHdr) + ip_of(f).ihl_bytes();
   return uint16_t(f[at] << 8 | f[at + 1]);

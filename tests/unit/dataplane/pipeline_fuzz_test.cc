@@ -2,7 +2,7 @@
 // random bytes in bursts of 1 to 32, each frame in a buffer of exactly its
 // length so ASan catches any access past it. It runs against three nodes:
 // the master and the backup with a pass-all policy, and a master with the
-// example firewall (rules, outbound NAT, a port forward) whose seeds open
+// example firewall (rules, outbound NAT, a port forward, IPv6) whose seeds open
 // TCP, UDP and ICMP flows, answer them, and send ICMP errors about them — so
 // mutations hit the tracking, the NAT rewrites and the ICMP error
 // translation. At the end the state table must be coherent: every state is
@@ -16,6 +16,7 @@
 #include <random>
 
 #include "dataplane/pipeline.h"
+#include "dataplane/net/ipv6.h"
 #include "tests/unit/dataplane/frames.h"
 
 using namespace hafw;
@@ -79,14 +80,65 @@ std::vector<std::pair<uint8_t, Bytes>> firewall_seeds() {
   return out;
 }
 
+// IPv6 on the firewall's WAN (2001:db8::2/64, default route via ::1) and
+// LAN (2001:db8:1::2/64), and frames for it: a solicitation for the node,
+// an echo to it, TCP behind a destination options header, UDP with hop
+// limit 1, too long for the WAN, a fragment, an ICMPv6 error quoting TCP.
+net::Addr6 v6(const char* s) { return net::IpAddr::parse(s)->b; }
+Bytes ip6(Mac dst, const net::Addr6& s, const net::Addr6& d, uint8_t next, Bytes payload, uint8_t hops = 64) {
+  Bytes f = ip6_frame(dst, kHostMac, s, d, next, payload, hops);
+  // A valid checksum, so mutations reach past it.
+  return next == net::kProtoIcmpv6 ? with_icmp6_checksum(f) : f;
+}
+std::vector<std::pair<uint8_t, Bytes>> ipv6_seeds() {
+  const auto client = v6("2001:db8:1::50"), lan = v6("2001:db8:1::2"), remote = v6("2001:db8:99::7");
+  const Bytes tcp = tcp_segment(40000, 443, 1, 0, 0x02);
+  Bytes opts{net::kProtoTcp, 0, 1, 4, 0, 0, 0, 0};
+  opts.insert(opts.end(), tcp.begin(), tcp.end());
+  Bytes frag{net::kProtoUdp, 0, 0, 9, 0, 0, 0, 1};
+  frag.insert(frag.end(), 16, 0);
+  Bytes err{net::kIcmp6Unreachable, 1, 0, 0, 0, 0, 0, 0};
+  const Bytes quoted = ip6(kLanMac, client, remote, net::kProtoTcp, tcp);
+  err.insert(err.end(), quoted.begin() + 14, quoted.end());
+  std::vector<std::pair<uint8_t, Bytes>> out;
+  out.emplace_back(1, net::nd_frame(net::NdFrame{.eth_dst = net::multicast_mac(net::solicited_node(lan.data()).data()),
+                                                 .eth_src = kHostMac, .src = client,
+                                                 .dst = net::solicited_node(lan.data()),
+                                                 .type = net::kNdNeighborSolicit, .flags = 0, .target = lan,
+                                                 .lla = kHostMac}));
+  out.emplace_back(1, ip6(kLanMac, client, lan, net::kProtoIcmpv6, {net::kIcmp6EchoRequest, 0, 0, 0, 0, 7, 0, 1, 1, 2}));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kProtoTcp, tcp));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6DestOpts, opts));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kProtoUdp, udp_payload(12), 1));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kProtoUdp, udp_payload(1480)));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6Fragment, frag));
+  out.emplace_back(0, ip6(kWanMac, v6("2001:db8::1"), client, net::kProtoIcmpv6, err));
+  out.emplace_back(0, ip6(kWanMac, remote, client, net::kProtoTcp, tcp_segment(443, 40000, 9, 2, 0x12)));
+  return out;
+}
+
 Tables firewall_view() {
   Tables t = master_view();
+  t.topo.ifaces[0].addr6 = v6("2001:db8::2");
+  t.topo.ifaces[0].plen6 = 64;
+  t.topo.ifaces[0].ll6 = net::link_local_of(kWanMac);
+  t.topo.ifaces[1].addr6 = v6("2001:db8:1::2");
+  t.topo.ifaces[1].plen6 = 64;
+  t.topo.ifaces[1].ll6 = net::link_local_of(kLanMac);
+  t.topo.set_routes6({{.net = v6("2001:db8::"), .len = 64, .gateway = {}, .iface = 0},
+                      {.net = v6("2001:db8:1::"), .len = 64, .gateway = {}, .iface = 1},
+                      {.net = {}, .len = 0, .gateway = v6("2001:db8::1"), .iface = 0}});
   t.states = std::make_shared<dp::StateTable>(64);  // small: inserts also meet a full table
   t.policy = example_policy(*t.states);
   std::tuple<uint8_t, uint32_t, Mac> n[] = {{0, ip4("198.51.100.1"), kGwMac},
                                             {0, ip4("198.51.100.10"), mac(0x10)},
                                             {1, ip4("192.168.1.50"), kHostMac}};
-  t.neighbors = dp::NeighborTable::build(n);
+  const dp::NeighborTable::Entry6 n6[] = {{0, v6("2001:db8::1"), kGwMac}, {1, v6("2001:db8:1::50"), kHostMac}};
+  t.neighbors = dp::NeighborTable::build(n, n6);
+  // Pass the LAN's /64 out, with state.
+  t.policy->in[1].push_back(rule(3, dp::RuleAction::Pass, 0, dp::NetMatch::of(*net::IpAddr::parse("2001:db8:1::"), 64)));
+  t.policy->rule_count = 4;
+  t.policy->allocate_counters(1);
   return t;
 }
 
@@ -97,7 +149,8 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   std::tuple<uint8_t, uint32_t, Mac> n[] = {{0, ip4("198.51.100.77"), mac(0x77)}, {0, ip4("198.51.100.1"), kGwMac}};
   for (auto& v : {&views[0], &views[1]}) v->neighbors = dp::NeighborTable::build(n);
   const auto base = seeds();
-  const auto fw = firewall_seeds();
+  auto fw = firewall_seeds();
+  for (auto& f : ipv6_seeds()) fw.push_back(std::move(f));
 
   std::mt19937 rng(20240611);
   auto pick = [&](size_t n) { return size_t(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
@@ -234,6 +287,10 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   CHECK(seen.nat[size_t(dp::NatCounter::Outbound)] > 0);
   CHECK(seen.nat[size_t(dp::NatCounter::Forwarded)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::StateTableFull)] > 0);
+  // ...and IPv6 reached its stages: errors sent, fragments and bad ND refused.
+  CHECK(seen.icmp[size_t(dp::IcmpCounter::PacketTooBig)] > 0);
+  CHECK(seen.drops[size_t(dp::DropReason::Ipv6Fragment)] > 0);
+  CHECK(seen.drops[size_t(dp::DropReason::BadNd)] + seen.drops[size_t(dp::DropReason::Ipv6ExtHeader)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::TcpOutOfWindow)] + seen.drops[size_t(dp::DropReason::TcpNotSyn)] > 0);
   // Every new state of the firewall pushed its Insert, or lost it to the
   // full ring, counted.

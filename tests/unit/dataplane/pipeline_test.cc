@@ -70,9 +70,9 @@ TEST_CASE("ethernet input filters by destination MAC", "[dataplane][eth]") {
   SECTION("a VHID's MAC on another interface is not ours there") {
     check_dropped(run(master, kLan, to(Mac::virtual_for(200))), DropReason::NotForUs);
   }
-  SECTION("IPv6 and VLAN-tagged frames are counted as unknown") {
+  SECTION("IPv6 goes to its own input (a UDP payload is no IPv6 header); VLAN-tagged frames are unknown") {
     check_dropped(run(master, kLan, eth_frame(kLanMac, kHostMac, net::kEtherTypeIpv6, udp)),
-                  DropReason::UnknownEtherType);
+                  DropReason::BadIpHeader);
     check_dropped(run(master, kLan, eth_frame(kLanMac, kHostMac, net::kEtherTypeVlan, udp)),
                   DropReason::UnknownEtherType);
   }

@@ -1,0 +1,31 @@
+// Stage ipv6_route: the outgoing interface and next hop by longest-prefix
+// match over the connected prefixes (address6) and static routes, as
+// ipv4_route. It decides only; ipv6_output rewrites the frame. A router does
+// not fragment IPv6 (RFC 8200 §5): a packet longer than the egress MTU is
+// answered with packet too big, which path MTU discovery needs.
+#include "dataplane/stages.h"
+
+namespace hafw::dp::stage {
+
+namespace {
+
+void route(const Topology& t, PacketMeta& p) {
+  const net::Ipv6Hdr* ip = ipv6_of(p);
+  // RFC 8200 §3 and RFC 4443 §3.3: hop limit exceeded in transit.
+  if (ip->hop_limit <= 1) return p.to_icmp_error(DropReason::TtlExceeded, net::kIcmp6TimeExceeded, 0);
+  const RouteView6* r = t.route6(ip->dst);
+  // RFC 4443 §3.1: code 0, no route to destination.
+  if (!r || !t.iface(r->iface)) return p.to_icmp_error(DropReason::NoRoute, net::kIcmp6Unreachable, 0);
+  p.out = r->iface;
+  if (ip_bytes(p) > t.ifaces[r->iface].mtu) return p.to_icmp_error(DropReason::TooBig, net::kIcmp6PacketTooBig, 0);
+  p.nexthop = uint32_t(r - t.routes6().data()) + 1;
+  p.next = p.state != kNoState ? Next::Ipv6Output : Next::Filter;
+}
+
+}  // namespace
+
+void ipv6_route(WorkerCtx& ctx, Burst& b) {
+  each(b, Next::Ipv6Route, [&](PacketMeta& p) { route(*ctx.view.topo, p); });
+}
+
+}  // namespace hafw::dp::stage
