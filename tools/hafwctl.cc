@@ -2,7 +2,7 @@
 //
 //   hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
 //
-// Every verb but `check` and `help` is one request on the daemon's control
+// Every verb but `check`, `import` and `help` is one request on the daemon's control
 // socket (docs/control.md), and each is one the daemon serves
 // (tests/unit/tools/hafwctl_test.cc runs every verb `help` lists against the
 // real commands). Exit status: 0 success, 1 error (printed to stderr as
@@ -17,6 +17,7 @@
 #include "control/check.h"
 #include "control/client.h"
 #include "control/format.h"
+#include "control/keepalived.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ constexpr const char* kUsage = R"(usage: hafwctl [--socket PATH] [--json] [--tim
 
 verbs:
   check NODE.json [PEER.json]   validate config files offline (no daemon needed)
+  import keepalived FILE        convert keepalived.conf's VRRP instances to hafw's carp section (offline)
   status                        node, interfaces, CARP, demotion, maintenance
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
@@ -137,6 +139,11 @@ int run(const Options& o) {
   if (verb == "check") {
     want_args(w, 1, 2, "check NODE.json [PEER.json]");
     return hafw::config::check_command({w.begin() + 1, w.end()}, std::cout);
+  }
+  if (verb == "import") {
+    want_args(w, 2, 2, "import keepalived FILE");
+    if (w[1] != "keepalived") throw Usage{"import: only keepalived configs can be imported (import keepalived FILE)"};
+    return hafw::config::keepalived::import_command(w[2], std::cout, std::cerr);
   }
 
   // Everything else asks the daemon: pick the command, its args and how to

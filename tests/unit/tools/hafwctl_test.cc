@@ -274,6 +274,9 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
   REQUIRE(help.status == 0);
   std::vector<std::string> forms = help_verbs(help.out);
   REQUIRE(forms.size() >= 5);
+  const std::string keepalived_conf = (cluster.dir.path / "keepalived.conf").string();
+  std::ofstream(keepalived_conf) << "vrrp_instance V {\n interface wan\n virtual_router_id 9\n"
+                                    " authentication {\n  auth_pass pw\n }\n virtual_ipaddress {\n  198.51.100.9\n }\n}\n";
 
   // A sample for each placeholder help uses. raw's CMD is `help`: with the
   // other verbs that reaches every registered command (checked below).
@@ -286,6 +289,7 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       {"JSON-ARGS", "'{}'"},
       {"LIMIT", "5"},
       {"FILTER...", "protocol=udp"},
+      {"FILE", shell_quote(keepalived_conf)},
   };
   std::set<std::string> verbs;
   for (const auto& form : forms) {
@@ -299,7 +303,7 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       verbs.insert(args.substr(0, args.find(' ')));
     }
   }
-  CHECK(verbs == std::set<std::string>{"check", "status", "carp", "stats", "states", "sync", "events", "config", "raw", "help"});
+  CHECK(verbs == std::set<std::string>{"check", "import", "status", "carp", "stats", "states", "sync", "events", "config", "raw", "help"});
 
   // ...and together they reach every command the daemon serves.
   std::vector<std::string> seen = fw1.commands_seen();
@@ -347,7 +351,7 @@ TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]")
   CHECK(u.err.find("usage: hafwctl") != std::string::npos);
 
   // Verbs for commands the daemon does not serve are not offered.
-  for (const char* removed : {"reload /etc/hafw/fw1.json", "import keepalived /etc/keepalived/keepalived.conf"}) {
+  for (const char* removed : {"reload /etc/hafw/fw1.json"}) {
     INFO(removed);
     Run x = hafwctl("--socket " + shell_quote(path) + " " + removed);
     CHECK(x.status == 2);
@@ -374,4 +378,28 @@ TEST_CASE("hafwctl carp demote moves the node's demotion and shows its causes", 
     INFO(bad);
     CHECK(hafwctl(sock + bad).status == 2);
   }
+}
+
+TEST_CASE("hafwctl import keepalived: JSON on stdout, what did not convert on stderr", "[tools][hafwctl]") {
+  TempDir dir;
+  const std::string conf = (dir.path / "keepalived.conf").string();
+  std::ofstream(conf) << "vrrp_instance VI_1 {\n  interface wan\n  virtual_router_id 51\n  priority 100\n"
+                         "  authentication {\n    auth_pass pw\n  }\n  virtual_ipaddress {\n    198.51.100.9/24\n"
+                         "  }\n  track_script {\n    chk\n  }\n}\n";
+  Run r = hafwctl("import keepalived " + shell_quote(conf));
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out) == json::parse(R"({"carp": {"preempt": true, "vips": [{"interface": "wan", "vhid": 51,
+      "addresses": ["198.51.100.9/24"], "password": "pw", "advbase": 1, "advskew": 156, "description": "VI_1"}]}})"));
+  CHECK(r.err ==
+        "warning: line 11: track_script has no hafw equivalent: hafw runs no check scripts; run the check from a "
+        "systemd timer or cron and call `hafwctl carp demote +N` when it fails, `-N` when it recovers\n");
+
+  std::ofstream(conf) << "vrrp_instance VI_1 {\n  interface wan\n  virtual_router_id 300\n}\n";
+  r = hafwctl("import keepalived " + shell_quote(conf));
+  CHECK(r.status == 1);
+  CHECK(r.out == "");
+  CHECK(r.err == "error: line 3: virtual_router_id '300': must be a whole number 1-255\n");
+
+  CHECK(hafwctl("import keepalived").status == 2);
+  CHECK(hafwctl("import vyos " + shell_quote(conf)).status == 2);
 }
