@@ -4,6 +4,7 @@
 // replies hafwctl's tests read instead of hand-written JSON.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -46,8 +47,8 @@ struct ServerThread {
   std::unique_ptr<control::ControlServer> server;
   std::thread thread;
 
-  ServerThread(const std::string& path, control::Handler h)
-      : server(std::make_unique<control::ControlServer>(io, path, std::move(h))) {
+  ServerThread(const std::string& path, control::Handler h, control::ServerOptions options = {})
+      : server(std::make_unique<control::ControlServer>(io, path, std::move(h), std::move(options))) {
     thread = std::thread([this] { io.run(); });
   }
   // Stops the loop first, so stats() and the handler's captures are read
@@ -90,6 +91,12 @@ class RawClient {
       if (n <= 0) return;
       off += static_cast<size_t>(n);
     }
+  }
+  // Waits (up to `ms`) for the server to hang up, without reading what it
+  // sent; true if it did.
+  bool wait_hangup(int ms) {
+    pollfd p{.fd = fd_, .events = POLLRDHUP, .revents = 0};
+    return ::poll(&p, 1, ms) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
   }
   // The next line without its '\n'; "<eof>" if the server hung up first.
   std::string line() {
