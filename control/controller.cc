@@ -313,6 +313,7 @@ void Controller::log_event(std::string message) {
   std::fprintf(stderr, "%s hafwd[%s]: %s\n", iso8601(ms).c_str(), cfg_.node.name.c_str(), message.c_str());
   events_.push_back(Event{ms, std::move(message)});
   if (events_.size() > kMaxEvents) events_.pop_front();
+  for (const auto& sink : sinks_) sink(events_.back());
 }
 
 unsigned Controller::demotion() const { return demotion_.total(); }
@@ -625,10 +626,17 @@ json Controller::states_list_json(const json& args) const {
   return {{"states", states}, {"truncated", truncated}};
 }
 
+json event_json(const Event& e) { return {{"time", iso8601(e.unix_ms)}, {"message", e.message}}; }
+
 json Controller::events_json() const {
   json ev = json::array();
-  for (const auto& e : events_) ev.push_back({{"time", iso8601(e.unix_ms)}, {"message", e.message}});
+  for (const auto& e : events_) ev.push_back(event_json(e));
   return {{"events", ev}};
+}
+
+void Controller::serve_event_feed(ControlServer& server) {
+  server.add_feed("events");
+  add_event_sink([&server](const Event& e) { server.publish("events", event_json(e)); });
 }
 
 json Controller::sync_status_json() const {
@@ -681,9 +689,14 @@ void Controller::register_commands(Commands& commands) {
                   return carp_status_json();
                 }});
   commands.add({.name = "events",
-                .args = "",
-                .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first",
-                .run = [this](std::string_view, const json&) { return events_json(); }});
+                .args = R"({"follow": true|false})",
+                .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first; "
+                           "follow: then each new one as a JSON line",
+                .run = [this](std::string_view, const json& args) {
+                  if (args.contains("follow") && !args["follow"].is_boolean())
+                    throw CommandError("events: \"follow\" must be true or false");
+                  return events_json();
+                }});
   commands.add({.name = "config.get",
                 .args = R"({"secrets": true|false})",
                 .summary = "the configuration this daemon runs; CARP passwords and the sync key hidden unless secrets",

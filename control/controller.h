@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,11 @@ struct Event {
   int64_t unix_ms;
   std::string message;
 };
+
+// An event as `events` lists it and its followers receive it.
+nlohmann::json event_json(const Event& e);
+
+class ControlServer;
 
 class Controller {
  public:
@@ -59,6 +65,12 @@ class Controller {
   const Sync* sync() const { return sync_.get(); }
   Time next_deadline() const { return carp_.next_deadline(); }
   const std::deque<Event>& events() const { return events_; }
+  // Called with every event as it is logged, on the control thread.
+  void add_event_sink(std::function<void(const Event&)> sink) { sinks_.push_back(std::move(sink)); }
+  // `events {"follow": true}` on `server`: every event logged from now on
+  // goes to its followers. Call as add_feed() says; `server` must outlive
+  // this Controller's logging (hafwd stops it after shutdown()).
+  void serve_event_feed(ControlServer& server);
 
  private:
   void on_punt(const dp::Punt& p);
@@ -101,6 +113,7 @@ class Controller {
   carp::Carp carp_;
   NeighborManager neighbors_;
   std::deque<Event> events_;      // newest last, capped
+  std::vector<std::function<void(const Event&)>> sinks_;
   bool vips_dirty_ = false;       // CARP ownership changed since the last flush
   uint64_t neighbors_published_ = 0;  // neighbors_.version() last published
   bool maintenance_ = false;

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   commands.add_stats([&](nlohmann::json& out) { out["control"]["socket"] = server->stats().to_json(); });
+  controller.serve_event_feed(*server);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -36,7 +37,9 @@ nlohmann::json ControlStats::to_json() const {
       {"refused_uid", refused_uid},
       {"request_timeouts", request_timeouts},
       {"reply_timeouts", reply_timeouts},
+      {"follow_overruns", follow_overruns},
       {"active", active},
+      {"following", following},
   };
 }
 
@@ -60,6 +63,11 @@ nlohmann::json handle_line(std::string_view line, const Handler& handler) {
 }
 
 nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats) {
+  RequestInfo info;
+  return handle_line(line, handler, stats, info);
+}
+
+nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats, RequestInfo& info) {
   ++stats.requests;
   auto fail = [&stats](uint64_t& reason, std::string message) {
     ++reason;
@@ -104,6 +112,8 @@ nlohmann::json handle_line(std::string_view line, const Handler& handler, Contro
       return fail(stats.bad_request, std::string("\"args\" must be a JSON object, got ") + it->type_name());
     args = &*it;
   }
+  info.cmd = cmd;
+  if (auto f = args->find("follow"); f != args->end() && f->is_boolean()) info.follow = f->get<bool>();
 
   try {
     return json{{"ok", true}, {"result", handler(cmd, *args)}};
@@ -170,6 +180,7 @@ struct ControlServer::Core : std::enable_shared_from_this<ControlServer::Core> {
   ServerOptions options;
   ControlStats stats;
   std::set<Session*> sessions;
+  std::set<std::string, std::less<>> feeds;
   bool closed = false;
 };
 
@@ -255,7 +266,15 @@ struct Session : std::enable_shared_from_this<Session> {
     while (auto line = lines.next()) {
       disarm_read_deadline();
       if (blank(*line)) continue;  // an operator pressing Enter in socat is not a request
-      write(reply_line(handle_line(*line, core->handler, core->stats)), /*then_close=*/false);
+      RequestInfo info;
+      json reply = handle_line(*line, core->handler, core->stats, info);
+      // Subscribed before anything else can be published, so the follower
+      // misses nothing logged after the reply's own list.
+      if (info.follow && reply["ok"] == true && core->feeds.contains(info.cmd)) {
+        feed = info.cmd;
+        ++core->stats.following;
+      }
+      send(reply_line(reply), /*then_close=*/false);
       return;
     }
     if (lines.too_long()) {
@@ -265,33 +284,64 @@ struct Session : std::enable_shared_from_this<Session> {
       ++core->stats.requests;
       ++core->stats.errors;
       ++core->stats.too_long;
-      write(reply_line({{"ok", false}, {"error", "request line longer than " + std::to_string(kMaxLine) + " bytes"}}),
-            /*then_close=*/true);
+      send(reply_line({{"ok", false}, {"error", "request line longer than " + std::to_string(kMaxLine) + " bytes"}}),
+           /*then_close=*/true);
       return;
     }
     read();
   }
 
-  void write(std::string reply, bool then_close) {
-    out = std::move(reply);
+  // A follower only reads to notice that the client left.
+  void follow_read() {
+    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (self->core->closed) return;
+      if (ec) return self->close();
+      self->follow_read();
+    });
+  }
+
+  // A published item, for a follower of its feed.
+  void publish(const std::string& line) {
+    if (!socket.is_open()) return;
+    if (queue.size() >= kMaxFollowBacklog) {
+      ++core->stats.follow_overruns;
+      return close();
+    }
+    send(line, false);
+  }
+
+  void send(std::string line, bool then_close) {
+    queue.push_back({std::move(line), then_close});
+    if (!writing) write_next();
+  }
+
+  void write_next() {
+    writing = true;
     write_deadline.expires_after(core->options.timeout);
     write_deadline.async_wait([self = shared_from_this(), gen = ++write_gen](boost::system::error_code ec) {
       if (ec || gen != self->write_gen || self->core->closed || !self->socket.is_open()) return;
       ++self->core->stats.reply_timeouts;
       self->close();
     });
-    asio::async_write(socket, asio::buffer(out),
-                      [self = shared_from_this(), then_close](boost::system::error_code ec, size_t) {
+    asio::async_write(socket, asio::buffer(queue.front().line),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         ++self->write_gen;
                         self->write_deadline.cancel();
-                        if (self->core->closed || ec) return;
+                        self->writing = false;
+                        if (self->core->closed || ec) return self->close();
+                        const bool then_close = self->queue.front().then_close;
+                        self->queue.pop_front();
                         if (then_close) {
                           boost::system::error_code ignored;
                           self->socket.shutdown(local_stream::socket::shutdown_both, ignored);
-                          self->close();
-                          return;
+                          return self->close();
                         }
-                        self->answer_next();
+                        if (!self->queue.empty()) return self->write_next();
+                        if (self->feed.empty()) return self->answer_next();
+                        if (!self->follow_reading) {
+                          self->follow_reading = true;
+                          self->follow_read();
+                        }
                       });
   }
 
@@ -300,6 +350,10 @@ struct Session : std::enable_shared_from_this<Session> {
     socket.close(ignored);
     read_deadline.cancel();
     write_deadline.cancel();
+    if (!feed.empty()) {
+      feed.clear();
+      --core->stats.following;
+    }
   }
 
   std::shared_ptr<ControlServer::Core> core;
@@ -311,7 +365,14 @@ struct Session : std::enable_shared_from_this<Session> {
   uint64_t write_gen = 0;
   LineReader lines;
   std::array<char, 65536> chunk;
-  std::string out;
+  struct Out {
+    std::string line;
+    bool then_close;
+  };
+  std::deque<Out> queue;  // front: being written
+  bool writing = false;
+  std::string feed;  // the feed followed, if any
+  bool follow_reading = false;
 };
 
 }  // namespace
@@ -435,6 +496,16 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Hand
     if (st.st_uid != 0) core_->options.allowed_uids->push_back(st.st_uid);
   }
   core_->accept();
+}
+
+void ControlServer::add_feed(std::string cmd) { core_->feeds.insert(std::move(cmd)); }
+
+void ControlServer::publish(const std::string& cmd, const nlohmann::json& item) {
+  asio::post(core_->acceptor.get_executor(), [core = core_, cmd, line = reply_line(item)] {
+    if (core->closed) return;
+    for (Session* s : core->sessions)
+      if (s->feed == cmd) s->publish(line);
+  });
 }
 
 ControlServer::~ControlServer() {

@@ -57,7 +57,9 @@ struct ControlStats {
   uint64_t refused_uid = 0;      // turned away: the peer's uid is neither root nor the socket's owner
   uint64_t request_timeouts = 0; // a request line not finished within the timeout: error reply, closed
   uint64_t reply_timeouts = 0;   // a reply not taken within the timeout: closed
+  uint64_t follow_overruns = 0;  // a follower kMaxFollowBacklog lines behind: closed
   uint64_t active = 0;           // connected now
+  uint64_t following = 0;        // of which following a feed now
 
   nlohmann::json to_json() const;
 };
@@ -72,6 +74,11 @@ inline constexpr int kMaxDepth = 32;
 // Enough for every operator and script at once; bounds the file descriptors
 // a misbehaving client loop can take from the daemon.
 inline constexpr size_t kMaxClients = 64;
+
+// Lines queued for a follower that does not keep up, before it is dropped:
+// about the event log's own length, so a burst (a failover's dozen events)
+// never drops a reader, while a stuck one cannot hold our memory.
+inline constexpr size_t kMaxFollowBacklog = 1024;
 
 // How long a client may take to finish a request line it has begun, and to
 // take a reply: an operator's request is one write, and 5 s is far beyond a
@@ -109,6 +116,13 @@ class LineReader {
 // The protocol for one line (without its '\n'): the reply object. Never throws.
 nlohmann::json handle_line(std::string_view line, const Handler& handler);
 nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats);
+// What the transport needs to know of a request that parsed: its command and
+// whether it asks to follow ({"args": {"follow": true}}).
+struct RequestInfo {
+  std::string cmd;
+  bool follow = false;
+};
+nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats, RequestInfo& info);
 
 // The reply as sent: one line of JSON, '\n'-terminated. Never throws (bytes that
 // are not UTF-8, e.g. echoed from a bad request, are replaced).
@@ -126,6 +140,15 @@ class ControlServer {
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
+
+  // Makes `cmd` followable: once a request {"cmd": cmd, "args": {"follow":
+  // true}} is answered ok, its connection stays open and receives, as one
+  // JSON line each, every item published on `cmd` after it; whatever the
+  // client sends then is ignored. Call before the io_context runs, or on it.
+  void add_feed(std::string cmd);
+  // Queues `item` for every follower of `cmd`. Safe from any thread: the
+  // lines go out on the server's io_context, in the order published.
+  void publish(const std::string& cmd, const nlohmann::json& item);
 
   const std::string& path() const { return path_; }
   const ControlStats& stats() const;

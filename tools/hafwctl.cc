@@ -42,7 +42,7 @@ verbs:
   states [LIMIT] [FILTER...]    the states, pfctl -ss style (FILTER: address=A port=N protocol=tcp|udp|icmp)
   states summary                state table size, memory, created/reaped, timeouts
   sync                          state sync: peer, link, bulk update, frames, drops
-  events                        recent events: CARP transitions, maintenance, start/stop
+  events [-f]                   recent events: CARP transitions, maintenance, start/stop; -f: then follow
   config                        the running configuration
   raw CMD [JSON-ARGS]           send any control command, print its result
   help                          this text
@@ -50,6 +50,7 @@ verbs:
 options:
   --socket PATH     control socket (default $HAFW_SOCKET, else /run/hafw/hafwd.sock)
   --prometheus      (stats) the Prometheus text format, for node_exporter's textfile collector
+  -f, --follow      (events) keep printing each new event as it happens, until interrupted
   --json            print the daemon's result as JSON, for scripts
   --timeout SECONDS give up waiting for the daemon after this long (default 10)
 )";
@@ -62,6 +63,7 @@ struct Options {
   std::string socket;
   bool json = false;
   bool prometheus = false;  // stats only
+  bool follow = false;      // events only
   int timeout_s = kDefaultTimeoutS;
   std::vector<std::string> words;  // verb and its arguments
 };
@@ -104,6 +106,8 @@ Options parse_options(int argc, char** argv) {
       options_done = true;
     } else if (a == "--prometheus") {
       o.prometheus = true;
+    } else if (a == "-f" || a == "--follow") {
+      o.follow = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "-h" || a == "--help") {
@@ -132,6 +136,7 @@ int run(const Options& o) {
   const std::string& verb = w[0];
 
   if (o.prometheus && verb != "stats") throw Usage{"--prometheus goes with stats only"};
+  if (o.follow && verb != "events") throw Usage{"-f goes with events only"};
   if (verb == "help") {
     std::cout << kUsage;
     return 0;
@@ -211,9 +216,25 @@ int run(const Options& o) {
     cmd = "sync.status";
     human = ctl::format_sync;
   } else if (verb == "events") {
-    want_args(w, 0, 0, "events");
+    want_args(w, 0, 0, "events [-f]");
     cmd = "events";
     human = ctl::format_events;
+    if (o.follow) {
+      // The recent events, then each new one as it comes (one line each,
+      // flushed, so `| grep` sees it at once).
+      args["follow"] = true;
+      auto print_list = [&](const json& result) {
+        if (o.json) {
+          for (const auto& e : result.value("events", json::array()))
+            std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+        } else if (!result.value("events", json::array()).empty()) {
+          std::cout << ctl::format_events(result);
+        }
+        std::cout << std::flush;
+      };
+      ctl::follow(o.socket, cmd, args, std::chrono::seconds(o.timeout_s), print_list,
+                  [&](const json& item) { print_list(json{{"events", json::array({item})}}); });
+    }
   } else if (verb == "config") {
     want_args(w, 0, 0, "config");
     cmd = "config.get";

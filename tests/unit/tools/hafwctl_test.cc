@@ -3,7 +3,10 @@
 // own command registry, as hafwd assembles it. What an operator types, what
 // they read, the exit status scripts rely on, and that `hafwctl help` offers
 // only what the daemon serves.
+#include <poll.h>
 #include <sys/wait.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cctype>
@@ -22,6 +25,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "control/client.h"
 #include "tests/unit/tools/server_fixture.h"
 
 using namespace hafw::control;
@@ -79,11 +83,14 @@ struct Served {
   ServerThread srv;
 
   Served(Cluster& c, Daemon& d, const std::string& path)
-      : cluster(c), daemon(d), srv(path, [this](std::string_view cmd, const json& args) {
-          std::lock_guard lock(cluster.mu);
-          requests.emplace_back(cmd, args);
-          return daemon.handle(cmd, args);
-        }) {
+      : cluster(c), daemon(d), srv(
+                                   path,
+                                   [this](std::string_view cmd, const json& args) {
+                                     std::lock_guard lock(cluster.mu);
+                                     requests.emplace_back(cmd, args);
+                                     return daemon.handle(cmd, args);
+                                   },
+                                   {}, [this](ControlServer& s) { daemon.controller.serve_event_feed(s); }) {
     std::lock_guard lock(cluster.mu);
     daemon.commands.add_stats([this](json& out) { out["control"]["socket"] = srv.server->stats().to_json(); });
   }
@@ -294,6 +301,8 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
   std::set<std::string> verbs;
   for (const auto& form : forms) {
     for (const auto& args : expand(form, samples)) {
+      // `events -f` runs until interrupted: its own test below runs it.
+      if (args == "events -f") continue;
       INFO("help lists '" << form << "'; `hafwctl " << args << "` must succeed");
       Run r = hafwctl(sock + args);
       INFO("stderr: " << r.err);
@@ -402,4 +411,85 @@ TEST_CASE("hafwctl import keepalived: JSON on stdout, what did not convert on st
 
   CHECK(hafwctl("import keepalived").status == 2);
   CHECK(hafwctl("import vyos " + shell_quote(conf)).status == 2);
+}
+
+TEST_CASE("hafwctl events -f prints the recent events, then each new one as it is logged", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const char* bin = std::getenv("HAFWCTL");
+  REQUIRE(bin);
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  const std::string sock = cluster.socket_path("fw1");
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(bin, bin, "--socket", sock.c_str(), "events", "-f", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // Reads hafwctl's output until `want` appears (or 10 s pass, or it exits).
+  std::string got;
+  auto read_until = [&](const std::string& want, size_t from = 0) {
+    while (got.find(want, from) == std::string::npos) {
+      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 10000) != 1) return false;
+      char buf[4096];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) return false;
+      got.append(buf, size_t(n));
+    }
+    return true;
+  };
+  // The recent events first: the node's start and its takeover.
+  CHECK(read_until("lan vhid 1: BACKUP -> MASTER"));
+  CHECK(got.find("node fw1 starting (primary)") != std::string::npos);
+  CHECK(got.find("entering maintenance mode") == std::string::npos);
+  // An event logged now, through the real command on the real socket,
+  // reaches the follower as one more line.
+  hafw::control::request(sock, "carp.maintenance", {{"enter", true}}, 5s);
+  CHECK(read_until("entering maintenance mode\n"));
+  cluster.run_for(std::chrono::seconds(5));
+  CHECK(read_until("wan vhid 200: MASTER -> BACKUP"));
+  // Events of the control loop's own timers (no request behind them) too:
+  // out of maintenance, fw1 takes MASTER back from fw2.
+  const size_t mark = got.size();
+  hafw::control::request(sock, "carp.maintenance", {{"enter", false}}, 5s);
+  cluster.run_for(std::chrono::seconds(10));
+  CHECK(read_until("wan vhid 200: BACKUP -> MASTER", mark));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(out[0]);
+  CHECK(WIFSIGNALED(status));
+  // Each line is TIME  MESSAGE, as `hafwctl events` prints.
+  std::istringstream lines(got);
+  for (std::string l; std::getline(lines, l);) {
+    INFO(l);
+    CHECK(l.size() > 26);
+    CHECK(l.substr(24, 2) == "  ");
+  }
+}
+
+TEST_CASE("hafwctl events -f says so when the daemon goes away", "[tools][hafwctl]") {
+  Cluster cluster;
+  auto fw1 = std::make_unique<Served>(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const std::string sock = cluster.socket_path("fw1");
+  // hafwctl connects, gets the backlog, then the server is destroyed.
+  const char* bin = std::getenv("HAFWCTL");
+  REQUIRE(bin);
+  FILE* p = ::popen((shell_quote(bin) + " --socket " + shell_quote(sock) + " events -f 2>&1").c_str(), "r");
+  REQUIRE(p);
+  std::string got;
+  char buf[4096];
+  while (got.find("BACKUP -> MASTER") == std::string::npos && std::fgets(buf, sizeof buf, p)) got += buf;
+  fw1.reset();
+  while (std::fgets(buf, sizeof buf, p)) got += buf;
+  const int st = ::pclose(p);
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK(got.ends_with("hafwctl: hafwd on " + sock + " closed the connection\n"));
 }

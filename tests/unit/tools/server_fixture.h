@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -47,8 +48,11 @@ struct ServerThread {
   std::unique_ptr<control::ControlServer> server;
   std::thread thread;
 
-  ServerThread(const std::string& path, control::Handler h, control::ServerOptions options = {})
+  // `setup` runs before the server's thread starts (add_feed and the like).
+  ServerThread(const std::string& path, control::Handler h, control::ServerOptions options = {},
+               const std::function<void(control::ControlServer&)>& setup = {})
       : server(std::make_unique<control::ControlServer>(io, path, std::move(h), std::move(options))) {
+    if (setup) setup(*server);
     thread = std::thread([this] { io.run(); });
   }
   // Stops the loop first, so stats() and the handler's captures are read

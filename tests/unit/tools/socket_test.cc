@@ -27,6 +27,7 @@ json fake_handler(std::string_view cmd, const json& args) {
   if (cmd == "echo") return args;
   if (cmd == "carp.maintenance") return json{{"maintenance", args.at("enter").get<bool>()}};
   if (cmd == "boom") throw std::runtime_error("disk on fire");
+  if (cmd == "events") return json{{"events", json::array({{{"n", 0}}})}};
   throw CommandError("unknown command '" + std::string(cmd) + "'");
 }
 
@@ -423,4 +424,58 @@ TEST_CASE("by default another uid is refused even where the file mode would let 
   CHECK(request(path, "status", json::object(), 5s)["node"]["name"] == "fw1");
   srv.stop();
   CHECK(srv.server->stats().refused_uid == 1);
+}
+
+TEST_CASE("a follower gets every item published after its reply, in order; nobody else does", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, {}, [](ControlServer& s) { s.add_feed("events"); });
+
+  RawClient f(path);
+  f.send("{\"cmd\":\"events\",\"args\":{\"follow\":true}}\n");
+  // The reply first (the recent items), and from then on every item.
+  CHECK(json::parse(f.line()) == json{{"ok", true}, {"result", {{"events", {{{"n", 0}}}}}}});
+  RawClient plain(path);
+  plain.send("{\"cmd\":\"events\"}\n");
+  CHECK(json::parse(plain.line())["ok"] == true);
+  // follow on a command without a feed is an ordinary request.
+  RawClient other(path);
+  other.send("{\"cmd\":\"status\",\"args\":{\"follow\":true}}\n{\"cmd\":\"echo\",\"args\":{\"n\":5}}\n");
+  CHECK(json::parse(other.line())["result"]["node"]["name"] == "fw1");
+  CHECK(json::parse(other.line())["result"] == json{{"n", 5}});
+
+  srv.server->publish("events", {{"n", 1}});
+  srv.server->publish("events", {{"n", 2}});
+  CHECK(json::parse(f.line()) == json{{"n", 1}});
+  CHECK(json::parse(f.line()) == json{{"n", 2}});
+  // What a follower sends is not answered: the stream stays the stream.
+  f.send("{\"cmd\":\"status\"}\n");
+  srv.server->publish("events", {{"n", 3}});
+  CHECK(json::parse(f.line()) == json{{"n", 3}});
+  // The others got nothing: their next line is the answer to their next request.
+  plain.send("{\"cmd\":\"echo\",\"args\":{\"n\":6}}\n");
+  CHECK(json::parse(plain.line())["result"] == json{{"n", 6}});
+
+  srv.stop();
+  CHECK(srv.server->stats().following == 1);
+  CHECK(srv.server->stats().follow_overruns == 0);
+  CHECK(srv.server->stats().requests == 5);  // the follower's status line is not a request
+}
+
+TEST_CASE("a follower that stops reading is dropped once far behind, and counted", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, {}, [](ControlServer& s) { s.add_feed("events"); });
+  RawClient f(path);
+  f.send("{\"cmd\":\"events\",\"args\":{\"follow\":true}}\n");
+  REQUIRE(json::parse(f.line())["ok"] == true);
+  // Far more than the socket buffers hold, never read.
+  const std::string pad(1024, 'p');
+  for (size_t i = 0; i < 4 * kMaxFollowBacklog; ++i) srv.server->publish("events", {{"n", i}, {"pad", pad}});
+  REQUIRE(f.wait_hangup(10000));
+  // Everyone else is still served.
+  CHECK(request(path, "status", json::object(), 5s)["node"]["name"] == "fw1");
+  srv.stop();
+  CHECK(srv.server->stats().follow_overruns == 1);
+  CHECK(srv.server->stats().following == 0);
 }
