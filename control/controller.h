@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,12 @@ namespace hafw::control {
 struct Event {
   int64_t unix_ms;
   std::string message;
+  // For the structured log (control/log.h): where it comes from, what it
+  // is, and its particulars ({"vhid", "1"}, {"iface", "wan"}, ...).
+  std::string subsys = "node";
+  std::string kind = "message";
+  std::vector<std::pair<std::string, std::string>> fields = {};
+  bool warning = false;
 };
 
 // An event as `events` lists it and its followers receive it.
@@ -86,6 +93,7 @@ class Controller {
   void reap(Time now);
   void flush();  // publish what changed since the last flush
   void log_event(std::string message);
+  void log_event(Event e);  // unix_ms is set here
   int iface_index(std::string_view name) const;
   unsigned demotion() const;  // the node's demotion as advertised (0 = healthy)
   std::string maintenance_path() const;  // its existence = maintenance mode on

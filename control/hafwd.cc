@@ -22,6 +22,7 @@
 #include "control/commands.h"
 #include "control/config.h"
 #include "control/controller.h"
+#include "control/log.h"
 #include "control/socket.h"
 #include "dataplane/dpdk/dpdk.h"
 
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
   }
   commands.add_stats([&](nlohmann::json& out) { out["control"]["socket"] = server->stats().to_json(); });
   controller.serve_event_feed(*server);
+  hafw::control::open_syslog();
+  controller.add_event_sink([&cfg](const hafw::control::Event& e) { hafw::control::to_syslog(e, cfg.node.name); });
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
