@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +26,15 @@ class RemoteError : public std::runtime_error {
 //   "cannot connect to /run/hafw/hafwd.sock: No such file or directory (is hafwd running?)"
 nlohmann::json request(const std::string& socket_path, std::string_view cmd, const nlohmann::json& args,
                        std::chrono::milliseconds timeout);
+
+// Like request(), then keeps the connection of a followed feed (`events`
+// with {"follow": true}): on_result gets the reply's result, then on_item
+// each line the daemon streams, as it comes. Returns only by throwing:
+// std::runtime_error("hafwd on PATH closed the connection") when the daemon
+// goes away. `timeout` bounds the request and reply, not the wait for items.
+[[noreturn]] void follow(const std::string& socket_path, std::string_view cmd, const nlohmann::json& args,
+            std::chrono::milliseconds timeout, const std::function<void(const nlohmann::json&)>& on_result,
+            const std::function<void(const nlohmann::json&)>& on_item);
 
 // Replies bigger than this are refused: states.list with a large limit is the
 // biggest legitimate one, and 256 MiB is far above any sane limit.

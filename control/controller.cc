@@ -13,6 +13,7 @@
 
 #include "control/compile.h"
 #include "control/config_sync.h"
+#include "control/log.h"
 #include "control/socket.h"
 
 #include <openssl/evp.h>
@@ -47,21 +48,27 @@ constexpr const char* kSyncLinkCause = "sync link down";
 constexpr const char* kBulkCause = "bulk sync pending";
 std::string link_cause(const std::string& iface) { return "link down: " + iface; }
 
+// The sync module logs sentences ("sync: bulk update done: ..."); its log
+// events are named after the step they report.
+std::string sync_kind(std::string_view m) {
+  if (m.find("bulk update from the peer started") != std::string_view::npos) return "bulk_receive_start";
+  if (m.find("bulk update done") != std::string_view::npos) return "bulk_receive_end";
+  if (m.find("bulk update started") != std::string_view::npos) return "bulk_send_start";
+  if (m.find("bulk update sent") != std::string_view::npos) return "bulk_send_end";
+  if (m.find("bulk update failed") != std::string_view::npos) return "bulk_receive_failed";
+  if (m.find("asked the peer") != std::string_view::npos) return "bulk_request";
+  if (m.find("hearing the peer") != std::string_view::npos) return "peer_up";
+  if (m.find("link") != std::string_view::npos && m.find("down") != std::string_view::npos) return "link_down";
+  if (m.find("link") != std::string_view::npos && m.find("up") != std::string_view::npos) return "link_up";
+  return "message";
+}
+
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string iso8601(int64_t unix_ms) {
-  std::time_t t = std::time_t(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(unix_ms % 1000));
-  return buf;
-}
 
 std::vector<net::Mac> port_macs(const dp::PacketIo& io) {
   std::vector<net::Mac> macs;
@@ -128,7 +135,10 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
                      .ruleset = ruleset_checksum(running_),
                      .rule_count = uint16_t(cfg_.rules.size()),
                      .config = config_sync_role()};
-      sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) { log_event(std::move(m)); });
+      sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) {
+        log_event(Event{.unix_ms = 0, .message = m, .subsys = "sync", .kind = sync_kind(m), .fields = {},
+                        .warning = false});
+      });
     }
   }
 }
@@ -576,10 +586,21 @@ void Controller::apply(const carp::Output& out) {
     int idx = iface_index(f.interface);
     if (idx >= 0) io_.send(unsigned(idx), f.bytes);
   }
-  for (const auto& n : out.notices) log_event(n);
+  // Notices are what CARP detected on the wire (split brain, bad HMACs).
+  for (const auto& n : out.notices) log_event(Event{.unix_ms = 0, .message = n, .subsys = "carp", .kind = "notice",
+                                                    .fields = {}, .warning = true});
   for (const auto& t : out.transitions)
-    log_event(t.interface + " vhid " + std::to_string(t.vhid) + ": " + carp::state_name(t.from) + " -> " +
-              carp::state_name(t.to) + " (" + t.reason + ")");
+    log_event(Event{.unix_ms = 0,
+                    .message = t.interface + " vhid " + std::to_string(t.vhid) + ": " + carp::state_name(t.from) +
+                               " -> " + carp::state_name(t.to) + " (" + t.reason + ")",
+                    .subsys = "carp",
+                    .kind = "state_change",
+                    .fields = {{"vhid", std::to_string(t.vhid)},
+                               {"iface", t.interface},
+                               {"from", carp::state_name(t.from)},
+                               {"to", carp::state_name(t.to)},
+                               {"reason", t.reason}},
+                    .warning = false});
   if (!out.transitions.empty()) vips_dirty_ = true;
 }
 
@@ -610,11 +631,15 @@ void Controller::flush() {
   if (neighbors_.version() != neighbors_published_) publish_neighbors();
 }
 
-void Controller::log_event(std::string message) {
-  int64_t ms = unix_ms_now();
-  std::fprintf(stderr, "%s hafwd[%s]: %s\n", iso8601(ms).c_str(), cfg_.node.name.c_str(), message.c_str());
-  events_.push_back(Event{ms, std::move(message)});
+void Controller::log_event(std::string message) { log_event(Event{.unix_ms = 0, .message = std::move(message)}); }
+
+void Controller::log_event(Event e) {
+  e.unix_ms = unix_ms_now();
+  // One structured line on stderr (the journal under systemd).
+  std::fprintf(stderr, "%s\n", logfmt(e, cfg_.node.name).c_str());
+  events_.push_back(std::move(e));
   if (events_.size() > kMaxEvents) events_.pop_front();
+  for (const auto& sink : sinks_) sink(events_.back());
 }
 
 unsigned Controller::demotion() const { return demotion_.total(); }
@@ -627,7 +652,8 @@ void Controller::poll_links(Time now) {
     if (up == link_up_[i]) continue;
     link_up_[i] = up;
     const std::string& name = cfg_.interfaces[i].name;
-    log_event(name + ": link " + (up ? "up" : "down"));
+    log_event(Event{.unix_ms = 0, .message = name + ": link " + (up ? "up" : "down"), .subsys = "link",
+                    .kind = up ? "link_up" : "link_down", .fields = {{"iface", name}}, .warning = !up});
     apply(carp_.set_link(name, up, now));
     const bool is_sync = cfg_.sync && cfg_.sync->interface == name;
     if (is_sync) {
@@ -682,7 +708,12 @@ void Controller::set_demotion_cause(const std::string& cause, int value) {
   }
   std::string why;
   for (const auto& [c, v] : demotion_.causes()) why += (why.empty() ? "" : ", ") + c + " " + std::to_string(v);
-  log_event("demotion " + std::to_string(demotion_.total()) + (why.empty() ? "" : " (" + why + ")"));
+  log_event(Event{.unix_ms = 0,
+                  .message = "demotion " + std::to_string(demotion_.total()) + (why.empty() ? "" : " (" + why + ")"),
+                  .subsys = "carp",
+                  .kind = "demotion",
+                  .fields = {{"demotion", std::to_string(demotion_.total())}, {"causes", why}},
+                  .warning = false});
   apply(carp_.set_demotion(demotion_.total(), clock_.now()));
 }
 
@@ -951,10 +982,17 @@ json Controller::states_list_json(const json& args) const {
   return {{"states", states}, {"truncated", truncated}};
 }
 
+json event_json(const Event& e) { return {{"time", iso8601(e.unix_ms)}, {"message", e.message}}; }
+
 json Controller::events_json() const {
   json ev = json::array();
-  for (const auto& e : events_) ev.push_back({{"time", iso8601(e.unix_ms)}, {"message", e.message}});
+  for (const auto& e : events_) ev.push_back(event_json(e));
   return {{"events", ev}};
+}
+
+void Controller::serve_event_feed(ControlServer& server) {
+  server.add_feed("events");
+  add_event_sink([&server](const Event& e) { server.publish("events", event_json(e)); });
 }
 
 json Controller::sync_status_json() const {
@@ -969,7 +1007,9 @@ json Controller::sync_status_json() const {
 void Controller::set_maintenance(bool on) {
   if (on == maintenance_) return;
   maintenance_ = on;
-  log_event(on ? "entering maintenance mode" : "leaving maintenance mode");
+  log_event(Event{.unix_ms = 0, .message = on ? "entering maintenance mode" : "leaving maintenance mode",
+                  .subsys = "carp", .kind = on ? "maintenance_on" : "maintenance_off", .fields = {},
+                  .warning = false});
   persist_maintenance();
   apply(carp_.set_maintenance(on, clock_.now()));
   flush();
@@ -1007,9 +1047,14 @@ void Controller::register_commands(Commands& commands) {
                   return carp_status_json();
                 }});
   commands.add({.name = "events",
-                .args = "",
-                .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first",
-                .run = [this](std::string_view, const json&) { return events_json(); }});
+                .args = R"({"follow": true|false})",
+                .summary = "recent events (CARP transitions, maintenance, start and stop), oldest first; "
+                           "follow: then each new one as a JSON line",
+                .run = [this](std::string_view, const json& args) {
+                  if (args.contains("follow") && !args["follow"].is_boolean())
+                    throw CommandError("events: \"follow\" must be true or false");
+                  return events_json();
+                }});
   commands.add({.name = "config.get",
                 .args = R"({"secrets": true|false})",
                 .summary = "the configuration this daemon runs; CARP passwords and the sync key hidden unless secrets",

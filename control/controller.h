@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,12 @@ namespace hafw::control {
 struct Event {
   int64_t unix_ms;
   std::string message;
+  // For the structured log (control/log.h): where it comes from, what it
+  // is, and its particulars ({"vhid", "1"}, {"iface", "wan"}, ...).
+  std::string subsys = "node";
+  std::string kind = "message";
+  std::vector<std::pair<std::string, std::string>> fields = {};
+  bool warning = false;
 };
 
 // What became of a candidate configuration (Controller::apply_config).
@@ -47,6 +54,11 @@ struct ApplyResult {
 
   std::string lines() const;  // every diagnostic's line, '\n' after each
 };
+
+// An event as `events` lists it and its followers receive it.
+nlohmann::json event_json(const Event& e);
+
+class ControlServer;
 
 class Controller {
  public:
@@ -103,6 +115,12 @@ class Controller {
   const Sync* sync() const { return sync_.get(); }
   Time next_deadline() const { return carp_.next_deadline(); }
   const std::deque<Event>& events() const { return events_; }
+  // Called with every event as it is logged, on the control thread.
+  void add_event_sink(std::function<void(const Event&)> sink) { sinks_.push_back(std::move(sink)); }
+  // `events {"follow": true}` on `server`: every event logged from now on
+  // goes to its followers. Call as add_feed() says; `server` must outlive
+  // this Controller's logging (hafwd stops it after shutdown()).
+  void serve_event_feed(ControlServer& server);
 
  private:
   void on_punt(const dp::Punt& p);
@@ -122,6 +140,7 @@ class Controller {
   void reap(Time now);
   void flush();  // publish what changed since the last flush
   void log_event(std::string message);
+  void log_event(Event e);  // unix_ms is set here
   int iface_index(std::string_view name) const;
   unsigned demotion() const;  // the node's demotion as advertised (0 = healthy)
   std::string maintenance_path() const;  // its existence = maintenance mode on
@@ -159,6 +178,7 @@ class Controller {
   carp::Carp carp_;
   NeighborManager neighbors_;
   std::deque<Event> events_;      // newest last, capped
+  std::vector<std::function<void(const Event&)>> sinks_;
   bool vips_dirty_ = false;       // CARP ownership changed since the last flush
   uint64_t neighbors_published_ = 0;  // neighbors_.version() last published
   bool maintenance_ = false;

@@ -25,6 +25,7 @@
 #include "control/commands.h"
 #include "control/config.h"
 #include "control/controller.h"
+#include "control/log.h"
 #include "control/socket.h"
 #include "control/telemetry.h"
 #include "control/telemetry_broker.h"
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   commands.add_stats([&](nlohmann::json& out) { out["control"]["socket"] = server->stats().to_json(); });
+  controller.serve_event_feed(*server);
+  hafw::control::open_syslog();
+  controller.add_event_sink([&cfg](const hafw::control::Event& e) { hafw::control::to_syslog(e, cfg.node.name); });
 
   // dpdk-telemetry.py's /hafw/... commands, answered by the control thread
   // in its loop. DPDK's telemetry thread outlives main, so the broker it

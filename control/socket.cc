@@ -6,8 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -32,7 +34,12 @@ nlohmann::json ControlStats::to_json() const {
       {"truncated", truncated},
       {"connections", connections},
       {"refused_busy", refused_busy},
+      {"refused_uid", refused_uid},
+      {"request_timeouts", request_timeouts},
+      {"reply_timeouts", reply_timeouts},
+      {"follow_overruns", follow_overruns},
       {"active", active},
+      {"following", following},
   };
 }
 
@@ -56,6 +63,11 @@ nlohmann::json handle_line(std::string_view line, const Handler& handler) {
 }
 
 nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats) {
+  RequestInfo info;
+  return handle_line(line, handler, stats, info);
+}
+
+nlohmann::json handle_line(std::string_view line, const Handler& handler, ControlStats& stats, RequestInfo& info) {
   ++stats.requests;
   auto fail = [&stats](uint64_t& reason, std::string message) {
     ++reason;
@@ -100,6 +112,8 @@ nlohmann::json handle_line(std::string_view line, const Handler& handler, Contro
       return fail(stats.bad_request, std::string("\"args\" must be a JSON object, got ") + it->type_name());
     args = &*it;
   }
+  info.cmd = cmd;
+  if (auto f = args->find("follow"); f != args->end() && f->is_boolean()) info.follow = f->get<bool>();
 
   try {
     return json{{"ok", true}, {"result", handler(cmd, *args)}};
@@ -114,6 +128,25 @@ nlohmann::json handle_line(std::string_view line, const Handler& handler, Contro
   } catch (...) {
     return fail(stats.internal_errors, "internal error in '" + cmd + "'");
   }
+}
+
+std::optional<std::string> LineReader::next() {
+  const size_t nl = buf_.find('\n', scanned_);
+  if (nl == std::string::npos) {
+    scanned_ = buf_.size();
+    return std::nullopt;
+  }
+  if (nl > kMaxLine) return std::nullopt;  // too_long(): never a request
+  std::string line = buf_.substr(0, nl);
+  buf_.erase(0, nl + 1);
+  scanned_ = 0;
+  return line;
+}
+
+bool LineReader::too_long() const {
+  // A line of exactly kMaxLine bytes still fits; its '\n' may be in the
+  // next read.
+  return buf_.find('\n') > kMaxLine && buf_.size() > kMaxLine;
 }
 
 std::string reply_line(const nlohmann::json& reply) {
@@ -132,16 +165,22 @@ struct Session;
 // it by shared_ptr, so a handler that runs after ~ControlServer finds `closed`
 // set instead of freed memory.
 struct ControlServer::Core : std::enable_shared_from_this<ControlServer::Core> {
-  Core(asio::io_context& io, Handler h) : acceptor(io), retry(io), handler(std::move(h)) {}
+  Core(asio::io_context& io, Handler h, ServerOptions o)
+      : acceptor(io), retry(io), handler(std::move(h)), options(std::move(o)) {}
 
   void accept();
-  void refuse_busy(local_stream::socket& s);
+  // Tells a client why it is turned away, then hangs up.
+  void refuse(local_stream::socket& s, const std::string& why);
+  // The peer's uid if it may use the socket, else the refusal's text.
+  std::optional<std::string> check_peer(local_stream::socket& s);
 
   local_stream::acceptor acceptor;
   asio::steady_timer retry;
   Handler handler;
+  ServerOptions options;
   ControlStats stats;
   std::set<Session*> sessions;
+  std::set<std::string, std::less<>> feeds;
   bool closed = false;
 };
 
@@ -149,12 +188,22 @@ namespace {
 
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
 
+// A reply or error line written without waiting: one small write into a
+// socket buffer nobody else is writing to does not block.
+void write_now(local_stream::socket& s, const std::string& line) {
+  boost::system::error_code ignored;
+  s.non_blocking(true, ignored);
+  s.write_some(asio::buffer(line), ignored);
+}
+
 // One client: read a line, answer it, read the next. Reading waits for the
 // write, so a client that sends without reading is held back by its own
-// socket buffer rather than by our memory.
+// socket buffer rather than by our memory. Two deadlines: a request line
+// begun must end within the timeout, and each reply must be taken within it.
 struct Session : std::enable_shared_from_this<Session> {
-  Session(std::shared_ptr<ControlServer::Core> core, local_stream::socket s)
-      : core(std::move(core)), socket(std::move(s)), in(kMaxLine + 1) {}
+  Session(std::shared_ptr<ControlServer::Core> c, local_stream::socket s)
+      : core(std::move(c)), socket(std::move(s)), read_deadline(socket.get_executor()),
+        write_deadline(socket.get_executor()) {}
 
   ~Session() {
     core->sessions.erase(this);
@@ -168,81 +217,183 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 
   void read() {
-    asio::async_read_until(socket, in, '\n',
-                           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                             self->on_read(ec, n);
-                           });
+    // The clock of a request starts at its first byte, so an idle
+    // connection (an operator's socat) is never timed out.
+    if (lines.partial() && !read_armed) arm_read_deadline();
+    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  // A deadline's handler may already be queued when it is cancelled: each
+  // arming has its own number, and a handler acts only for the current one.
+  void arm_read_deadline() {
+    read_armed = true;
+    read_deadline.expires_after(core->options.timeout);
+    read_deadline.async_wait([self = shared_from_this(), gen = ++read_gen](boost::system::error_code ec) {
+      if (ec || gen != self->read_gen || self->core->closed || !self->socket.is_open()) return;
+      ++self->core->stats.request_timeouts;
+      write_now(self->socket, reply_line({{"ok", false},
+                                          {"error", "request not completed within " +
+                                                        std::to_string(self->core->options.timeout.count()) +
+                                                        " ms; closing"}}));
+      self->close();
+    });
+  }
+
+  void disarm_read_deadline() {
+    if (!read_armed) return;
+    read_armed = false;
+    ++read_gen;
+    read_deadline.cancel();
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
     if (core->closed) return;
-    if (ec == asio::error::not_found) {
-      // The buffer filled without a newline: answer, then hang up, since the
-      // rest of that line cannot be told apart from the next request.
-      ++core->stats.requests;
-      ++core->stats.errors;
-      ++core->stats.too_long;
-      write(reply_line({{"ok", false},
-                        {"error", "request line longer than " + std::to_string(kMaxLine) + " bytes"}}),
-            /*then_close=*/true);
-      return;
-    }
     if (ec) {
       // EOF or reset. A request without its newline is not a request: the
       // client left before finishing it, so there is nobody to answer.
-      auto data = in.data();
-      if (!blank(std::string_view(static_cast<const char*>(data.data()), data.size())))
-        ++core->stats.truncated;
+      if (socket.is_open() && !blank(lines.pending())) ++core->stats.truncated;
+      close();
       return;
     }
-    auto data = in.data();
-    std::string line(asio::buffers_begin(data), asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n - 1));
-    in.consume(n);
-    if (blank(line)) {  // an operator pressing Enter in socat is not a request
-      read();
-      return;
-    }
-    write(reply_line(handle_line(line, core->handler, core->stats)), false);
+    lines.append(std::string_view(chunk.data(), n));
+    answer_next();
   }
 
-  void write(std::string reply, bool then_close) {
-    out = std::move(reply);
-    asio::async_write(socket, asio::buffer(out),
-                      [self = shared_from_this(), then_close](boost::system::error_code ec, size_t) {
-                        if (self->core->closed || ec) return;
+  // Answers the next complete line, or reads on.
+  void answer_next() {
+    while (auto line = lines.next()) {
+      disarm_read_deadline();
+      if (blank(*line)) continue;  // an operator pressing Enter in socat is not a request
+      RequestInfo info;
+      json reply = handle_line(*line, core->handler, core->stats, info);
+      // Subscribed before anything else can be published, so the follower
+      // misses nothing logged after the reply's own list.
+      if (info.follow && reply["ok"] == true && core->feeds.contains(info.cmd)) {
+        feed = info.cmd;
+        ++core->stats.following;
+      }
+      send(reply_line(reply), /*then_close=*/false);
+      return;
+    }
+    if (lines.too_long()) {
+      // No newline within kMaxLine: answer, then hang up, since the rest of
+      // that line cannot be told apart from the next request.
+      disarm_read_deadline();
+      ++core->stats.requests;
+      ++core->stats.errors;
+      ++core->stats.too_long;
+      send(reply_line({{"ok", false}, {"error", "request line longer than " + std::to_string(kMaxLine) + " bytes"}}),
+           /*then_close=*/true);
+      return;
+    }
+    read();
+  }
+
+  // A follower only reads to notice that the client left.
+  void follow_read() {
+    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (self->core->closed) return;
+      if (ec) return self->close();
+      self->follow_read();
+    });
+  }
+
+  // A published item, for a follower of its feed.
+  void publish(const std::string& line) {
+    if (!socket.is_open()) return;
+    if (queue.size() >= kMaxFollowBacklog) {
+      ++core->stats.follow_overruns;
+      return close();
+    }
+    send(line, false);
+  }
+
+  void send(std::string line, bool then_close) {
+    queue.push_back({std::move(line), then_close});
+    if (!writing) write_next();
+  }
+
+  void write_next() {
+    writing = true;
+    write_deadline.expires_after(core->options.timeout);
+    write_deadline.async_wait([self = shared_from_this(), gen = ++write_gen](boost::system::error_code ec) {
+      if (ec || gen != self->write_gen || self->core->closed || !self->socket.is_open()) return;
+      ++self->core->stats.reply_timeouts;
+      self->close();
+    });
+    asio::async_write(socket, asio::buffer(queue.front().line),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        ++self->write_gen;
+                        self->write_deadline.cancel();
+                        self->writing = false;
+                        if (self->core->closed || ec) return self->close();
+                        const bool then_close = self->queue.front().then_close;
+                        self->queue.pop_front();
                         if (then_close) {
                           boost::system::error_code ignored;
                           self->socket.shutdown(local_stream::socket::shutdown_both, ignored);
-                          self->socket.close(ignored);
-                          return;
+                          return self->close();
                         }
-                        self->read();
+                        if (!self->queue.empty()) return self->write_next();
+                        if (self->feed.empty()) return self->answer_next();
+                        if (!self->follow_reading) {
+                          self->follow_reading = true;
+                          self->follow_read();
+                        }
                       });
   }
 
   void close() {
     boost::system::error_code ignored;
     socket.close(ignored);
+    read_deadline.cancel();
+    write_deadline.cancel();
+    if (!feed.empty()) {
+      feed.clear();
+      --core->stats.following;
+    }
   }
 
   std::shared_ptr<ControlServer::Core> core;
   local_stream::socket socket;
-  asio::streambuf in;
-  std::string out;
+  asio::steady_timer read_deadline;
+  asio::steady_timer write_deadline;
+  bool read_armed = false;
+  uint64_t read_gen = 0;
+  uint64_t write_gen = 0;
+  LineReader lines;
+  std::array<char, 65536> chunk;
+  struct Out {
+    std::string line;
+    bool then_close;
+  };
+  std::deque<Out> queue;  // front: being written
+  bool writing = false;
+  std::string feed;  // the feed followed, if any
+  bool follow_reading = false;
 };
 
 }  // namespace
 
-void ControlServer::Core::refuse_busy(local_stream::socket& s) {
-  ++stats.refused_busy;
-  // One small write into an empty socket buffer cannot block; the client
-  // learns why instead of seeing a bare hang-up.
+void ControlServer::Core::refuse(local_stream::socket& s, const std::string& why) {
+  write_now(s, reply_line({{"ok", false}, {"error", why}}));
   boost::system::error_code ignored;
-  s.non_blocking(true, ignored);
-  std::string msg = reply_line({{"ok", false},
-                                {"error", "too many control clients (" + std::to_string(kMaxClients) + ")"}});
-  s.write_some(asio::buffer(msg), ignored);
   s.close(ignored);
+}
+
+std::optional<std::string> ControlServer::Core::check_peer(local_stream::socket& s) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return std::string("cannot read the client's credentials: ") + std::strerror(errno);
+  for (uid_t u : *options.allowed_uids)
+    if (cred.uid == u) return std::nullopt;
+  std::string allowed;
+  for (uid_t u : *options.allowed_uids) allowed += (allowed.empty() ? "" : ", ") + std::to_string(u);
+  return "permission denied: uid " + std::to_string(cred.uid) + " may not use this control socket (allowed: uid " +
+         allowed + ")";
 }
 
 void ControlServer::Core::accept() {
@@ -258,8 +409,12 @@ void ControlServer::Core::accept() {
       });
       return;
     }
-    if (self->sessions.size() >= kMaxClients) {
-      self->refuse_busy(s);
+    if (auto why = self->check_peer(s)) {
+      ++self->stats.refused_uid;
+      self->refuse(s, *why);
+    } else if (self->sessions.size() >= kMaxClients) {
+      ++self->stats.refused_busy;
+      self->refuse(s, "too many control clients (" + std::to_string(kMaxClients) + ")");
     } else {
       ++self->stats.connections;
       std::make_shared<Session>(self, std::move(s))->start();
@@ -304,8 +459,8 @@ void clear_stale_socket(const std::string& path) {
 
 }  // namespace
 
-ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Handler handler)
-    : path_(std::move(path)), core_(std::make_shared<Core>(io, std::move(handler))) {
+ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Handler handler, ServerOptions options)
+    : path_(std::move(path)), core_(std::make_shared<Core>(io, std::move(handler), std::move(options))) {
   if (path_.empty()) throw std::runtime_error("control socket path is empty");
   if (path_.size() >= sizeof(sockaddr_un{}.sun_path))
     throw std::runtime_error("control socket path " + path_ + " is too long (at most " +
@@ -334,8 +489,23 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Hand
   if (ec) throw std::runtime_error("cannot listen on control socket " + path_ + ": " + ec.message());
 
   struct stat st{};
-  if (::stat(path_.c_str(), &st) == 0) inode_ = st.st_ino;
+  if (::stat(path_.c_str(), &st) != 0) fail_errno("cannot stat control socket " + path_, errno);
+  inode_ = st.st_ino;
+  if (!core_->options.allowed_uids) {
+    core_->options.allowed_uids = std::vector<uid_t>{0};
+    if (st.st_uid != 0) core_->options.allowed_uids->push_back(st.st_uid);
+  }
   core_->accept();
+}
+
+void ControlServer::add_feed(std::string cmd) { core_->feeds.insert(std::move(cmd)); }
+
+void ControlServer::publish(const std::string& cmd, const nlohmann::json& item) {
+  asio::post(core_->acceptor.get_executor(), [core = core_, cmd, line = reply_line(item)] {
+    if (core->closed) return;
+    for (Session* s : core->sessions)
+      if (s->feed == cmd) s->publish(line);
+  });
 }
 
 ControlServer::~ControlServer() {

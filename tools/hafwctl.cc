@@ -2,7 +2,7 @@
 //
 //   hafwctl [--socket PATH] [--json] [--timeout SECONDS] VERB [ARGS]
 //
-// Every verb but `check` and `help` is one request on the daemon's control
+// Every verb but `check`, `import` and `help` is one request on the daemon's control
 // socket (docs/control.md), and each is one the daemon serves
 // (tests/unit/tools/hafwctl_test.cc runs every verb `help` lists against the
 // real commands). Exit status: 0 success, 1 error (printed to stderr as
@@ -20,6 +20,7 @@
 #include "control/check.h"
 #include "control/client.h"
 #include "control/format.h"
+#include "control/keepalived.h"
 
 namespace {
 
@@ -35,6 +36,7 @@ constexpr const char* kUsage = R"(usage: hafwctl [--socket PATH] [--json] [--tim
 
 verbs:
   check NODE.json [PEER.json]   validate config files offline (no daemon needed)
+  import keepalived FILE        convert keepalived.conf's VRRP instances to hafw's carp section (offline)
   status                        node, interfaces, CARP, demotion, maintenance
   carp [status]                 one line per VHID, as BSD ifconfig prints it
   carp maintenance on|off       enter/leave persistent maintenance mode
@@ -43,15 +45,16 @@ verbs:
   states [LIMIT] [FILTER...]    the states, pfctl -ss style (FILTER: address=A port=N protocol=tcp|udp|icmp)
   states summary                state table size, memory, created/reaped, timeouts
   sync                          state sync: peer, link, bulk update, frames, drops
-  events                        recent events: CARP transitions, maintenance, start/stop
+  events [-f]                   recent events: CARP transitions, maintenance, start/stop; -f: then follow
   config                        the running configuration
-  config reload [FILE]          check and apply FILE (default: the daemon's own file) without a restart
+  config reload [NODE.json]     check and apply NODE.json (default: the daemon's own file) without a restart
   raw CMD [JSON-ARGS]           send any control command, print its result
   help                          this text
 
 options:
   --socket PATH     control socket (default $HAFW_SOCKET, else /run/hafw/hafwd.sock)
   --prometheus      (stats) the Prometheus text format, for node_exporter's textfile collector
+  -f, --follow      (events) keep printing each new event as it happens, until interrupted
   --json            print the daemon's result as JSON, for scripts
   --timeout SECONDS give up waiting for the daemon after this long (default 10)
 )";
@@ -64,6 +67,7 @@ struct Options {
   std::string socket;
   bool json = false;
   bool prometheus = false;  // stats only
+  bool follow = false;      // events only
   int timeout_s = kDefaultTimeoutS;
   std::vector<std::string> words;  // verb and its arguments
 };
@@ -106,6 +110,8 @@ Options parse_options(int argc, char** argv) {
       options_done = true;
     } else if (a == "--prometheus") {
       o.prometheus = true;
+    } else if (a == "-f" || a == "--follow") {
+      o.follow = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "-h" || a == "--help") {
@@ -128,7 +134,7 @@ void want_args(const std::vector<std::string>& w, size_t min, size_t max, const 
   if (w.size() - 1 < min || w.size() - 1 > max) throw Usage{"usage: hafwctl " + form};
 }
 
-// `config reload [FILE]`: 0 applied, 1 refused (the checker's lines on
+// `config reload [NODE.json]`: 0 applied, 1 refused (the checker's lines on
 // stderr, as `hafwctl check` prints them), 2 the daemon did not answer.
 int reload(const Options& o, const std::string& file) {
   json args = json::object();
@@ -170,6 +176,7 @@ int run(const Options& o) {
   const std::string& verb = w[0];
 
   if (o.prometheus && verb != "stats") throw Usage{"--prometheus goes with stats only"};
+  if (o.follow && verb != "events") throw Usage{"-f goes with events only"};
   if (verb == "help") {
     std::cout << kUsage;
     return 0;
@@ -177,6 +184,11 @@ int run(const Options& o) {
   if (verb == "check") {
     want_args(w, 1, 2, "check NODE.json [PEER.json]");
     return hafw::config::check_command({w.begin() + 1, w.end()}, std::cout);
+  }
+  if (verb == "import") {
+    want_args(w, 2, 2, "import keepalived FILE");
+    if (w[1] != "keepalived") throw Usage{"import: only keepalived configs can be imported (import keepalived FILE)"};
+    return hafw::config::keepalived::import_command(w[2], std::cout, std::cerr);
   }
 
   // Everything else asks the daemon: pick the command, its args and how to
@@ -244,15 +256,31 @@ int run(const Options& o) {
     cmd = "sync.status";
     human = ctl::format_sync;
   } else if (verb == "events") {
-    want_args(w, 0, 0, "events");
+    want_args(w, 0, 0, "events [-f]");
     cmd = "events";
     human = ctl::format_events;
+    if (o.follow) {
+      // The recent events, then each new one as it comes (one line each,
+      // flushed, so `| grep` sees it at once).
+      args["follow"] = true;
+      auto print_list = [&](const json& result) {
+        if (o.json) {
+          for (const auto& e : result.value("events", json::array()))
+            std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+        } else if (!result.value("events", json::array()).empty()) {
+          std::cout << ctl::format_events(result);
+        }
+        std::cout << std::flush;
+      };
+      ctl::follow(o.socket, cmd, args, std::chrono::seconds(o.timeout_s), print_list,
+                  [&](const json& item) { print_list(json{{"events", json::array({item})}}); });
+    }
   } else if (verb == "config") {
     if (w.size() >= 2 && w[1] == "reload") {
-      want_args(w, 1, 2, "config reload [FILE]");
+      want_args(w, 1, 2, "config reload [NODE.json]");
       return reload(o, w.size() == 3 ? w[2] : std::string());
     }
-    want_args(w, 0, 0, "config | config reload [FILE]");
+    want_args(w, 0, 0, "config | config reload [NODE.json]");
     cmd = "config.get";
   } else if (verb == "raw") {
     want_args(w, 1, 2, "raw CMD [JSON-ARGS]");

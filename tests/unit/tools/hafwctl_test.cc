@@ -3,7 +3,10 @@
 // own command registry, as hafwd assembles it. What an operator types, what
 // they read, the exit status scripts rely on, and that `hafwctl help` offers
 // only what the daemon serves.
+#include <poll.h>
 #include <sys/wait.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cctype>
@@ -22,6 +25,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "control/client.h"
 #include "tests/unit/tools/server_fixture.h"
 
 using namespace hafw::control;
@@ -79,11 +83,14 @@ struct Served {
   ServerThread srv;
 
   Served(Cluster& c, Daemon& d, const std::string& path)
-      : cluster(c), daemon(d), srv(path, [this](std::string_view cmd, const json& args) {
-          std::lock_guard lock(cluster.mu);
-          requests.emplace_back(cmd, args);
-          return daemon.handle(cmd, args);
-        }) {
+      : cluster(c), daemon(d), srv(
+                                   path,
+                                   [this](std::string_view cmd, const json& args) {
+                                     std::lock_guard lock(cluster.mu);
+                                     requests.emplace_back(cmd, args);
+                                     return daemon.handle(cmd, args);
+                                   },
+                                   {}, [this](ControlServer& s) { daemon.controller.serve_event_feed(s); }) {
     std::lock_guard lock(cluster.mu);
     daemon.commands.add_stats([this](json& out) { out["control"]["socket"] = srv.server->stats().to_json(); });
   }
@@ -274,6 +281,9 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
   REQUIRE(help.status == 0);
   std::vector<std::string> forms = help_verbs(help.out);
   REQUIRE(forms.size() >= 5);
+  const std::string keepalived_conf = (cluster.dir.path / "keepalived.conf").string();
+  std::ofstream(keepalived_conf) << "vrrp_instance V {\n interface wan\n virtual_router_id 9\n"
+                                    " authentication {\n  auth_pass pw\n }\n virtual_ipaddress {\n  198.51.100.9\n }\n}\n";
 
   // A sample for each placeholder help uses. raw's CMD is `help`: with the
   // other verbs that reaches every registered command (checked below).
@@ -286,11 +296,13 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       {"JSON-ARGS", "'{}'"},
       {"LIMIT", "5"},
       {"FILTER...", "protocol=udp"},
-      {"FILE", shell_quote(cluster.config_path("fw1"))},
+      {"FILE", shell_quote(keepalived_conf)},
   };
   std::set<std::string> verbs;
   for (const auto& form : forms) {
     for (const auto& args : expand(form, samples)) {
+      // `events -f` runs until interrupted: its own test below runs it.
+      if (args == "events -f") continue;
       INFO("help lists '" << form << "'; `hafwctl " << args << "` must succeed");
       Run r = hafwctl(sock + args);
       INFO("stderr: " << r.err);
@@ -300,7 +312,7 @@ TEST_CASE("every verb hafwctl help lists works against the real daemon", "[tools
       verbs.insert(args.substr(0, args.find(' ')));
     }
   }
-  CHECK(verbs == std::set<std::string>{"check", "status", "carp", "stats", "states", "sync", "events", "config", "raw", "help"});
+  CHECK(verbs == std::set<std::string>{"check", "import", "status", "carp", "stats", "states", "sync", "events", "config", "raw", "help"});
 
   // ...and together they reach every command the daemon serves.
   std::vector<std::string> seen = fw1.commands_seen();
@@ -349,7 +361,7 @@ TEST_CASE("hafwctl explains a missing daemon and bad usage", "[tools][hafwctl]")
   CHECK(u.err.find("usage: hafwctl") != std::string::npos);
 
   // Verbs for commands the daemon does not serve are not offered.
-  for (const char* removed : {"reload /etc/hafw/fw1.json", "import keepalived /etc/keepalived/keepalived.conf"}) {
+  for (const char* removed : {"reload /etc/hafw/fw1.json"}) {
     INFO(removed);
     Run x = hafwctl("--socket " + shell_quote(path) + " " + removed);
     CHECK(x.status == 2);
@@ -428,4 +440,109 @@ TEST_CASE("hafwctl carp demote moves the node's demotion and shows its causes", 
     INFO(bad);
     CHECK(hafwctl(sock + bad).status == 2);
   }
+}
+
+TEST_CASE("hafwctl import keepalived: JSON on stdout, what did not convert on stderr", "[tools][hafwctl]") {
+  TempDir dir;
+  const std::string conf = (dir.path / "keepalived.conf").string();
+  std::ofstream(conf) << "vrrp_instance VI_1 {\n  interface wan\n  virtual_router_id 51\n  priority 100\n"
+                         "  authentication {\n    auth_pass pw\n  }\n  virtual_ipaddress {\n    198.51.100.9/24\n"
+                         "  }\n  track_script {\n    chk\n  }\n}\n";
+  Run r = hafwctl("import keepalived " + shell_quote(conf));
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out) == json::parse(R"({"carp": {"preempt": true, "vips": [{"interface": "wan", "vhid": 51,
+      "addresses": ["198.51.100.9/24"], "password": "pw", "advbase": 1, "advskew": 156, "description": "VI_1"}]}})"));
+  CHECK(r.err ==
+        "warning: line 11: track_script has no hafw equivalent: hafw runs no check scripts; run the check from a "
+        "systemd timer or cron and call `hafwctl carp demote +N` when it fails, `-N` when it recovers\n");
+
+  std::ofstream(conf) << "vrrp_instance VI_1 {\n  interface wan\n  virtual_router_id 300\n}\n";
+  r = hafwctl("import keepalived " + shell_quote(conf));
+  CHECK(r.status == 1);
+  CHECK(r.out == "");
+  CHECK(r.err == "error: line 3: virtual_router_id '300': must be a whole number 1-255\n");
+
+  CHECK(hafwctl("import keepalived").status == 2);
+  CHECK(hafwctl("import vyos " + shell_quote(conf)).status == 2);
+}
+
+TEST_CASE("hafwctl events -f prints the recent events, then each new one as it is logged", "[tools][hafwctl]") {
+  Cluster cluster;
+  Served fw1(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const char* bin = std::getenv("HAFWCTL");
+  REQUIRE(bin);
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  const std::string sock = cluster.socket_path("fw1");
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(bin, bin, "--socket", sock.c_str(), "events", "-f", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // Reads hafwctl's output until `want` appears (or 10 s pass, or it exits).
+  std::string got;
+  auto read_until = [&](const std::string& want, size_t from = 0) {
+    while (got.find(want, from) == std::string::npos) {
+      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 10000) != 1) return false;
+      char buf[4096];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) return false;
+      got.append(buf, size_t(n));
+    }
+    return true;
+  };
+  // The recent events first: the node's start and its takeover.
+  CHECK(read_until("lan vhid 1: BACKUP -> MASTER"));
+  CHECK(got.find("node fw1 starting (primary)") != std::string::npos);
+  CHECK(got.find("entering maintenance mode") == std::string::npos);
+  // An event logged now, through the real command on the real socket,
+  // reaches the follower as one more line.
+  hafw::control::request(sock, "carp.maintenance", {{"enter", true}}, 5s);
+  CHECK(read_until("entering maintenance mode\n"));
+  cluster.run_for(std::chrono::seconds(5));
+  CHECK(read_until("wan vhid 200: MASTER -> BACKUP"));
+  // Events of the control loop's own timers (no request behind them) too:
+  // out of maintenance, fw1 takes MASTER back from fw2.
+  const size_t mark = got.size();
+  hafw::control::request(sock, "carp.maintenance", {{"enter", false}}, 5s);
+  cluster.run_for(std::chrono::seconds(10));
+  CHECK(read_until("wan vhid 200: BACKUP -> MASTER", mark));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(out[0]);
+  CHECK(WIFSIGNALED(status));
+  // Each line is TIME  MESSAGE, as `hafwctl events` prints.
+  std::istringstream lines(got);
+  for (std::string l; std::getline(lines, l);) {
+    INFO(l);
+    CHECK(l.size() > 26);
+    CHECK(l.substr(24, 2) == "  ");
+  }
+}
+
+TEST_CASE("hafwctl events -f says so when the daemon goes away", "[tools][hafwctl]") {
+  Cluster cluster;
+  auto fw1 = std::make_unique<Served>(cluster, *cluster.fw1, cluster.socket_path("fw1"));
+  const std::string sock = cluster.socket_path("fw1");
+  // hafwctl connects, gets the backlog, then the server is destroyed.
+  const char* bin = std::getenv("HAFWCTL");
+  REQUIRE(bin);
+  FILE* p = ::popen((shell_quote(bin) + " --socket " + shell_quote(sock) + " events -f 2>&1").c_str(), "r");
+  REQUIRE(p);
+  std::string got;
+  char buf[4096];
+  while (got.find("BACKUP -> MASTER") == std::string::npos && std::fgets(buf, sizeof buf, p)) got += buf;
+  fw1.reset();
+  while (std::fgets(buf, sizeof buf, p)) got += buf;
+  const int st = ::pclose(p);
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK(got.ends_with("hafwctl: hafwd on " + sock + " closed the connection\n"));
 }

@@ -1,5 +1,6 @@
 // Deterministic fuzzing of the control protocol: whatever a client sends,
 // handle_line answers with a well-formed reply and never throws.
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -125,4 +126,62 @@ TEST_CASE("handle_line survives pathological nesting and sizes", "[control][sock
   check_reply(handle_line(std::string(kMaxLine, '"'), handler, st));
   check_reply(handle_line(std::string("{\"cmd\":\"\xff\xfe\"}"), handler, st));
   CHECK(st.requests == 5);
+}
+
+TEST_CASE("LineReader frames any byte stream in any chunking as the lines sent", "[control][socket][fuzz]") {
+  std::mt19937 rng(0x51ce5u);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n ? n - 1 : 0)(rng); };
+  ControlStats st;
+  for (int round = 0; round < 2000; ++round) {
+    // What a client sends: mutated requests, each with its '\n' (some with
+    // '\r' before it, some empty), maybe an unfinished last one.
+    std::vector<std::string> sent;
+    std::string stream;
+    for (size_t k = 0, n = 1 + pick(8); k < n; ++k) {
+      std::string line = mutate(kSeeds[pick(kSeeds.size())], rng);
+      line.erase(std::remove(line.begin(), line.end(), '\n'), line.end());
+      if (pick(4) == 0) line += '\r';
+      if (pick(10) == 0) line.clear();
+      sent.push_back(line);
+      stream += line + '\n';
+    }
+    const std::string tail = pick(3) == 0 ? mutate(kSeeds[0], rng) : std::string();
+    const bool tail_ok = tail.find('\n') == std::string::npos;
+    stream += tail;
+    // Fed in random pieces, 1 byte to all of it at once.
+    LineReader r;
+    std::vector<std::string> got;
+    for (size_t at = 0; at < stream.size();) {
+      const size_t n = 1 + pick(std::min<size_t>(stream.size() - at, 64));
+      r.append(std::string_view(stream).substr(at, n));
+      at += n;
+      while (auto l = r.next()) got.push_back(*l);
+      REQUIRE_FALSE(r.too_long());
+    }
+    if (tail_ok) {
+      REQUIRE(got == sent);
+      REQUIRE(std::string(r.pending()) == tail);
+      REQUIRE(r.partial() == !tail.empty());
+    }
+    // Every framed line goes through the protocol.
+    for (const auto& l : got) check_reply(handle_line(l, handler, st));
+  }
+}
+
+TEST_CASE("LineReader: a line of kMaxLine bytes fits, one byte more is too long", "[control][socket][fuzz]") {
+  LineReader fits;
+  fits.append(std::string(kMaxLine, 'x'));
+  CHECK_FALSE(fits.too_long());
+  CHECK_FALSE(fits.next());
+  fits.append("\n{}");
+  CHECK(fits.next()->size() == kMaxLine);
+  CHECK(fits.pending() == "{}");
+
+  LineReader over;
+  over.append(std::string(kMaxLine + 1, 'x'));
+  CHECK(over.too_long());
+  // Its newline arriving later does not make it fit.
+  over.append("\n");
+  CHECK(over.too_long());
+  CHECK_FALSE(over.next());
 }

@@ -4,6 +4,7 @@
 // replies hafwctl's tests read instead of hand-written JSON.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -46,8 +48,11 @@ struct ServerThread {
   std::unique_ptr<control::ControlServer> server;
   std::thread thread;
 
-  ServerThread(const std::string& path, control::Handler h)
-      : server(std::make_unique<control::ControlServer>(io, path, std::move(h))) {
+  // `setup` runs before the server's thread starts (add_feed and the like).
+  ServerThread(const std::string& path, control::Handler h, control::ServerOptions options = {},
+               const std::function<void(control::ControlServer&)>& setup = {})
+      : server(std::make_unique<control::ControlServer>(io, path, std::move(h), std::move(options))) {
+    if (setup) setup(*server);
     thread = std::thread([this] { io.run(); });
   }
   // Stops the loop first, so stats() and the handler's captures are read
@@ -90,6 +95,12 @@ class RawClient {
       if (n <= 0) return;
       off += static_cast<size_t>(n);
     }
+  }
+  // Waits (up to `ms`) for the server to hang up, without reading what it
+  // sent; true if it did.
+  bool wait_hangup(int ms) {
+    pollfd p{.fd = fd_, .events = POLLRDHUP, .revents = 0};
+    return ::poll(&p, 1, ms) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
   }
   // The next line without its '\n'; "<eof>" if the server hung up first.
   std::string line() {

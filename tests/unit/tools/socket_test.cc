@@ -1,4 +1,5 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <fstream>
@@ -26,6 +27,7 @@ json fake_handler(std::string_view cmd, const json& args) {
   if (cmd == "echo") return args;
   if (cmd == "carp.maintenance") return json{{"maintenance", args.at("enter").get<bool>()}};
   if (cmd == "boom") throw std::runtime_error("disk on fire");
+  if (cmd == "events") return json{{"events", json::array({{{"n", 0}}})}};
   throw CommandError("unknown command '" + std::string(cmd) + "'");
 }
 
@@ -298,4 +300,182 @@ TEST_CASE("clients beyond kMaxClients are told why and turned away", "[control][
   CHECK(r["node"]["name"] == "fw1");
   srv.stop();
   CHECK(srv.server->stats().refused_busy >= 1);
+}
+
+TEST_CASE("a client that stalls in the middle of a request is told and dropped; idle ones stay", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, ServerOptions{.timeout = 50ms, .allowed_uids = {}});
+
+  RawClient idle(path);  // connected, sends nothing: an operator's socat
+  {
+    // A request in pieces, each within the timeout of the first byte.
+    RawClient c(path);
+    c.send("{\"cmd\":");
+    c.send("\"status\"}\n{\"cmd\":\"echo\",");
+    c.send("\"args\":{\"n\":1}}\n");
+    CHECK(json::parse(c.line())["result"]["node"]["name"] == "fw1");
+    CHECK(json::parse(c.line())["result"] == json{{"n", 1}});
+  }
+  {
+    // Half a request, then nothing: an error reply once the timeout passes.
+    RawClient c(path);
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send("{\"cmd\": \"sta");
+    CHECK(error_of(json::parse(c.line())) == "request not completed within 50 ms; closing");
+    CHECK(c.line() == "<eof>");
+    CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+  }
+  // The idle client has been connected longer than the timeout and is served.
+  idle.send("{\"cmd\":\"status\"}\n");
+  CHECK(json::parse(idle.line())["ok"] == true);
+
+  srv.stop();
+  const auto& st = srv.server->stats();
+  CHECK(st.request_timeouts == 1);
+  CHECK(st.truncated == 0);
+  CHECK(st.requests == 3);
+  CHECK(st.errors == 0);
+}
+
+TEST_CASE("a client that does not read its replies is dropped after the timeout", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, ServerOptions{.timeout = 50ms, .allowed_uids = {}});
+  RawClient c(path);
+  // A reply far bigger than both socket buffers, never read.
+  const std::string big(4u << 20, 'x');
+  c.send("{\"cmd\":\"echo\",\"args\":{\"s\":\"" + big.substr(0, kMaxLine - 100) + "\"}}\n");
+  REQUIRE(c.wait_hangup(10000));
+  // Serving goes on for everyone else.
+  CHECK(request(path, "status", json::object(), 5s)["node"]["name"] == "fw1");
+  srv.stop();
+  CHECK(srv.server->stats().reply_timeouts == 1);
+  CHECK(srv.server->stats().request_timeouts == 0);
+}
+
+TEST_CASE("only allowed uids may use the socket; others are told why and counted", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  const uid_t other = ::geteuid() + 4242;
+  ServerThread srv(path, fake_handler, ServerOptions{.timeout = kRequestTimeout, .allowed_uids = {{other}}});
+  const std::string why = "permission denied: uid " + std::to_string(::geteuid()) +
+                          " may not use this control socket (allowed: uid " + std::to_string(other) + ")";
+  try {
+    request(path, "status", json::object(), 5s);
+    FAIL("no exception");
+  } catch (const RemoteError& e) {
+    CHECK(std::string(e.what()) == why);
+  }
+  RawClient c(path);
+  c.send("{\"cmd\":\"status\"}\n");
+  CHECK(error_of(json::parse(c.line())) == why);
+  CHECK(c.line() == "<eof>");
+  srv.stop();
+  CHECK(srv.server->stats().refused_uid == 2);
+  CHECK(srv.server->stats().connections == 0);
+  CHECK(srv.server->stats().requests == 0);
+}
+
+TEST_CASE("by default another uid is refused even where the file mode would let it in", "[control][socket]") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot connect as another uid; the uid check itself is tested above");
+    return;
+  }
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler);
+  // Open the file to everyone (and the directory), so only SO_PEERCRED stands in the way.
+  REQUIRE(::chmod(path.c_str(), 0666) == 0);
+  REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The child: nobody, connects, sends one request, passes on the reply.
+    ::close(fds[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) ::_exit(4);
+    const char req[] = "{\"cmd\":\"status\"}\n";
+    (void)!::send(fd, req, sizeof req - 1, MSG_NOSIGNAL);  // the server may have hung up already
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) (void)!::write(fds[1], buf, size_t(n));
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string reply;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) reply.append(buf, size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(reply == "{\"error\":\"permission denied: uid 65534 may not use this control socket (allowed: uid 0)\","
+                 "\"ok\":false}\n");
+  // Root is served.
+  CHECK(request(path, "status", json::object(), 5s)["node"]["name"] == "fw1");
+  srv.stop();
+  CHECK(srv.server->stats().refused_uid == 1);
+}
+
+TEST_CASE("a follower gets every item published after its reply, in order; nobody else does", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, {}, [](ControlServer& s) { s.add_feed("events"); });
+
+  RawClient f(path);
+  f.send("{\"cmd\":\"events\",\"args\":{\"follow\":true}}\n");
+  // The reply first (the recent items), and from then on every item.
+  CHECK(json::parse(f.line()) == json{{"ok", true}, {"result", {{"events", {{{"n", 0}}}}}}});
+  RawClient plain(path);
+  plain.send("{\"cmd\":\"events\"}\n");
+  CHECK(json::parse(plain.line())["ok"] == true);
+  // follow on a command without a feed is an ordinary request.
+  RawClient other(path);
+  other.send("{\"cmd\":\"status\",\"args\":{\"follow\":true}}\n{\"cmd\":\"echo\",\"args\":{\"n\":5}}\n");
+  CHECK(json::parse(other.line())["result"]["node"]["name"] == "fw1");
+  CHECK(json::parse(other.line())["result"] == json{{"n", 5}});
+
+  srv.server->publish("events", {{"n", 1}});
+  srv.server->publish("events", {{"n", 2}});
+  CHECK(json::parse(f.line()) == json{{"n", 1}});
+  CHECK(json::parse(f.line()) == json{{"n", 2}});
+  // What a follower sends is not answered: the stream stays the stream.
+  f.send("{\"cmd\":\"status\"}\n");
+  srv.server->publish("events", {{"n", 3}});
+  CHECK(json::parse(f.line()) == json{{"n", 3}});
+  // The others got nothing: their next line is the answer to their next request.
+  plain.send("{\"cmd\":\"echo\",\"args\":{\"n\":6}}\n");
+  CHECK(json::parse(plain.line())["result"] == json{{"n", 6}});
+
+  srv.stop();
+  CHECK(srv.server->stats().following == 1);
+  CHECK(srv.server->stats().follow_overruns == 0);
+  CHECK(srv.server->stats().requests == 5);  // the follower's status line is not a request
+}
+
+TEST_CASE("a follower that stops reading is dropped once far behind, and counted", "[control][socket]") {
+  TempDir dir;
+  const std::string path = (dir.path / "hafwd.sock").string();
+  ServerThread srv(path, fake_handler, {}, [](ControlServer& s) { s.add_feed("events"); });
+  RawClient f(path);
+  f.send("{\"cmd\":\"events\",\"args\":{\"follow\":true}}\n");
+  REQUIRE(json::parse(f.line())["ok"] == true);
+  // Far more than the socket buffers hold, never read.
+  const std::string pad(1024, 'p');
+  for (size_t i = 0; i < 4 * kMaxFollowBacklog; ++i) srv.server->publish("events", {{"n", i}, {"pad", pad}});
+  REQUIRE(f.wait_hangup(10000));
+  // Everyone else is still served.
+  CHECK(request(path, "status", json::object(), 5s)["node"]["name"] == "fw1");
+  srv.stop();
+  CHECK(srv.server->stats().follow_overruns == 1);
+  CHECK(srv.server->stats().following == 0);
 }
