@@ -166,6 +166,8 @@ TEST_CASE("the reassembly limits need a restart", "[node][reload]") {
   json cfg = n1_config(lab);
   cfg["dataplane"]["fragments"] = {{"max_packets", 2048}, {"timeout_ms", 30000}};
   CHECK(refusal(*lab.n1, "config.reload", {{"config", cfg}}) ==
+        "warning: sync.key: not set: state sync travels in cleartext; keep the sync link a crossover cable or "
+        "isolated VLAN\n"
         "error: dataplane.fragments.max_packets: requires a restart (running 1024, new 2048)");
   CHECK(lab.n1->handle("config.get", {{"secrets", true}}) == running);
 }
