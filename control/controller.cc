@@ -24,6 +24,17 @@ using nlohmann::json;
 
 namespace {
 
+// An event of the config subsystem (reloads and config sync) for the
+// structured log: `source` is who asked (a file and how, or the sync peer).
+Event config_event(std::string message, const char* kind, const std::string& source, bool warning) {
+  return Event{.unix_ms = 0,
+               .message = std::move(message),
+               .subsys = "config",
+               .kind = kind,
+               .fields = {{"source", source}},
+               .warning = warning};
+}
+
 constexpr size_t kMaxEvents = 1000;  // enough for days of flapping; bounded memory
 
 // How often link status is read: rte_eth_link_get_nowait is a register read
@@ -251,7 +262,8 @@ void Controller::on_synced_config(const std::string& text) {
   auto event = [&](const std::string& m) {
     if (m == config_sync_last_) return;
     config_sync_last_ = m;
-    log_event(from + ": " + m);
+    log_event(config_event(from + ": " + m, m.rfind("refused", 0) == 0 ? "sync_refused" : "sync_unchanged", from,
+                           m.rfind("refused", 0) == 0));
   };
   config::SyncedConfig c = config::from_primary(text, running_, cfg_);
   if (!c.ok()) {
@@ -279,14 +291,14 @@ void Controller::on_synced_config(const std::string& text) {
   if (!c.local_vips.empty()) {
     std::string list;
     for (const auto& v : c.local_vips) list += (list.empty() ? "" : "; ") + v;
-    log_event(from + ": duplicate/local VIPs: " + list);
+    log_event(config_event(from + ": duplicate/local VIPs: " + list, "sync_local_vips", from, true));
   }
   std::string vips;
   for (const auto& v : c.config->carp.vips)
     vips += (vips.empty() ? "" : ", ") + v.interface + " vhid " + std::to_string(v.vhid) + " advskew " +
             std::to_string(v.advskew);
   config_sync_last_.clear();  // every configuration applied is an event of its own
-  log_event(from + ": applied (" + vips + ")");
+  log_event(config_event(from + ": applied (" + vips + ")", "sync_applied", from, false));
 }
 
 void Controller::follow_bulk() {
@@ -340,8 +352,11 @@ ApplyResult Controller::rejected(ApplyResult r, const std::string& source) {
     if (++n <= kEventErrors) errors += (errors.empty() ? "" : "; ") + d.path + ": " + d.message;
   }
   if (n > kEventErrors) errors += "; and " + std::to_string(n - kEventErrors) + " more";
-  log_event("config rejected: " + count_of(n, "error") + " (" + errors + ") from " + source +
-            "; the running config stays");
+  Event rejected = config_event("config rejected: " + count_of(n, "error") + " (" + errors + ") from " + source +
+                                    "; the running config stays",
+                                "rejected", source, true);
+  rejected.fields.emplace_back("errors", std::to_string(n));
+  log_event(std::move(rejected));
   return r;
 }
 
@@ -427,8 +442,12 @@ ApplyResult Controller::apply_config(const config::Config& next, json running, c
   r.ok = true;
   std::string list;
   for (const auto& ch : changes) list += (list.empty() ? "" : "; ") + ch;
-  log_event("config applied: " + (changes.empty() ? std::string("no changes") : count_of(changes.size(), "change") + " (" + list + ")") +
-            " from " + source);
+  Event applied = config_event(
+      "config applied: " + (changes.empty() ? std::string("no changes") : count_of(changes.size(), "change") + " (" + list + ")") +
+          " from " + source,
+      "applied", source, false);
+  applied.fields.emplace_back("changes", std::to_string(changes.size()));
+  log_event(std::move(applied));
   // Config sync: the primary pushes what it now runs (sync.config_sync may
   // have just been turned on or off).
   if (sync_) {

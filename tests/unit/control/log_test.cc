@@ -54,3 +54,23 @@ TEST_CASE("the controller's events carry their particulars and reach its sinks",
   CHECK(lines[0].find(" level=info node=fw1 subsys=carp event=maintenance_on msg=\"entering maintenance mode\"") !=
         std::string::npos);
 }
+
+TEST_CASE("config reloads are logged as the config subsystem's applied and rejected events", "[control][log]") {
+  hafw::test::Cluster cluster;
+  std::vector<std::string> lines;
+  cluster.fw1->controller.add_event_sink([&](const Event& e) { lines.push_back(logfmt(e, "fw1")); });
+  {
+    std::lock_guard lock(cluster.mu);
+    const nlohmann::json running = cluster.fw1->handle("config.get", {{"secrets", true}});
+    cluster.fw1->handle("config.reload", {{"config", running}});
+    nlohmann::json broken = running;
+    broken["carp"]["vips"][0]["vhid"] = 0;
+    CHECK_THROWS(cluster.fw1->handle("config.reload", {{"config", broken}}));
+  }
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find(" level=info node=fw1 subsys=config event=applied source=\"an inline config (config.reload)\" "
+                      "changes=0 msg=\"config applied: no changes from an inline config (config.reload)\"") !=
+        std::string::npos);
+  CHECK(lines[1].find(" level=warn node=fw1 subsys=config event=rejected source=\"an inline config (config.reload)\" "
+                      "errors=1 msg=\"config rejected: 1 error (carp.vips[0].vhid: ") != std::string::npos);
+}
