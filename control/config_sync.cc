@@ -76,11 +76,13 @@ SyncedConfig from_primary(std::string_view primary_text, const json& own_json, c
   std::vector<std::string> pn, on;
   for (const auto& i : p.interfaces) pn.push_back(i.name);
   for (const auto& i : own.interfaces) on.push_back(i.name);
-  if (pn != on)
+  if (pn != on) {
+    out.interface_order = true;
     return refuse("interface order differs: the primary " + p.node.name + " has " + names(p.interfaces) +
                   ", this node " + names(own.interfaces) +
                   "; config sync maps every setting by interface, so give both nodes the same interfaces in the same "
                   "order");
+  }
 
   json cand = json::parse(primary_text, nullptr, false);
   if (!cand.is_object()) return refuse("the primary's configuration is not a JSON object");

@@ -48,6 +48,8 @@ struct SyncedConfig {
   nlohmann::json json;
   // Why not, one sentence for the event log: empty when accepted.
   std::string refused;
+  // The refusal is the interface lists differing (counted on its own).
+  bool interface_order = false;
   // The candidate's warnings (or the error that refused it).
   std::vector<Diagnostic> diagnostics;
   // "lan vhid 7 (192.168.1.7): only on this node, removed", ...

@@ -59,21 +59,6 @@ constexpr const char* kSyncLinkCause = "sync link down";
 constexpr const char* kBulkCause = "bulk sync pending";
 std::string link_cause(const std::string& iface) { return "link down: " + iface; }
 
-// The sync module logs sentences ("sync: bulk update done: ..."); its log
-// events are named after the step they report.
-std::string sync_kind(std::string_view m) {
-  if (m.find("bulk update from the peer started") != std::string_view::npos) return "bulk_receive_start";
-  if (m.find("bulk update done") != std::string_view::npos) return "bulk_receive_end";
-  if (m.find("bulk update started") != std::string_view::npos) return "bulk_send_start";
-  if (m.find("bulk update sent") != std::string_view::npos) return "bulk_send_end";
-  if (m.find("bulk update failed") != std::string_view::npos) return "bulk_receive_failed";
-  if (m.find("asked the peer") != std::string_view::npos) return "bulk_request";
-  if (m.find("hearing the peer") != std::string_view::npos) return "peer_up";
-  if (m.find("link") != std::string_view::npos && m.find("down") != std::string_view::npos) return "link_down";
-  if (m.find("link") != std::string_view::npos && m.find("up") != std::string_view::npos) return "link_up";
-  return "message";
-}
-
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -146,8 +131,8 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
                      .ruleset = ruleset_checksum(running_),
                      .rule_count = uint16_t(cfg_.rules.size()),
                      .config = config_sync_role()};
-      sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](std::string m) {
-        log_event(Event{.unix_ms = 0, .message = m, .subsys = "sync", .kind = sync_kind(m), .fields = {},
+      sync_ = std::make_unique<Sync>(std::move(s), io_, neighbors_, [this](const char* kind, std::string m) {
+        log_event(Event{.unix_ms = 0, .message = std::move(m), .subsys = "sync", .kind = kind, .fields = {},
                         .warning = false});
       });
     }
@@ -259,21 +244,19 @@ void Controller::on_synced_config(const std::string& text) {
   const std::string from = "config sync from " + cfg_.sync->peer.str();
   // One event per distinct outcome: the primary pushes again every 10 s, and
   // a refusal repeats until someone fixes a node.
-  auto event = [&](const std::string& m) {
+  auto event = [&](const char* kind, const std::string& m, bool warning) {
     if (m == config_sync_last_) return;
     config_sync_last_ = m;
-    log_event(config_event(from + ": " + m, m.rfind("refused", 0) == 0 ? "sync_refused" : "sync_unchanged", from,
-                           m.rfind("refused", 0) == 0));
+    log_event(config_event(from + ": " + m, kind, from, warning));
   };
   config::SyncedConfig c = config::from_primary(text, running_, cfg_);
   if (!c.ok()) {
-    const bool order = c.refused.rfind("interface order differs", 0) == 0;
-    sync_->config_refused(order ? ConfigRefusal::InterfaceOrder : ConfigRefusal::Invalid);
-    return event("refused: " + c.refused);
+    sync_->config_refused(c.interface_order ? ConfigRefusal::InterfaceOrder : ConfigRefusal::Invalid);
+    return event("sync_refused", "refused: " + c.refused, true);
   }
   if (c.json == running_) {
     sync_->config_unchanged();
-    return event("unchanged: this node already runs it");
+    return event("sync_unchanged", "unchanged: this node already runs it", false);
   }
   // Atomic: applied whole or refused whole (apply_config logs which, and
   // what changed).
@@ -283,7 +266,7 @@ void Controller::on_synced_config(const std::string& text) {
     std::string why;
     for (const auto& d : r.diagnostics)
       if (d.is_error()) why += (why.empty() ? "" : "; ") + d.str();
-    return event("refused: " + why);
+    return event("sync_refused", "refused: " + why, true);
   }
   sync_->config_applied();
   // VIPs made by hand here: the primary's replaced them (pfSense warns that

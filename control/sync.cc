@@ -105,7 +105,7 @@ class Sync::Applier final : public pfsync::FrameVisitor {
           s_.bulk_out_states_ = 0;
           s_.bulk_out_started_ = now_;
           s_.count(SyncRecord::Requests);
-          s_.log_("sync: the peer asked for the state table; bulk update started");
+          s_.log_("bulk_send_start", "sync: the peer asked for the state table; bulk update started");
           s_.queue_bus(pfsync::kBusStart, now_);
           s_.repush_config(now_);  // the peer started or came back: it may not have our configuration
           return;
@@ -131,14 +131,14 @@ class Sync::Applier final : public pfsync::FrameVisitor {
         s_.bulk_in_ = BulkIn::Receiving;
         s_.bulk_started_ = now_;
         s_.bulk_in_states_ = 0;
-        s_.log_("sync: bulk update from the peer started");
+        s_.log_("bulk_receive_start", "sync: bulk update from the peer started");
       }
       return;
     }
     if (s_.bulk_in_ != BulkIn::Receiving) return;  // an END without its START (lost, or a bulk for someone else)
     s_.bulk_in_ = BulkIn::Done;
     s_.bulk_last_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - s_.bulk_started_).count();
-    s_.log_("sync: bulk update done: " + std::to_string(s_.bulk_in_states_) + " states in " +
+    s_.log_("bulk_receive_end", "sync: bulk update done: " + std::to_string(s_.bulk_in_states_) + " states in " +
             std::to_string(s_.bulk_last_ms_) + " ms");
   }
 
@@ -248,7 +248,7 @@ void Sync::push_config(std::string text, Time now) {
   const uint64_t gen = std::max(config_generation_ + 1, set_.first_seq);
   const size_t size = text.size();
   if (!config_out_.set(std::move(text), gen)) {
-    log_("config sync: not pushing a configuration of " + std::to_string(size) + " bytes (at most " +
+    log_("config_too_big", "config sync: not pushing a configuration of " + std::to_string(size) + " bytes (at most " +
          std::to_string(pfsync::kMaxConfigSize) + ")");
     return;
   }
@@ -323,14 +323,14 @@ void Sync::request_bulk(Time now) {
   bulk_asked_ = now;
   queue_id(pfsync::Action::UpdReq, 0, 0, now);
   flush(now);
-  log_("sync: asked the peer " + set_.peer.str() + " for its state table");
+  log_("bulk_request", "sync: asked the peer " + set_.peer.str() + " for its state table");
 }
 
 void Sync::bulk_in_check(Time now) {
   if (!bulk_pending() || now - bulk_asked_ < kBulkRetry) return;
   if (bulk_tries_ >= kBulkTries) {
     bulk_in_ = BulkIn::Failed;
-    log_("sync: bulk update failed: no complete answer from " + set_.peer.str() + " after " +
+    log_("bulk_receive_failed", "sync: bulk update failed: no complete answer from " + set_.peer.str() + " after " +
          std::to_string(kBulkTries) + " requests; serving with the table as it is");
     return;
   }
@@ -527,7 +527,7 @@ bool Sync::push_bulk(Time now) {
       queue_bus(pfsync::kBusEnd, now);
       flush(now);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - bulk_out_started_).count();
-      log_("sync: bulk update sent: " + std::to_string(bulk_out_states_) + " states in " + std::to_string(ms) +
+      log_("bulk_send_end", "sync: bulk update sent: " + std::to_string(bulk_out_states_) + " states in " + std::to_string(ms) +
            " ms");
     }
   }
@@ -629,7 +629,7 @@ void Sync::receive(const dp::Punt& p, Time now) {
   last_rx_ = now;
   if (!peer_seen_) {
     peer_seen_ = true;
-    log_("sync: hearing the peer " + set_.peer.str());
+    log_("peer_up", "sync: hearing the peer " + set_.peer.str());
     // A request sent before the peer was up went nowhere: ask again now
     // rather than at the next retry, so two nodes that start together are
     // both undemoted within a round trip.

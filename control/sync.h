@@ -131,7 +131,9 @@ struct SyncSettings {
 
 class Sync {
  public:
-  using Log = std::function<void(std::string)>;
+  // An event for the node's log: its kind ("bulk_receive_end", ...: the
+  // structured log's `event` key) and its sentence.
+  using Log = std::function<void(const char* kind, std::string message)>;
   // A frame leaves within kFlush of its first record: what a connection
   // opened just before a crash risks. 1 ms costs at most 1,000 frames a
   // second when the stream is thin; a busy stream fills frames first.

@@ -118,6 +118,7 @@ TEST_CASE("config sync: another interface order is refused and says both orders"
   CHECK(r.refused ==
         "interface order differs: the primary fw1 has [wan, lan, dmz, sync], this node [wan, dmz, lan, sync]; config "
         "sync maps every setting by interface, so give both nodes the same interfaces in the same order");
+  CHECK(r.interface_order);
 
   SECTION("and so is a missing interface") {
     json p = primary();
