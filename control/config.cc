@@ -110,7 +110,7 @@ constexpr std::string_view kForwardKeys[] = {"interface", "protocol", "destinati
                                              "port",      "target",   "target_port"};
 constexpr std::string_view kRuleKeys[] = {"action", "interface", "direction", "protocol",
                                           "source", "destination", "port", "keep_state"};
-constexpr std::string_view kControlKeys[] = {"socket", "state_dir"};
+constexpr std::string_view kControlKeys[] = {"socket", "state_dir", "realtime_priority"};
 
 // dataplane.timeouts: pf's names, in net::Timeout order.
 constexpr auto kTimeoutKeys = [] {
@@ -620,6 +620,9 @@ void Reader::read_control(const json& j, const std::string& path, Draft& out) {
   };
   absolute("socket", out.control.socket);
   absolute("state_dir", out.control.state_dir);
+  // Linux's SCHED_FIFO range is 1-99; 0 leaves the thread at normal priority.
+  if (auto* v = member(j, path, "realtime_priority", false))
+    if (auto n = integer(*v, child(path, "realtime_priority"), 0, 99)) out.control.realtime_priority = int(*n);
 }
 
 Config build(Draft&& d) {

@@ -129,6 +129,9 @@ struct Rule {
 struct Control {
   std::string socket = "/run/hafw/hafwd.sock";
   std::string state_dir = "/var/lib/hafw";
+  // SCHED_FIFO priority of the control thread (control/sched.h); 0 = normal
+  // scheduling.
+  int realtime_priority = 10;
   friend bool operator==(const Control&, const Control&) = default;
 };
 

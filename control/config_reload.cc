@@ -84,6 +84,7 @@ std::vector<Diagnostic> check_reload(const Config& running, const Config& next) 
   // The socket is bound and the state directory read at start.
   same(d, "control.socket", running.control.socket, next.control.socket);
   same(d, "control.state_dir", running.control.state_dir, next.control.state_dir);
+  same(d, "control.realtime_priority", running.control.realtime_priority, next.control.realtime_priority);
   return d.take();
 }
 

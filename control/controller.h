@@ -121,6 +121,9 @@ class Controller {
   // goes to its followers. Call as add_feed() says; `server` must outlive
   // this Controller's logging (hafwd stops it after shutdown()).
   void serve_event_feed(ControlServer& server);
+  // An event of hafwd's own (the control thread's scheduling), logged and
+  // listed like the controller's.
+  void note(Event e) { log_event(std::move(e)); }
 
  private:
   void on_punt(const dp::Punt& p);

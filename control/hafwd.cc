@@ -26,6 +26,7 @@
 #include "control/config.h"
 #include "control/controller.h"
 #include "control/log.h"
+#include "control/sched.h"
 #include "control/socket.h"
 #include "control/telemetry.h"
 #include "control/telemetry_broker.h"
@@ -193,6 +194,21 @@ int main(int argc, char** argv) {
     return commands.run(cmd, nlohmann::json::object());
   };
 
+  // The control thread (this one; the EAL made the workers' threads before,
+  // at normal priority) takes its real-time priority: CARP's sub-second
+  // timers must not wait behind other work for a CPU (control/sched.h).
+  hafw::control::LinuxScheduler scheduler;
+  hafw::control::ControlScheduling sched(scheduler, cfg.control.realtime_priority);
+  if (std::string why = sched.start(); !why.empty())
+    controller.note({.unix_ms = 0,
+                     .message = "control thread stays at normal priority: " + why +
+                                " (control.realtime_priority; sub-second CARP timers may flap on a busy machine)",
+                     .subsys = "node",
+                     .kind = "realtime_refused",
+                     .fields = {{"priority", std::to_string(cfg.control.realtime_priority)}, {"error", why}},
+                     .warning = true});
+  commands.add_stats([&sched](nlohmann::json& out) { out["control"]["scheduling"] = sched.stats_json(); });
+
   controller.start();
   io->start_workers();
   while (!g_stop) {
@@ -203,13 +219,19 @@ int main(int argc, char** argv) {
       if (!r.ok)
         for (const auto& d : r.diagnostics) std::fprintf(stderr, "hafwd: SIGHUP: %s\n", d.str().c_str());
     }
+    const hafw::Time pass_start = clock.now();
     bool worked = controller.step();
     worked = ioc.poll() > 0 || worked;
     worked = telemetry->serve(run_command) || worked;
+    const hafw::Time pass_end = clock.now();
+    sched.pass(worked, pass_start, pass_end);
     if (!worked) {
-      auto until = controller.next_deadline() - clock.now();
+      auto until = controller.next_deadline() - pass_end;
       if (until > kMaxNap) until = kMaxNap;
-      if (until > hafw::Time::zero()) std::this_thread::sleep_for(until);
+      if (until > hafw::Time::zero()) {
+        std::this_thread::sleep_for(until);
+        sched.napped(until, clock.now() - pass_end);
+      }
     }
   }
   telemetry->close();

@@ -81,6 +81,7 @@ TEST_CASE("defaults fill what a minimal file leaves out", "[config]") {
   CHECK(c.carp.vips[0].advskew == 0);
   CHECK(c.control.socket == "/run/hafw/hafwd.sock");
   CHECK(c.control.state_dir == "/var/lib/hafw");
+  CHECK(c.control.realtime_priority == 10);
   CHECK(c.interfaces[0].port == "0");  // a DPDK port id, stored as text
   CHECK(c.sync->config_sync == false);
   CHECK(c.routes.empty());
@@ -746,6 +747,7 @@ TEST_CASE("a running node takes every change but the keys it set up at start", "
   j["sync"]["peer"] = "172.16.1.4";
   j["interfaces"][3]["peer"] = "172.16.1.4";
   j["control"]["state_dir"] = "/var/lib/hafw2";
+  j["control"]["realtime_priority"] = 0;
   CHECK(refused(j) == V{
       "error: node.name: requires a restart (running 'fw1', new 'fw9')",
       "error: node.role: requires a restart (running primary, new secondary)",
@@ -754,11 +756,24 @@ TEST_CASE("a running node takes every change but the keys it set up at start", "
       "error: interfaces[0].name: requires a restart (running 'wan', new 'wan0')",
       "error: sync.peer: requires a restart (running 172.16.1.3, new 172.16.1.4)",
       "error: control.state_dir: requires a restart (running '/var/lib/hafw', new '/var/lib/hafw2')",
+      "error: control.realtime_priority: requires a restart (running 10, new 0)",
   });
 
   json fewer = primary();
   fewer.erase("sync");
   CHECK(refused(fewer) == V{"error: sync: requires a restart (running with state sync, new without)"});
+}
+
+TEST_CASE("control.realtime_priority: 0 (normal scheduling) or a SCHED_FIFO priority 1-99", "[config]") {
+  json j = primary();
+  j["control"]["realtime_priority"] = 0;
+  CHECK(load_ok(j).control.realtime_priority == 0);
+  j["control"]["realtime_priority"] = 99;
+  CHECK(load_ok(j).control.realtime_priority == 99);
+  j["control"]["realtime_priority"] = 100;
+  CHECK(errors(j) == V{"error: control.realtime_priority: must be 0-99, got 100"});
+  j["control"]["realtime_priority"] = "high";
+  CHECK(errors(j).size() == 1);
 }
 
 TEST_CASE("carp.demotion_scope: node by default, interface on request, anything else refused", "[config]") {

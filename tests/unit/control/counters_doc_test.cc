@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/sched.h"
 #include "control/telemetry_broker.h"
 #include "tests/unit/control/config_fixture.h"
 #include "tests/unit/control/fake_link.h"
@@ -64,13 +65,16 @@ TEST_CASE("docs/counters.md lists exactly the counters of a real stats reply", "
   // hafwd adds the socket's and telemetry's sections.
   node.commands.add_stats([](json& out) { out["control"]["socket"] = control::ControlStats{}.to_json(); });
   node.commands.add_stats([](json& out) { out["control"]["telemetry"] = control::TelemetryBroker{}.stats_json(); });
+  control::LinuxScheduler ops;
+  control::ControlScheduling sched(ops, 0);
+  node.commands.add_stats([&](json& out) { out["control"]["scheduling"] = sched.stats_json(); });
   const json stats = node.handle("stats", json::object());
 
   const auto doc = doc_sections();
   for (const char* section : {"dataplane", "dataplane.drops", "dataplane.punts", "dataplane.icmp", "dataplane.states",
                               "dataplane.nat", "dataplane.carp", "state_table", "carp.drops", "sync", "sync.drops", "sync.records", "sync.config_sync",
                               "sync.config_sync.refused", "sync.config_sync.drops", "control",
-                              "control.socket", "control.telemetry"}) {
+                              "control.socket", "control.telemetry", "control.scheduling"}) {
     INFO("section " << section);
     REQUIRE(doc.count(section));
     CHECK(doc.at(section) == counters_at(stats, section));
