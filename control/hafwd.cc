@@ -230,7 +230,11 @@ int main(int argc, char** argv) {
       if (until > kMaxNap) until = kMaxNap;
       if (until > hafw::Time::zero()) {
         std::this_thread::sleep_for(until);
-        sched.napped(until, clock.now() - pass_end);
+        const hafw::Time woke = clock.now();
+        sched.napped(until, woke - pass_end);
+        if (std::string m = sched.take_stall_report(woke); !m.empty())
+          controller.note({.unix_ms = 0, .message = std::move(m), .subsys = "node", .kind = "control_stall",
+                           .fields = {}, .warning = true});
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace hafw::control {
@@ -44,6 +45,27 @@ void ControlScheduling::napped(Time asked, Time slept) {
   if (late <= kLateWakeup) return;
   ++late_wakeups_;
   longest_late_ = std::max(longest_late_, late);
+  if (late > kStallWarn) {
+    ++stalls_;
+    stall_longest_ = std::max(stall_longest_, late);
+  }
+}
+
+std::string ControlScheduling::take_stall_report(Time now) {
+  if (stalls_ == 0 || (reported_ && now - last_report_ < kStallReportEvery)) return "";
+  char longest[32];
+  std::snprintf(longest, sizeof longest, "%.1f",
+                double(std::chrono::duration_cast<std::chrono::microseconds>(stall_longest_).count()) / 1000);
+  std::string m = "control thread woke late " + std::to_string(stalls_) + (stalls_ == 1 ? " time" : " times") +
+                  " by more than 5 ms, the longest " + longest + " ms" +
+                  (realtime_ ? " at real-time priority" : " at normal priority") +
+                  ": the machine is overloaded or its CPU is held elsewhere (a hypervisor); sub-second CARP "
+                  "timers can see a takeover that is not a failure";
+  stalls_ = 0;
+  stall_longest_ = {};
+  last_report_ = now;
+  reported_ = true;
+  return m;
 }
 
 void ControlScheduling::pass(bool worked, Time start, Time now) {

@@ -61,6 +61,15 @@ class ControlScheduling {
   void napped(Time asked, Time slept);
   static constexpr Time kLateWakeup = std::chrono::milliseconds(1);
 
+  // Naps that ended more than kStallWarn late since the last report, at
+  // most one report per kStallReportEvery: "" when there is nothing to say
+  // yet. A stall this long is longer than a sub-second master-down interval
+  // can take (11.7 ms at skew 3), so the operator learns that the machine,
+  // not the peer, made the takeover that follows.
+  std::string take_stall_report(Time now);
+  static constexpr Time kStallWarn = std::chrono::milliseconds(5);
+  static constexpr Time kStallReportEvery = std::chrono::seconds(10);
+
   bool realtime() const { return realtime_; }
   // control.scheduling in stats (docs/counters.md).
   nlohmann::json stats_json() const;
@@ -79,6 +88,10 @@ class ControlScheduling {
   Time longest_pass_{};
   uint64_t late_wakeups_ = 0;
   Time longest_late_{};
+  uint64_t stalls_ = 0;  // late by more than kStallWarn, since the last report
+  Time stall_longest_{};
+  Time last_report_{};
+  bool reported_ = false;
   std::string error_;        // the last refusal
 };
 

@@ -90,6 +90,26 @@ TEST_CASE("the longest pass and the naps that end late are counted: what delays 
   CHECK(j["longest_late_us"] == 12000);
 }
 
+TEST_CASE("stalls over 5 ms are reported at most every 10 s, with their count and the longest", "[control][sched]") {
+  FakeOps ops;
+  control::ControlScheduling s(ops, 10);
+  REQUIRE(s.start().empty());
+  Time t = 1000s;
+  s.napped(1ms, 5ms);  // 4 ms late: counted late, not a stall
+  CHECK(s.take_stall_report(t) == "");
+  s.napped(1ms, 13ms);   // 12 ms late
+  s.napped(1ms, 23ms + 200us);  // 22.2 ms late
+  CHECK(s.take_stall_report(t) ==
+        "control thread woke late 2 times by more than 5 ms, the longest 22.2 ms at real-time priority: the machine "
+        "is overloaded or its CPU is held elsewhere (a hypervisor); sub-second CARP timers can see a takeover that is "
+        "not a failure");
+  CHECK(s.take_stall_report(t + 1s) == "");  // nothing new
+  s.napped(1ms, 8ms);
+  CHECK(s.take_stall_report(t + 9s) == "");  // new, but within 10 s of the last report
+  CHECK(s.take_stall_report(t + 10s).rfind("control thread woke late 1 time by more than 5 ms, the longest 7.0 ms", 0) == 0);
+  CHECK(s.stats_json()["late_wakeups"] == 4);
+}
+
 TEST_CASE("priority 0 leaves the thread alone", "[control][sched]") {
   FakeOps ops;
   control::ControlScheduling s(ops, 0);
