@@ -48,6 +48,7 @@ enum class DropReason : uint8_t {
   FragTimeout,
   FragTableFull,
   FragNoBuffer,
+  FragHandoverFull,
   Ipv6Fragment,
   Ipv6ExtHeader,
   BadNd,
@@ -110,6 +111,8 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "a fragment of a new packet while the worker's reassembly table is full (dataplane.fragments.max_packets)"},
     {DropReason::FragNoBuffer, "frag_no_buffer",
      "a reassembled packet with no buffer to hold it whole, or to cut it again for the egress MTU"},
+    {DropReason::FragHandoverFull, "frag_handover_full",
+     "a fragment for a packet another worker reassembles, while that worker's fragment ring was full"},
     {DropReason::Ipv6Fragment, "ipv6_fragment",
      "an IPv6 packet with a fragment header: there is no IPv6 reassembly yet, and a fragment cannot be matched to a "
      "state"},
@@ -159,6 +162,7 @@ enum class IoCounter : uint8_t {
   Reassembled,
   Fragmented,
   FragmentsOut,
+  FragmentsHandedOver,
   Count,
 };
 
@@ -173,6 +177,8 @@ inline constexpr std::array<net::Named<IoCounter>, size_t(IoCounter::Count)> kIo
     {IoCounter::Reassembled, "reassembled", "packets reassembled from them, then filtered and forwarded whole"},
     {IoCounter::Fragmented, "fragmented", "reassembled packets longer than the egress port's MTU, cut again"},
     {IoCounter::FragmentsOut, "fragments_out", "fragments those were cut into (counted in tx too)"},
+    {IoCounter::FragmentsHandedOver, "fragments_handed_over",
+     "fragments received by one worker and passed to the worker that reassembles their packet (several workers)"},
 }};
 static_assert(net::in_enum_order(kIoCounters), "kIoCounters must list every IoCounter in order");
 

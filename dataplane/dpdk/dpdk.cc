@@ -58,6 +58,7 @@ constexpr uint16_t kTxDesc = 1024;
 // rings, so full rings starve no RX queue.
 constexpr unsigned kPuntRing = 4096;
 constexpr unsigned kControlTxRing = 512;   // per port
+constexpr unsigned kFragRing = 1024;       // per worker: fragments other workers received for it
 constexpr unsigned kCarpRing = 256;        // per worker: adverts only, a few hundred a second per VHID
 constexpr unsigned kSpinPolls = 512;       // empty polls before backing off (~tens of µs busy)
 constexpr unsigned kMinSleepUs = 8;
@@ -227,6 +228,9 @@ class Impl final : public DpdkIo {
   // master down after 11.7 ms) or, with the ring full, not at all.
   std::vector<rte_ring*> carp_rings_;
   std::vector<rte_ring*> control_tx_;    // control -> worker 0, per iface
+  // Fragments, any worker -> the worker that reassembles their packet
+  // (fragment_owner); only with several workers.
+  std::vector<rte_ring*> frag_rings_;
   // Per port: the control thread's own TX queue (== workers_), or -1 when
   // the port has no queue to spare and its frames go through control_tx_.
   std::vector<int> control_queue_;
@@ -310,7 +314,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   // packets' worth each, which the pool must have besides the rings.
   const unsigned held = workers_ * frag_.max_packets * max_fragments();
   unsigned n_mbufs =
-      std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + n_ports * kTxDesc + workers_ * (kPuntRing + kCarpRing) + held + 4096u) |
+      std::max(8191u, n_ports * workers_ * (kRxDesc + kTxDesc) + n_ports * kTxDesc + workers_ * (kPuntRing + kCarpRing + kFragRing) + held + 4096u) |
       1023u;
   pool_ = rte_pktmbuf_pool_create("hafw_mbufs", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!pool_) {
@@ -429,6 +433,15 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
       return false;
     }
     carp_rings_.push_back(r);
+    if (workers_ > 1) {
+      name = "hafw_frag" + std::to_string(w);
+      r = rte_ring_create(name.c_str(), kFragRing, int(rte_socket_id()), RING_F_SC_DEQ);
+      if (!r) {
+        error = "dataplane: cannot create ring " + name + ": " + rte_strerror(rte_errno);
+        return false;
+      }
+      frag_rings_.push_back(r);
+    }
   }
   for (unsigned i = 0; i < ports_.size(); ++i) {
     std::string name = "hafw_ctx" + std::to_string(i);
@@ -460,6 +473,11 @@ Impl::~Impl() {
   for (auto* r : punt_rings_) rte_ring_free(r);
   for (auto* r : carp_rings_) rte_ring_free(r);
   for (auto* r : control_tx_) rte_ring_free(r);
+  for (auto* r : frag_rings_) {  // fragments handed over that nobody took
+    rte_mbuf* m;
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    rte_ring_free(r);
+  }
   reasm_.clear();  // their fragments go back to the pool before it goes
   rte_free(qsv_);
   if (ioctl_fd_ >= 0) ::close(ioctl_fd_);
@@ -516,6 +534,30 @@ void Impl::transmit(unsigned iface, uint16_t queue, TxBuffer& b, WorkerCounters&
   b.n = 0;
 }
 
+// The worker that reassembles a fragment's packet: every fragment of one
+// packet has the same addresses, so they all meet in one worker's table
+// whichever queue the NIC (or af_packet's fanout) put each of them on. RSS
+// normally does this already (fragments hash on addresses only); a port
+// that hashes the first fragment by its ports, or no RSS at all, would
+// otherwise scatter a packet over tables that never complete it.
+static unsigned fragment_owner(const uint8_t* l3, bool v6, unsigned workers) {
+  uint64_t h = 0;
+  if (v6) {
+    for (size_t at = 8; at < 40; at += 8) {
+      uint64_t w;
+      std::memcpy(&w, l3 + at, 8);
+      h ^= w;
+    }
+  } else {
+    uint64_t w;
+    std::memcpy(&w, l3 + 12, 8);  // source and destination, together
+    h = w;
+  }
+  h ^= h >> 32;
+  h *= 0x9e3779b97f4a7c15ull;
+  return unsigned((h >> 32) % workers);
+}
+
 void Impl::run_worker(unsigned id) {
   WorkerCounters& st = stats_[id];
   const unsigned n_if = unsigned(ports_.size());
@@ -524,6 +566,7 @@ void Impl::run_worker(unsigned id) {
   TxBuffer tx[kMaxIfaces];
   rte_mbuf* rx[kBurstMax];
   rte_mbuf* whole[kBurstMax];  // packets reassembled in this burst, to run again
+  uint8_t whole_in[kBurstMax]; // the port each of those came in on (handed-over fragments)
   rte_mbuf* punt[kBurstMax];
   rte_mbuf* carp[kBurstMax];
   rte_mbuf* dropped[kBurstMax];
@@ -588,7 +631,24 @@ void Impl::run_worker(unsigned id) {
           }
           m->l2_len = p.l3;
           m->l3_len = uint8_t(p.l4 - p.l3);
-          if (rte_mbuf* w = reasm.add(m, now_ms, st)) whole[n_whole++] = w;
+          if (workers_ > 1) {
+            if (const unsigned owner = fragment_owner(rte_pktmbuf_mtod_offset(m, const uint8_t*, p.l3),
+                                                      p.has(PacketFlag::V6), workers_);
+                owner != id) {
+              meta(m).iface = p.in;
+              if (rte_ring_mp_enqueue(frag_rings_[owner], m) == 0) {
+                st.add(IoCounter::FragmentsHandedOver);
+              } else {
+                st.add(DropReason::FragHandoverFull);
+                dropped[n_drop++] = m;
+              }
+              break;
+            }
+          }
+          if (rte_mbuf* w = reasm.add(m, now_ms, st)) {
+            whole_in[n_whole] = p.in;
+            whole[n_whole++] = w;
+          }
           break;
         default:  // Drop (counted by the pipeline)
           dropped[n_drop++] = m;
@@ -598,6 +658,20 @@ void Impl::run_worker(unsigned id) {
     if (n_drop) rte_pktmbuf_free_bulk(dropped, n_drop);
     enqueue(carp_rings_[id], carp, n_carp, st);
     enqueue(punt_rings_[id], punt, n_punt, st);
+  };
+
+  // The packets fragments completed (whole, n_whole), through the whole
+  // pipeline as if they had arrived so (at most one per fragment).
+  const auto run_whole = [&] {
+    burst.n = 0;
+    for (uint16_t i = 0; i < n_whole; ++i) {
+      rte_mbuf* m = whole[i];
+      burst.set(burst.n, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, whole_in[i], uint16_t(m->buf_len - m->data_off));
+      burst.pkt[burst.n++].set(PacketFlag::Reassembled);
+    }
+    run_burst(ctx, burst);
+    n_whole = 0;
+    exits(whole);
   };
 
   rte_rcu_qsbr_thread_register(qsv_, id);
@@ -636,15 +710,22 @@ void Impl::run_worker(unsigned id) {
       if (n_whole == 0) continue;
       // The packets the burst's fragments completed, through the whole
       // pipeline as if they had arrived so (at most one per fragment).
-      burst.n = 0;
-      for (uint16_t i = 0; i < n_whole; ++i) {
-        rte_mbuf* m = whole[i];
-        burst.set(burst.n, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, uint8_t(in), uint16_t(m->buf_len - m->data_off));
-        burst.pkt[burst.n++].set(PacketFlag::Reassembled);
-      }
-      run_burst(ctx, burst);
+      run_whole();
+    }
+    // Fragments other workers received for packets this one reassembles.
+    if (!frag_rings_.empty()) {
+      const unsigned n = rte_ring_dequeue_burst(frag_rings_[id], reinterpret_cast<void**>(rx), kBurstMax, nullptr);
+      work += n;
       n_whole = 0;
-      exits(whole);
+      const uint64_t now_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now).count());
+      for (unsigned i = 0; i < n; ++i) {
+        const uint8_t in = meta(rx[i]).iface;
+        if (rte_mbuf* w = reasm.add(rx[i], now_ms, st)) {
+          whole_in[n_whole] = in;
+          whole[n_whole++] = w;
+        }
+      }
+      if (n_whole) run_whole();
     }
     // Packets whose fragments stopped coming: dropped and counted (a walk
     // from the oldest that stops at the first one still in time).
