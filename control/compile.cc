@@ -71,6 +71,9 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
         if (a.is_v4())
           t.configured_vips.vips.push_back(dp::VipView{.addr = a.v4(), .iface = uint8_t(i), .vhid = vip.vhid,
                                                        .vmac = net::Mac::virtual_for(vip.vhid)});
+        else
+          t.configured_vips.vips6.push_back(dp::VipView6{.addr = a.b, .iface = uint8_t(i), .vhid = vip.vhid,
+                                                         .vmac = net::Mac::virtual_for(vip.vhid)});
       break;
     }
   }
