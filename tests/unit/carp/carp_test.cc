@@ -508,3 +508,26 @@ TEST_CASE("node: IPv6 adverts are refused by the IPv4 rules (hop limit, HMAC)", 
   CHECK(n.stats().packets_received == 1 + 5);
   CHECK(drops(n, Drop::NotCarp) == 3);
 }
+
+TEST_CASE("node: a dual-stack master that does not yield is reported after three rounds, not three frames",
+          "[carp][node][ipv6]") {
+  Carp n = primary6(true);
+  (void)n.start(t0);
+  (void)n.poll(t0 + 3s);
+  REQUIRE(n.status()[0].state == State::Master);
+  // A less preferred dual-stack master (skew 100) that does not hear us:
+  // each round brings its IPv4 and its IPv6 advert.
+  Carp other = secondary6(true);
+  (void)other.start(t0);
+  (void)other.poll(t0 + 3s + 100 * kSkew);
+  size_t notices = 0;
+  for (int i = 1; i <= 3; ++i) {
+    const Time at = t0 + 3s + std::chrono::seconds(i);
+    const Output round = other.poll(other.next_deadline());
+    REQUIRE(adverts_of(round).size() == 2);
+    for (const auto& f : round.frames) notices += n.receive(f.bytes, "lan", at).notices.size();
+    CHECK(n.status()[0].state == State::Master);
+    CHECK(notices == (i == 3 ? 1u : 0u));
+  }
+  CHECK(n.status()[0].masters_heard == 6);  // every frame is counted
+}
