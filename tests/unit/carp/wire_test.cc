@@ -35,11 +35,12 @@ void fix_ip_csum(Frame& f) {
   f[kIp + 10] = uint8_t(c >> 8);
   f[kIp + 11] = uint8_t(c);
 }
-void fix_carp_csum(Frame& f) {
-  f[kCarp + 6] = f[kCarp + 7] = 0;
-  uint16_t c = ones_sum_csum(&f[kCarp], 36);
-  f[kCarp + 6] = uint8_t(c >> 8);
-  f[kCarp + 7] = uint8_t(c);
+// The CARP header's checksum, for a header at `at` (kCarp over IPv4, kCarp6 over IPv6).
+void fix_carp_csum(Frame& f, size_t at = kCarp) {
+  f[at + 6] = f[at + 7] = 0;
+  uint16_t c = ones_sum_csum(&f[at], 36);
+  f[at + 6] = uint8_t(c >> 8);
+  f[at + 7] = uint8_t(c);
 }
 
 // The ucarp example command line (docs/protocols.md): vhid 7, password
@@ -159,15 +160,18 @@ TEST_CASE("HMAC message: IPv4 VIPs sorted, then IPv6 VIPs sorted, scope word zer
   CHECK(m[3 + 8 + 32 + 3] == 0);
 }
 
-TEST_CASE("unicast advert goes to the peer's address and MAC", "[carp][wire]") {
-  const net::IpAddr vip = ip("10.9.0.100");
+TEST_CASE("unicast advert goes to the peer's address and MAC, over IPv4 or IPv6", "[carp][wire]") {
   const net::Mac peer_mac = *net::Mac::parse("02:00:00:00:00:03");
-  const Frame f = encode_advert(kFields, Auth("secret", 7, {&vip, 1}),
-                                {.src = ip("10.9.0.2"), .dst = ip("10.9.0.3"), .eth_dst = peer_mac});
-  CHECK(std::memcmp(f.data(), peer_mac.b.data(), 6) == 0);
-  auto d = decode_advert(f);
-  REQUIRE(std::holds_alternative<Advert>(d));
-  CHECK(std::get<Advert>(d).dst == ip("10.9.0.3"));
+  // {VIP, our source, the peer}
+  for (const auto& [vip, src, peer] : {std::array{ip("10.9.0.100"), ip("10.9.0.2"), ip("10.9.0.3")},
+                                       std::array{ip("2001:db8:9::100"), ip("fe80::ff:fe00:2"), ip("2001:db8:9::3")}}) {
+    const Frame f = encode_advert(kFields, Auth("secret", 7, {&vip, 1}), {.src = src, .dst = peer, .eth_dst = peer_mac});
+    CHECK(std::memcmp(f.data(), peer_mac.b.data(), 6) == 0);
+    auto d = decode_advert(f);
+    REQUIRE(std::holds_alternative<Advert>(d));
+    CHECK(std::get<Advert>(d).dst == peer);
+    CHECK(std::get<Advert>(d).src == src);
+  }
 }
 
 TEST_CASE("decoder drops bad adverts by named reason", "[carp][wire]") {
@@ -254,13 +258,6 @@ Frame kat_frame6() {
   return encode_advert(kFields, Auth("secret", 7, {&vip, 1}), kGroup6);
 }
 
-void fix_carp_csum6(Frame& f) {
-  f[kCarp6 + 6] = f[kCarp6 + 7] = 0;
-  uint16_t c = ones_sum_csum(&f[kCarp6], 36);
-  f[kCarp6 + 6] = uint8_t(c >> 8);
-  f[kCarp6 + 7] = uint8_t(c);
-}
-
 }  // namespace
 
 TEST_CASE("IPv6 advert known answer: vhid 7, password secret, VIP 2001:db8:9::100", "[carp][wire]") {
@@ -318,17 +315,6 @@ TEST_CASE("HMAC over IPv4 and IPv6 VIPs matches an independently computed vector
   }
 }
 
-TEST_CASE("unicast IPv6 advert goes to the peer's address", "[carp][wire]") {
-  const net::IpAddr vip = ip("2001:db8:9::100");
-  const net::Mac peer_mac = *net::Mac::parse("02:00:00:00:00:03");
-  const Frame f = encode_advert(kFields, Auth("secret", 7, {&vip, 1}),
-                                {.src = ip("fe80::ff:fe00:2"), .dst = ip("2001:db8:9::3"), .eth_dst = peer_mac});
-  CHECK(std::memcmp(f.data(), peer_mac.b.data(), 6) == 0);
-  auto d = decode_advert(f);
-  REQUIRE(std::holds_alternative<Advert>(d));
-  CHECK(std::get<Advert>(d).dst == ip("2001:db8:9::3"));
-}
-
 TEST_CASE("IPv6 decoder drops bad adverts by named reason", "[carp][wire]") {
   Frame f = kat_frame6();
   SECTION("hop limit below 255 means it was routed, counted as the IPv4 TTL") {
@@ -342,20 +328,18 @@ TEST_CASE("IPv6 decoder drops bad adverts by named reason", "[carp][wire]") {
     f[kIp6 + 8 + 15] ^= 0x01;
     CHECK(std::holds_alternative<Advert>(decode_advert(f)));
   }
-  SECTION("version 3") {
-    f[kCarp6] = 0x31;
-    fix_carp_csum6(f);
-    CHECK(drop_of(f) == Drop::BadVersion);
-  }
-  SECTION("type 2") {
-    f[kCarp6] = 0x22;
-    fix_carp_csum6(f);
-    CHECK(drop_of(f) == Drop::BadType);
-  }
-  SECTION("authlen 6") {
-    f[kCarp6 + 3] = 6;
-    fix_carp_csum6(f);
-    CHECK(drop_of(f) == Drop::BadAuthLen);
+  SECTION("version 3, type 2, authlen 6: the same header checks as over IPv4") {
+    struct Bad {
+      size_t at;
+      uint8_t value;
+      Drop why;
+    };
+    for (const Bad& b : {Bad{0, 0x31, Drop::BadVersion}, Bad{0, 0x22, Drop::BadType}, Bad{3, 6, Drop::BadAuthLen}}) {
+      Frame g = f;
+      g[kCarp6 + b.at] = b.value;
+      fix_carp_csum(g, kCarp6);
+      CHECK(drop_of(g) == b.why);
+    }
   }
   SECTION("CARP payload shorter than 36 bytes") {
     f.resize(f.size() - 1);
@@ -480,7 +464,7 @@ TEST_CASE("decoder survives random and mutated frames", "[carp][wire][fuzz]") {
           if (rng() % 3 == 0) f[k] = uint8_t(rng());
         if (v6) {
           if (rng() % 4 == 0) f[kIp6 + 7] = uint8_t(rng());  // hop limit
-          fix_carp_csum6(f);
+          fix_carp_csum(f, kCarp6);
         } else {
           if (rng() % 4 == 0) f[kIp] = uint8_t(0x40 | (rng() % 16));
           fix_carp_csum(f);

@@ -104,26 +104,33 @@ bool icmp6_ok(const Bytes& f) {
   return net::icmp6_checksum(ip, ip + 40, size_t(ip[4]) << 8 | ip[5]) == 0;
 }
 
+// The client's solicitation for `target` answered in place: an NA on the
+// LAN from `target` and MAC `as` to the client, Router/Solicited/Override,
+// `as` as the target link-layer address, hop limit 255, a valid checksum.
+void check_solicited_na(const Fw6::Out& o, const net::Addr6& target, Mac as) {
+  REQUIRE(o.p.next == dp::Next::Tx);
+  CHECK(o.p.out == kLan);
+  REQUIRE(o.frame.size() == net::kNdFrameLen);
+  CHECK(eth_of(o.frame).dst == kHostMac);
+  CHECK(eth_of(o.frame).src == as);
+  CHECK(addr_at(o.frame, 22) == target);   // from the target
+  CHECK(addr_at(o.frame, 38) == kClient);  // to the asker
+  CHECK(o.frame[14 + 7] == 255);
+  CHECK(o.frame[54] == net::kNdNeighborAdvert);
+  CHECK(o.frame[58] == (net::kNaRouter | net::kNaSolicited | net::kNaOverride));
+  CHECK(addr_at(o.frame, 62) == target);
+  CHECK(o.frame[78] == net::kNdOptTargetLla);
+  CHECK(std::memcmp(&o.frame[80], as.b.data(), 6) == 0);
+  CHECK(icmp6_ok(o.frame));
+}
+
 }  // namespace
 
 TEST_CASE("IPv6 ND: a solicitation for a node address is answered with an advertisement in place", "[ipv6][nd]") {
   Fw6 fw;
   SECTION("to the solicited-node group, for the global address") {
     auto o = fw.send(kLan, ns(kClient, net::solicited_node(kLanAddr.data()), kLanAddr, kHostMac));
-    REQUIRE(o.p.next == dp::Next::Tx);
-    CHECK(o.p.out == kLan);
-    REQUIRE(o.frame.size() == net::kNdFrameLen);
-    CHECK(eth_of(o.frame).dst == kHostMac);
-    CHECK(eth_of(o.frame).src == kLanMac);
-    CHECK(addr_at(o.frame, 22) == kLanAddr);  // from the target
-    CHECK(addr_at(o.frame, 38) == kClient);   // to the asker
-    CHECK(o.frame[14 + 7] == 255);
-    CHECK(o.frame[54] == net::kNdNeighborAdvert);
-    CHECK(o.frame[58] == (net::kNaRouter | net::kNaSolicited | net::kNaOverride));
-    CHECK(addr_at(o.frame, 62) == kLanAddr);
-    CHECK(o.frame[78] == net::kNdOptTargetLla);
-    CHECK(std::memcmp(&o.frame[80], kLanMac.b.data(), 6) == 0);
-    CHECK(icmp6_ok(o.frame));
+    check_solicited_na(o, kLanAddr, kLanMac);
   }
   SECTION("for the link-local address") {
     const auto ll = net::link_local_of(kLanMac);
@@ -371,20 +378,7 @@ TEST_CASE("IPv6 VIP: the MASTER answers ND with the virtual MAC, the BACKUP is s
   SECTION("MASTER") {
     Vip6 fw(true);
     auto o = fw.send(kLan, solicit);
-    REQUIRE(o.p.next == dp::Next::Tx);
-    CHECK(o.p.out == kLan);
-    REQUIRE(o.frame.size() == net::kNdFrameLen);
-    CHECK(eth_of(o.frame).dst == kHostMac);
-    CHECK(eth_of(o.frame).src == kVmac);
-    CHECK(addr_at(o.frame, 22) == kVip6);    // from the VIP
-    CHECK(addr_at(o.frame, 38) == kClient);  // to the asker
-    CHECK(o.frame[14 + 7] == 255);
-    CHECK(o.frame[54] == net::kNdNeighborAdvert);
-    CHECK(o.frame[58] == (net::kNaRouter | net::kNaSolicited | net::kNaOverride));
-    CHECK(addr_at(o.frame, 62) == kVip6);
-    CHECK(o.frame[78] == net::kNdOptTargetLla);
-    CHECK(std::memcmp(&o.frame[80], kVmac.b.data(), 6) == 0);
-    CHECK(icmp6_ok(o.frame));
+    check_solicited_na(o, kVip6, kVmac);  // from the VIP and the virtual MAC
     // A unicast probe (the host's NUD) to the VIP at the virtual MAC too.
     Bytes probe = ns(kClient, kVip6, kVip6, kHostMac);
     std::memcpy(probe.data(), kVmac.b.data(), 6);
