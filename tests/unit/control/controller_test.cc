@@ -608,3 +608,47 @@ TEST_CASE("IPv6 VIP: two nodes elect over both families, only the master answers
   solicit();
   CHECK(nas_for_vip(kSolicitedNa) == 1);
 }
+
+TEST_CASE("unicast CARP over IPv6: an IPv6-only VHID's adverts go to the peer's address6 and, once ND found it, "
+          "its MAC",
+          "[node][unicast][ipv6]") {
+  Lab lab;
+  // The LAN VHID holds one IPv6 VIP and names the other node's address6 as
+  // its peer: no IPv4 adverts, no group.
+  auto v6only = [](const char* lan6, const char* peer6) {
+    return [lan6, peer6](nlohmann::json& j) {
+      j["interfaces"][1]["address6"] = lan6;
+      for (auto& v : j["carp"]["vips"])
+        if (v["interface"] == "lan") {
+          v["addresses"] = {"2001:db8:1::1"};
+          v["peer"] = peer6;
+        }
+    };
+  };
+  lab.edit1 = v6only("2001:db8:1::2/64", "2001:db8:1::3");
+  lab.edit2 = v6only("2001:db8:1::3/64", "2001:db8:1::2");
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n2, "lan") == "BACKUP");
+
+  test::Host watcher(lab.lan);
+  lab.run_for(3s);
+  const net::Addr6 n1_ll = net::link_local_of(mac(1, 1)), n2_addr = ip("2001:db8:1::3").b;
+  size_t unicast = 0, other = 0, v4 = 0;
+  for (const auto& f : watcher.received) {
+    if (as_ipv4(f) && as_ipv4(f)->proto == net::kProtoCarp) ++v4;
+    if (f.size() < 54 || f[12] != 0x86 || f[13] != 0xdd || f[14 + 6] != net::kProtoCarp) continue;
+    if (std::memcmp(&f[14 + 8], n1_ll.data(), 16) != 0) continue;
+    if (std::memcmp(&f[14 + 24], n2_addr.data(), 16) == 0 && eth_dst(f) == mac(2, 1)) ++unicast;
+    else ++other;
+  }
+  CHECK(unicast >= 2);  // an advert a second, from n1's link-local address
+  CHECK(other == 0);    // none to ff02::12, none to broadcast any more
+  CHECK(v4 == 0);       // the VHID has no IPv4 VIP
+  CHECK(lab.n2->carp().stats().drops == std::array<uint64_t, size_t(carp::Drop::Count)>{});
+
+  lab.kill_n1();
+  CHECK(lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 5s));
+}
