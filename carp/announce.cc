@@ -1,6 +1,7 @@
 #include "carp/announce.h"
 
 #include "dataplane/net/arp.h"
+#include "dataplane/net/ipv6.h"
 
 namespace hafw::carp {
 
@@ -14,6 +15,21 @@ Frame gratuitous_arp(const net::IpAddr& vip, const net::Mac& vmac) {
                                       .spa = vip.v4(),
                                       .tha = net::Mac{},
                                       .tpa = vip.v4()});
+}
+
+}  // namespace hafw::carp
+
+namespace hafw::carp {
+
+Frame unsolicited_na(const net::IpAddr& vip, const net::Mac& vmac) {
+  return net::nd_frame(net::NdFrame{.eth_dst = net::multicast_mac(net::kAllNodes.data()),
+                                    .eth_src = vmac,
+                                    .src = vip.b,
+                                    .dst = net::kAllNodes,
+                                    .type = net::kNdNeighborAdvert,
+                                    .flags = uint8_t(net::kNaRouter | net::kNaOverride),
+                                    .target = vip.b,
+                                    .lla = vmac});
 }
 
 }  // namespace hafw::carp

@@ -71,9 +71,16 @@ Output Carp::receive(std::span<const uint8_t> frame, std::string_view iface, Tim
   if (was_master && it->vhid.state() == State::Master && !a.bow_out()) {
     ++it->masters_heard;
     it->last_master_heard_from = who;
-    const bool in_a_row = it->master_last_heard != kNever && now - it->master_last_heard <= kStreakGap;
-    it->master_streak = in_a_row ? it->master_streak + 1 : 1;
-    it->master_last_heard = now;
+    // A dual-stack master sends its IPv4 and IPv6 adverts back to back: the
+    // second of a round (within half the sender's interval) is not another
+    // advert in the streak.
+    const bool same_round = it->master_last_heard != kNever &&
+                            now - it->master_last_heard < advert_tv(a.advbase, a.advskew) / 2;
+    if (!same_round) {
+      const bool in_a_row = it->master_last_heard != kNever && now - it->master_last_heard <= kStreakGap;
+      it->master_streak = in_a_row ? it->master_streak + 1 : 1;
+      it->master_last_heard = now;
+    }
     if (it->master_streak >= kSplitBrainStreak && due(it->master_noticed, now))
       out.notices.push_back(vhid_name + ": another MASTER keeps advertising, " + who +
                             ", and does not hear this node (split brain: check the link, VLAN or multicast "

@@ -32,13 +32,16 @@ const char* state_name(State s);  // "INIT", "BACKUP", "MASTER"
 struct VhidConfig {
   std::string interface;     // "wan"
   uint8_t vhid = 0;
-  std::vector<net::IpAddr> addresses;  // the VIPs (IPv4 in this cut)
+  std::vector<net::IpAddr> addresses;  // the VIPs, IPv4 and IPv6
   std::string password;
   uint8_t advbase = 1;
   uint8_t advskew = 0;
   bool preempt = true;
   std::optional<net::IpAddr> peer{};  // unicast destination instead of 224.0.0.18
-  net::IpAddr src{};                // this node's address on the interface (advert source)
+  net::IpAddr src{};                // this node's address on the interface (IPv4 advert source)
+  // This node's link-local address on the interface (fe80:: from its MAC,
+  // modified EUI-64): the IPv6 advert source; unset without address6.
+  std::optional<net::IpAddr> src6{};
   net::Mac iface_mac{};             // this node's MAC on the interface
   friend bool operator==(const VhidConfig&, const VhidConfig&) = default;
 };
@@ -81,7 +84,7 @@ enum class Drop : uint8_t {
 
 // Names are what `hafwctl stats` and the JSON counters show; keep them stable.
 inline constexpr std::array<net::Named<Drop>, size_t(Drop::Count)> kDrops{{
-    {Drop::BadTtl, "bad_ttl", "TTL not 255: the sender is not on this link"},
+    {Drop::BadTtl, "bad_ttl", "TTL (IPv4) or hop limit (IPv6) not 255: the sender is not on this link"},
     {Drop::BadLength, "bad_length", "shorter than the 36-byte CARP header"},
     {Drop::BadVersion, "bad_version", "CARP version not 2"},
     {Drop::BadType, "bad_type", "CARP type not 1 (advertisement)"},
@@ -90,9 +93,9 @@ inline constexpr std::array<net::Named<Drop>, size_t(Drop::Count)> kDrops{{
     {Drop::UnknownVhid, "unknown_vhid", "no VHID with this number on the receiving interface"},
     {Drop::BadAuth, "bad_auth", "HMAC mismatch: wrong password or a different VIP set"},
     {Drop::OwnAdvert, "own_advert", "our own advertisement came back"},
-    {Drop::BadAddressFamily, "bad_address_family", "IPv6 CARP or another EtherType: not handled yet"},
-    {Drop::BadIpHeader, "bad_ip_header", "truncated or malformed IPv4 header, bad IP checksum, or a fragment"},
-    {Drop::NotCarp, "not_carp", "IPv4 but not protocol 112"},
+    {Drop::BadAddressFamily, "bad_address_family", "the IP version differs from the EtherType (IPv6 in an IPv4 frame or the reverse)"},
+    {Drop::BadIpHeader, "bad_ip_header", "truncated or malformed IPv4/IPv6 header, bad IPv4 checksum, or a fragment"},
+    {Drop::NotCarp, "not_carp", "IPv4 or IPv6 but not protocol 112, or another EtherType"},
 }};
 static_assert(net::in_enum_order(kDrops), "kDrops must list every Drop in order");
 inline const char* drop_name(Drop d) { return net::name_of(kDrops, d); }

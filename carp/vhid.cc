@@ -33,7 +33,11 @@ Time Vhid::master_down() const {
 }
 
 bool Vhid::is_own(const Advert& a) const {
-  return a.src == cfg_.src || (sent_any_ && a.counter == last_counter_);
+  return a.src == cfg_.src || (cfg_.src6 && a.src == *cfg_.src6) || (sent_any_ && a.counter == last_counter_);
+}
+
+bool Vhid::has_family(net::Family af) const {
+  return std::any_of(cfg_.addresses.begin(), cfg_.addresses.end(), [&](const net::IpAddr& a) { return a.af == af; });
 }
 
 void Vhid::become(State to, const char* reason, Output& out) {
@@ -48,10 +52,12 @@ void Vhid::become(State to, const char* reason, Output& out) {
   }
 }
 
+// carp_send_arp and carp_send_na: a gratuitous ARP for each IPv4 VIP, an
+// unsolicited Neighbor Advertisement for each IPv6 one.
 void Vhid::send_arp(Output& out) {
+  const net::Mac vmac = net::Mac::virtual_for(cfg_.vhid);
   for (const auto& vip : cfg_.addresses)
-    if (vip.is_v4())
-      out.frames.push_back({cfg_.interface, gratuitous_arp(vip, net::Mac::virtual_for(cfg_.vhid))});
+    out.frames.push_back({cfg_.interface, vip.is_v4() ? gratuitous_arp(vip, vmac) : unsolicited_na(vip, vmac)});
 }
 
 void Vhid::send_advert(Output& out, bool bow_out) {
@@ -62,15 +68,24 @@ void Vhid::send_advert(Output& out, bool bow_out) {
       .demote = demotion_,
       .counter = next_counter_,
   };
-  const AdvertAddressing to{
-      .src = cfg_.src,
-      .dst = cfg_.peer ? *cfg_.peer : net::IpAddr::v4(kCarpGroupV4),
-      .eth_dst = cfg_.peer ? peer_mac_ : kCarpGroupMac,
-  };
-  out.frames.push_back({cfg_.interface, encode_advert(f, auth_, to)});
+  // OpenBSD carp_send_ad: over IPv4 if the VHID has IPv4 addresses, then
+  // over IPv6 if it has IPv6 ones, both with the same counter. `peer`
+  // applies to its own family; the other goes to its group.
+  for (net::Family af : {net::Family::V4, net::Family::V6}) {
+    if (!has_family(af)) continue;
+    const bool v4 = af == net::Family::V4;
+    if (!v4 && !cfg_.src6) continue;  // no address6 on the interface: config validation refuses that
+    const bool unicast = cfg_.peer && cfg_.peer->af == af;
+    const AdvertAddressing to{
+        .src = v4 ? cfg_.src : *cfg_.src6,
+        .dst = unicast ? *cfg_.peer : carp_group(af),
+        .eth_dst = unicast ? peer_mac_ : v4 ? kCarpGroupMac : kCarpGroupMac6,
+    };
+    out.frames.push_back({cfg_.interface, encode_advert(f, auth_, to)});
+    ++adverts_sent_;
+  }
   last_counter_ = next_counter_++;  // FreeBSD/ucarp: +1 per advert, wrapping
   sent_any_ = true;
-  ++adverts_sent_;
   if (arp_countdown_ > 0 && --arp_countdown_ == 0) {
     send_arp(out);
     arp_countdown_ = -1;

@@ -22,8 +22,9 @@ namespace hafw::carp {
 // so that the peer is always preferred; 254 is the largest skew OpenBSD takes.
 constexpr uint8_t kMaintenanceSkew = 254;
 
-// A gratuitous ARP is repeated after this many further adverts, for switches
-// that missed the first (OpenBSD/ucarp sc_delayed_arp = 2).
+// A gratuitous ARP (and the unsolicited NA for IPv6 VIPs) is repeated after
+// this many further adverts, for switches that missed the first
+// (OpenBSD/ucarp sc_delayed_arp = 2).
 constexpr int kDelayedArpAdverts = 2;
 
 // advbase + advskew/256 s: the advert interval and the election's "tv".
@@ -70,7 +71,7 @@ class Vhid {
   bool maintenance() const { return maintenance_; }
   bool link_up() const { return link_up_; }
   uint64_t counter() const { return last_counter_; }  // of the last advert sent
-  uint64_t adverts_sent() const { return adverts_sent_; }
+  uint64_t adverts_sent() const { return adverts_sent_; }  // frames: a dual-stack VHID sends two a round
   uint64_t adverts_received() const { return adverts_received_; }
   // State changes since start, so an operator can see flapping.
   uint64_t transitions() const { return transitions_; }
@@ -83,7 +84,8 @@ class Vhid {
   void become(State to, const char* reason, Output& out);
   void take_over(const char* reason, Time now, Output& out);
   void send_advert(Output& out, bool bow_out = false);
-  void send_arp(Output& out);
+  void send_arp(Output& out);  // and the unsolicited NA for IPv6 VIPs
+  bool has_family(net::Family af) const;  // a VIP of that family
 
   VhidConfig cfg_;
   Auth auth_;

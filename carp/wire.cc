@@ -62,7 +62,32 @@ static uint64_t counter_value(const std::array<uint8_t, 8>& b) {
   return c;
 }
 
-Frame encode_advert(const AdvertFields& f, const Auth& auth, const AdvertAddressing& to) {
+net::IpAddr carp_group(net::Family af) {
+  if (af == net::Family::V4) return net::IpAddr::v4(kCarpGroupV4);
+  return net::IpAddr{net::Family::V6, kCarpGroupV6};
+}
+
+namespace {
+
+// The 36-byte header with its HMAC and checksum, written at p.
+void write_carp(uint8_t* p, const AdvertFields& f, const Auth& auth) {
+  CarpHdr ch{
+      .ver_type = uint8_t(kCarpVersion << 4 | kCarpTypeAdvert),
+      .vhid = f.vhid,
+      .advskew = f.advskew,
+      .authlen = kCarpAuthLen,
+      .demote = f.demote,
+      .advbase = f.advbase,
+      .csum = 0,
+      .counter = counter_bytes(f.counter),
+      .md = {},
+  };
+  ch.md = auth.digest(ch.counter);
+  ch.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ch), sizeof ch});
+  std::memcpy(p, &ch, sizeof ch);
+}
+
+Frame encode_v4(const AdvertFields& f, const Auth& auth, const AdvertAddressing& to) {
   Frame frame(kAdvertFrameLen);
   uint8_t* p = frame.data();
 
@@ -88,48 +113,32 @@ Frame encode_advert(const AdvertFields& f, const Auth& auth, const AdvertAddress
   };
   ip.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ip), sizeof ip});
   std::memcpy(p + sizeof eth, &ip, sizeof ip);
-
-  CarpHdr ch{
-      .ver_type = uint8_t(kCarpVersion << 4 | kCarpTypeAdvert),
-      .vhid = f.vhid,
-      .advskew = f.advskew,
-      .authlen = kCarpAuthLen,
-      .demote = f.demote,
-      .advbase = f.advbase,
-      .csum = 0,
-      .counter = counter_bytes(f.counter),
-      .md = {},
-  };
-  ch.md = auth.digest(ch.counter);
-  ch.csum = net::inet_checksum({reinterpret_cast<const uint8_t*>(&ch), sizeof ch});
-  std::memcpy(p + sizeof eth + sizeof ip, &ch, sizeof ch);
+  write_carp(p + sizeof eth + sizeof ip, f, auth);
   return frame;
 }
 
-Decoded decode_advert(std::span<const uint8_t> frame) {
-  net::EthHdr eth;
-  if (frame.size() < sizeof eth) return Drop::BadLength;
-  std::memcpy(&eth, frame.data(), sizeof eth);
-  const uint16_t type = be16(eth.type);
-  if (type == net::kEtherTypeIpv6) return Drop::BadAddressFamily;
-  if (type != net::kEtherTypeIpv4) return Drop::NotCarp;
+Frame encode_v6(const AdvertFields& f, const Auth& auth, const AdvertAddressing& to) {
+  Frame frame(kAdvertFrameLen6);
+  uint8_t* p = frame.data();
+  net::EthHdr eth{.dst = to.eth_dst, .src = net::Mac::virtual_for(f.vhid), .type = be16(net::kEtherTypeIpv6)};
+  std::memcpy(p, &eth, sizeof eth);
+  net::Ipv6Hdr ip{};
+  ip.ver_tc_flow = be32(uint32_t(6) << 28);
+  ip.payload_len = be16(uint16_t(sizeof(CarpHdr)));
+  ip.next = net::kProtoCarp;
+  ip.hop_limit = kCarpTtl;
+  std::memcpy(ip.src, to.src.b.data(), 16);
+  std::memcpy(ip.dst, to.dst.b.data(), 16);
+  std::memcpy(p + sizeof eth, &ip, sizeof ip);
+  write_carp(p + sizeof eth + sizeof ip, f, auth);
+  return frame;
+}
 
-  auto l3 = frame.subspan(sizeof eth);
-  net::Ipv4Hdr ip;
-  if (l3.size() < sizeof ip) return Drop::BadIpHeader;
-  std::memcpy(&ip, l3.data(), sizeof ip);
-  const size_t ihl = ip.ihl_bytes();
-  const size_t total = be16(ip.total_len);
-  if ((ip.ver_ihl >> 4) != 4 || ihl < sizeof ip || total < ihl || total > l3.size())
-    return Drop::BadIpHeader;
-  if (net::inet_checksum(l3.first(ihl)) != 0) return Drop::BadIpHeader;
-  // Adverts are 56 bytes with DF: a fragment is never one of ours.
-  if ((be16(ip.frag) & 0x3fff) != 0) return Drop::BadIpHeader;
-  if (ip.proto != net::kProtoCarp) return Drop::NotCarp;
-
+// The CARP header and its checks, the same for both families once the IP
+// layer has given the hop limit and the payload.
+Decoded decode_carp(const net::EthHdr& eth, uint8_t ttl, std::span<const uint8_t> l4, Advert a) {
   // RFC 5798 §7.1 / OpenBSD carps_badttl: anything routed to us is forged.
-  if (ip.ttl != kCarpTtl) return Drop::BadTtl;
-  auto l4 = l3.subspan(ihl, total - ihl);
+  if (ttl != kCarpTtl) return Drop::BadTtl;
   CarpHdr ch;
   if (l4.size() < sizeof ch) return Drop::BadLength;
   if (net::inet_checksum(l4.first(sizeof ch)) != 0) return Drop::BadChecksum;
@@ -138,9 +147,6 @@ Decoded decode_advert(std::span<const uint8_t> frame) {
   if ((ch.ver_type & 0x0f) != kCarpTypeAdvert) return Drop::BadType;
   if (ch.authlen != kCarpAuthLen) return Drop::BadAuthLen;
 
-  Advert a;
-  a.src = net::IpAddr::v4(be32(ip.src));
-  a.dst = net::IpAddr::v4(be32(ip.dst));
   a.eth_src = eth.src;
   a.vhid = ch.vhid;
   a.advbase = ch.advbase;
@@ -149,6 +155,68 @@ Decoded decode_advert(std::span<const uint8_t> frame) {
   a.counter = counter_value(ch.counter);
   a.md = ch.md;
   return a;
+}
+
+Decoded decode_v4(const net::EthHdr& eth, std::span<const uint8_t> l3) {
+  net::Ipv4Hdr ip;
+  if (l3.size() < sizeof ip) return Drop::BadIpHeader;
+  std::memcpy(&ip, l3.data(), sizeof ip);
+  if ((ip.ver_ihl >> 4) != 4) return Drop::BadAddressFamily;
+  const size_t ihl = ip.ihl_bytes();
+  const size_t total = be16(ip.total_len);
+  if (ihl < sizeof ip || total < ihl || total > l3.size()) return Drop::BadIpHeader;
+  if (net::inet_checksum(l3.first(ihl)) != 0) return Drop::BadIpHeader;
+  // Adverts are 56 bytes with DF: a fragment is never one of ours.
+  if ((be16(ip.frag) & 0x3fff) != 0) return Drop::BadIpHeader;
+  if (ip.proto != net::kProtoCarp) return Drop::NotCarp;
+  Advert a;
+  a.src = net::IpAddr::v4(be32(ip.src));
+  a.dst = net::IpAddr::v4(be32(ip.dst));
+  return decode_carp(eth, ip.ttl, l3.subspan(ihl, total - ihl), a);
+}
+
+Decoded decode_v6(const net::EthHdr& eth, std::span<const uint8_t> l3) {
+  net::Ipv6Hdr ip;
+  if (l3.size() < sizeof ip) return Drop::BadIpHeader;
+  std::memcpy(&ip, l3.data(), sizeof ip);
+  if (ip.version() != 6) return Drop::BadAddressFamily;
+  const size_t total = sizeof ip + be16(ip.payload_len);
+  if (total == sizeof ip || total > l3.size()) return Drop::BadIpHeader;
+  // Extension headers before CARP (hop-by-hop, routing, destination
+  // options) are skipped as the BSD input path does; a fragment is never an
+  // advert (36 bytes), and the walk is bounded as the workers' is.
+  uint8_t next = ip.next;
+  size_t off = sizeof ip;
+  for (int n = 0; next == net::kIp6HopByHop || next == net::kIp6Routing || next == net::kIp6DestOpts; ++n) {
+    if (n >= 8 || off + 8 > total) return Drop::BadIpHeader;
+    next = l3[off];
+    off += (size_t(l3[off + 1]) + 1) * 8;
+    if (off > total) return Drop::BadIpHeader;
+  }
+  if (next == net::kIp6Fragment) return Drop::BadIpHeader;
+  if (next != net::kProtoCarp) return Drop::NotCarp;
+  Advert a;
+  a.src = net::IpAddr{net::Family::V6, {}};
+  a.dst = net::IpAddr{net::Family::V6, {}};
+  std::memcpy(a.src.b.data(), ip.src, 16);
+  std::memcpy(a.dst.b.data(), ip.dst, 16);
+  return decode_carp(eth, ip.hop_limit, l3.subspan(off, total - off), a);
+}
+
+}  // namespace
+
+Frame encode_advert(const AdvertFields& f, const Auth& auth, const AdvertAddressing& to) {
+  return to.src.is_v4() ? encode_v4(f, auth, to) : encode_v6(f, auth, to);
+}
+
+Decoded decode_advert(std::span<const uint8_t> frame) {
+  net::EthHdr eth;
+  if (frame.size() < sizeof eth) return Drop::BadLength;
+  std::memcpy(&eth, frame.data(), sizeof eth);
+  const uint16_t type = be16(eth.type);
+  if (type == net::kEtherTypeIpv4) return decode_v4(eth, frame.subspan(sizeof eth));
+  if (type == net::kEtherTypeIpv6) return decode_v6(eth, frame.subspan(sizeof eth));
+  return Drop::NotCarp;
 }
 
 bool verify(const Advert& a, const VhidConfig& cfg) {

@@ -1,4 +1,5 @@
-// CARP wire codec: the BSD 36-byte advertisement inside IPv4, and its HMAC.
+// CARP wire codec: the BSD 36-byte advertisement inside IPv4 or IPv6, and its
+// HMAC.
 //
 // Layout and rules from OpenBSD/FreeBSD sys/netinet/ip_carp.h (FreeBSD asserts
 // sizeof == 36), summarised in docs/protocols.md. Decoding never allocates; the
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "carp/types.h"
+#include "dataplane/net/ipv6.h"
 #include "dataplane/net/net.h"
 
 namespace hafw::carp {
@@ -33,6 +35,10 @@ constexpr uint8_t kBowOut = 255;
 
 constexpr uint32_t kCarpGroupV4 = 0xe0000012;  // 224.0.0.18
 constexpr net::Mac kCarpGroupMac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}};
+// ff02::12 and its Ethernet group 33:33:00:00:00:12 (RFC 2464 §7).
+constexpr net::Addr6 kCarpGroupV6{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12};
+constexpr net::Mac kCarpGroupMac6{{0x33, 0x33, 0x00, 0x00, 0x00, 0x12}};
+net::IpAddr carp_group(net::Family af);  // 224.0.0.18 or ff02::12
 
 struct [[gnu::packed]] CarpHdr {
   uint8_t ver_type;   // version << 4 | type
@@ -49,12 +55,14 @@ static_assert(sizeof(CarpHdr) == 36);
 
 constexpr size_t kAdvertFrameLen = sizeof(net::EthHdr) + sizeof(net::Ipv4Hdr) + sizeof(CarpHdr);
 static_assert(kAdvertFrameLen == 70);
+constexpr size_t kAdvertFrameLen6 = sizeof(net::EthHdr) + sizeof(net::Ipv6Hdr) + sizeof(CarpHdr);
+static_assert(kAdvertFrameLen6 == 90);
 
 // The fields of an advertisement that the election looks at, plus what the
 // HMAC and loop detection need.
 struct Advert {
-  net::IpAddr src;   // IP source: the sending node's own address
-  net::IpAddr dst;   // 224.0.0.18 or our unicast address
+  net::IpAddr src;   // IP source: the sending node's own address (IPv6: its link-local)
+  net::IpAddr dst;   // 224.0.0.18, ff02::12 or our unicast address
   net::Mac eth_src;  // the virtual MAC for a BSD peer, 00:00:5e:00:00:VHID for ucarp
   uint8_t vhid = 0;
   uint8_t advbase = 0;
@@ -75,9 +83,10 @@ struct AdvertFields {
   uint64_t counter = 0;
 };
 
-// Where an advert goes: IPv4 source/destination and the Ethernet destination
-// (kCarpGroupMac for 224.0.0.18; the peer's MAC, or broadcast while unknown,
-// for unicast CARP).
+// Where an advert goes: IP source/destination, both IPv4 or both IPv6 (the
+// family of the advert), and the Ethernet destination (kCarpGroupMac for
+// 224.0.0.18, kCarpGroupMac6 for ff02::12; the peer's MAC, or broadcast while
+// unknown, for unicast CARP).
 struct AdvertAddressing {
   net::IpAddr src;
   net::IpAddr dst;
@@ -108,14 +117,18 @@ class Auth {
 
 std::array<uint8_t, 8> counter_bytes(uint64_t counter);
 
-// A complete Ethernet + IPv4 + CARP advertisement (70 bytes). The Ethernet
-// source is the virtual MAC 00:00:5e:00:01:VHID so that switches learn where
-// the master is from its adverts alone; TTL 255, DF, protocol 112.
+// A complete Ethernet + IP + CARP advertisement in the family of `to`:
+// IPv4 (70 bytes: TTL 255, DF, TOS low delay, protocol 112) or IPv6 (90
+// bytes: hop limit 255, next header 112, traffic class and flow label 0 as
+// OpenBSD sends). The Ethernet source is the virtual MAC 00:00:5e:00:01:VHID
+// so that switches learn where the master is from its adverts alone. The
+// CARP checksum covers the 36-byte header alone in both families (no IPv6
+// pseudo-header: OpenBSD carp6_proto_input_if, FreeBSD carp6_input).
 Frame encode_advert(const AdvertFields& f, const Auth& auth, const AdvertAddressing& to);
 
-// Decode a whole Ethernet frame. Checks in OpenBSD's order where it has one
-// (TTL, length, checksum, then version), then type and authlen as FreeBSD and
-// tshark do. The HMAC is not checked here.
+// Decode a whole Ethernet frame, IPv4 or IPv6. Checks in OpenBSD's order
+// where it has one (TTL or hop limit, length, checksum, then version), then
+// type and authlen as FreeBSD and tshark do. The HMAC is not checked here.
 using Decoded = std::variant<Advert, Drop>;
 Decoded decode_advert(std::span<const uint8_t> frame);
 

@@ -71,6 +71,9 @@ dp::Topology compile_topology(const config::Config& cfg, std::span<const net::Ma
         if (a.is_v4())
           t.configured_vips.vips.push_back(dp::VipView{.addr = a.v4(), .iface = uint8_t(i), .vhid = vip.vhid,
                                                        .vmac = net::Mac::virtual_for(vip.vhid)});
+        else
+          t.configured_vips.vips6.push_back(dp::VipView6{.addr = a.b, .iface = uint8_t(i), .vhid = vip.vhid,
+                                                         .vmac = net::Mac::virtual_for(vip.vhid)});
       break;
     }
   }
@@ -83,6 +86,11 @@ std::vector<carp::VhidConfig> compile_vhids(const config::Config& cfg, std::span
     const config::Interface* ifc = cfg.find_interface(v.interface);
     if (!ifc) continue;
     const size_t i = size_t(ifc - cfg.interfaces.data());
+    const net::Mac mac = i < port_macs.size() ? port_macs[i] : net::Mac{};
+    std::optional<net::IpAddr> src6;
+    // IPv6 adverts leave from the link-local address the workers answer
+    // for (dp::IfaceView::ll6), as the BSDs prefer the parent's first one.
+    if (ifc->address6) src6 = net::IpAddr{net::Family::V6, net::link_local_of(mac)};
     out.push_back(carp::VhidConfig{
         .interface = v.interface,
         .vhid = v.vhid,
@@ -93,7 +101,8 @@ std::vector<carp::VhidConfig> compile_vhids(const config::Config& cfg, std::span
         .preempt = cfg.carp.preempt,
         .peer = v.peer,
         .src = ifc->address.addr,
-        .iface_mac = i < port_macs.size() ? port_macs[i] : net::Mac{},
+        .src6 = src6,
+        .iface_mac = mac,
     });
   }
   return out;

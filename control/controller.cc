@@ -616,6 +616,9 @@ void Controller::publish_owned_vips() {
       if (a.is_v4())
         owned->vips.push_back(dp::VipView{.addr = a.v4(), .iface = uint8_t(idx), .vhid = st.vhid,
                                           .vmac = net::Mac::virtual_for(st.vhid)});
+      else
+        owned->vips6.push_back(dp::VipView6{.addr = a.b, .iface = uint8_t(idx), .vhid = st.vhid,
+                                            .vmac = net::Mac::virtual_for(st.vhid)});
   }
   io_.snapshots().publish(std::unique_ptr<const dp::VipSet>(std::move(owned)));
   vips_dirty_ = false;
@@ -679,17 +682,17 @@ void Controller::poll_links(Time now) {
 // Unicast CARP (carp.vips[].peer): adverts go to the peer's address, and to
 // its MAC once ARP has found it (Ethernet broadcast until then). Re-checked
 // with the link poll, so a peer whose MAC changes is followed.
+// An IPv6 peer is found the same way, by Neighbor Solicitation.
 void Controller::resolve_unicast_peers(Time now) {
   for (const auto& v : cfg_.carp.vips) {
-    if (!v.peer || !v.peer->is_v4()) continue;
+    if (!v.peer) continue;
     const int idx = iface_index(v.interface);
     if (idx < 0) continue;
-    const uint32_t peer = v.peer->v4();
-    if (const net::Mac* mac = neighbors_.find(uint8_t(idx), peer)) {
+    if (const net::Mac* mac = neighbors_.find(uint8_t(idx), *v.peer)) {
       carp_.set_peer_mac(*v.peer, *mac);
       continue;
     }
-    for (auto& frame : neighbors_.want(uint8_t(idx), peer, now)) io_.send(unsigned(idx), frame);
+    for (auto& frame : neighbors_.want(uint8_t(idx), *v.peer, now)) io_.send(unsigned(idx), frame);
   }
 }
 

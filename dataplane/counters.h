@@ -139,7 +139,7 @@ enum class PuntReason : uint8_t {
 };
 
 inline constexpr std::array<net::Named<PuntReason>, size_t(PuntReason::Count)> kPuntReasons{{
-    {PuntReason::Carp, "carp", "CARP advertisement (IP protocol 112) to 224.0.0.18 or to this node"},
+    {PuntReason::Carp, "carp", "CARP advertisement (IP protocol 112) to 224.0.0.18, ff02::12 or to this node"},
     {PuntReason::Pfsync, "pfsync", "state sync frame (IP protocol 240) to 224.0.0.240 or to this node"},
     {PuntReason::Arp, "arp", "ARP the control thread learns neighbours from"},
     {PuntReason::Resolve, "resolve",

@@ -13,10 +13,11 @@ bool is_vmac(const net::Mac& m) { return m.b[0] == 0 && m.b[1] == 0 && m.b[2] ==
 
 // Whether a frame from one of our virtual MACs may be our own come back (an
 // af_packet queue sees what the others send): what this node sends from a
-// virtual MAC is CARP adverts (IPv4 from the interface address), gratuitous
-// ARP and ARP replies (sender a VIP of ours) and echo replies (IPv4 from a
-// VIP of ours). Anything else another station sent. Only the fields at their
-// fixed offsets are read; the later stages validate the headers.
+// virtual MAC is CARP adverts (IPv4 from the interface address, IPv6 from its
+// link-local address), gratuitous ARP and ARP replies (sender a VIP of
+// ours), and echo replies and Neighbor Advertisements (from a VIP of ours).
+// Anything else another station sent. Only the fields at their fixed offsets
+// are read; the later stages validate the headers.
 bool maybe_ours(const View& v, const IfaceView& ifc, const PacketMeta& p, uint16_t type) {
   constexpr size_t kEth = sizeof(net::EthHdr);
   uint32_t src;
@@ -24,6 +25,8 @@ bool maybe_ours(const View& v, const IfaceView& ifc, const PacketMeta& p, uint16
     src = net::be32(reinterpret_cast<const net::ArpHdr*>(p.data + kEth)->spa);
   else if (type == net::kEtherTypeIpv4 && p.len >= kEth + sizeof(net::Ipv4Hdr))
     src = net::be32(reinterpret_cast<const net::Ipv4Hdr*>(p.data + kEth)->src);
+  else if (type == net::kEtherTypeIpv6 && p.len >= kEth + sizeof(net::Ipv6Hdr))
+    return ifc.is_addr6(p.data + kEth + 8) || v.owned->find6_on(p.in, p.data + kEth + 8) != nullptr;
   else
     return false;
   return src == ifc.addr || v.owned->find_on(p.in, src) != nullptr;

@@ -6,14 +6,18 @@ namespace hafw::dp::stage {
 
 namespace {
 
-// Multicast this node listens to on the receiving interface: all nodes, and
-// the solicited-node groups of its addresses there (where Neighbor
-// Solicitations for them arrive). Nothing else: there is no multicast
-// routing, and a router's other groups (all routers, MLD) serve nothing here.
-bool listens(const IfaceView& ifc, const uint8_t* group) {
+// Multicast this node listens to on the receiving interface: all nodes, the
+// solicited-node groups of its addresses and of the VIPs configured there
+// (where Neighbor Solicitations for them arrive: ipv6_local answers for a
+// VIP only while MASTER), and CARP's ff02::12 for CARP. Nothing else: there
+// is no multicast routing, and a router's other groups (all routers, MLD)
+// serve nothing here.
+bool listens(const View& v, const IfaceView& ifc, uint8_t in, const uint8_t* group, uint8_t proto) {
   if (!ifc.has6()) return false;
   return std::memcmp(group, net::kAllNodes.data(), 16) == 0 || net::is_solicited_node_of(group, ifc.addr6.data()) ||
-         net::is_solicited_node_of(group, ifc.ll6.data());
+         net::is_solicited_node_of(group, ifc.ll6.data()) ||
+         (proto == net::kProtoCarp && std::memcmp(group, kCarpGroup6.data(), 16) == 0) ||
+         v.topo->configured_vips.has_solicited_node6(in, group);
 }
 
 void classify(const View& v, PacketMeta& p) {
@@ -22,18 +26,19 @@ void classify(const View& v, PacketMeta& p) {
   const uint8_t* dst = ip + 24;
   const IfaceView& ifc = v.topo->ifaces[p.in];
   if (net::is_multicast6(dst)) {
-    if (listens(ifc, dst)) {
+    if (listens(v, ifc, p.in, dst, p.proto)) {
       p.next = Next::Ipv6Local;
       return;
     }
     return p.to_drop(DropReason::LocalUnsupported);
   }
-  // Weak host model as for IPv4: any node address is local, but a
-  // link-local address only on its own link.
-  if (ifc.is_addr6(dst) || (!net::is_link_local6(dst) && v.topo->is_node_addr6(dst))) {
+  // Weak host model as for IPv4: any node address and any VIP this node is
+  // MASTER for is local, but a link-local address only on its own link.
+  if (ifc.is_addr6(dst) || (!net::is_link_local6(dst) && (v.topo->is_node_addr6(dst) || v.owned->find6(dst)))) {
     p.next = Next::Ipv6Local;
     return;
   }
+  if (v.topo->configured_vips.find6(dst)) return p.to_drop(DropReason::VipNotOwned);
   // The unspecified source is a host probing for its address (duplicate
   // address detection), which only ND to this node may carry. Link-local
   // addresses never leave their link (RFC 4291 §2.5.6). Unspecified,

@@ -150,7 +150,10 @@ void input(const View& v, const StateTable& t, PacketMeta& p) {
   const size_t total = sizeof(net::Ipv6Hdr) + net::be16(ipv6_of(p)->payload_len);
   if ((ip[0] >> 4) != 6 || total == sizeof(net::Ipv6Hdr) || total > avail) return p.to_drop(DropReason::BadIpHeader);
   const uint8_t* src = ip + 8;
-  if (impossible_source6(src) || v.topo->is_node_addr6(src)) return p.to_drop(DropReason::Martian);
+  // Nobody else may use our addresses or the VIPs we are MASTER for (our own
+  // NA or echo reply come back on an af_packet port, or a loop).
+  if (impossible_source6(src) || v.topo->is_node_addr6(src) || v.owned->find6(src))
+    return p.to_drop(DropReason::Martian);
   // The sync link carries state sync only (IPv4 pfsync).
   if (p.in == v.topo->sync_iface) return p.to_drop(DropReason::NotSync);
 

@@ -1,8 +1,11 @@
-// Stage ipv6_local: ICMPv6 addressed to this node. Neighbor Solicitations
-// for its addresses are answered in place with an advertisement (RFC 4861
-// §7.2.4), as arp_input answers ARP; advertisements and other hosts'
-// solicitations go to the control thread, which learns neighbours from
-// them; echo requests get their reply in place (RFC 4443 §4.2). Nothing
+// Stage ipv6_local: ICMPv6 and CARP addressed to this node. CARP (next
+// header 112, to ff02::12 or a node address) goes to the control thread, as
+// ipv4_local sends IPv4's. Neighbor Solicitations for its addresses, and for
+// the VIPs it is MASTER for, are answered in place with an advertisement
+// (RFC 4861 §7.2.4), as arp_input answers ARP; one for a VIP the peer owns
+// is counted (vip_not_owned) and not answered. Advertisements and other
+// hosts' solicitations go to the control thread, which learns neighbours
+// from them; echo requests get their reply in place (RFC 4443 §4.2). Nothing
 // else is served: no router advertisements (hosts are configured), no MLD.
 #include "dataplane/stages.h"
 
@@ -28,7 +31,8 @@ bool nd_valid(const uint8_t* ip, const uint8_t* m, size_t len, uint8_t want, con
   return true;
 }
 
-void solicitation(const IfaceView& ifc, PacketMeta& p, const uint8_t* ip, const uint8_t* m, size_t len) {
+void solicitation(const View& v, const IfaceView& ifc, PacketMeta& p, const uint8_t* ip, const uint8_t* m,
+                  size_t len) {
   const uint8_t* slla;
   if (!nd_valid(ip, m, len, net::kNdOptSourceLla, slla)) return p.to_drop(DropReason::BadNd);
   const uint8_t* src = ip + 8;
@@ -37,11 +41,23 @@ void solicitation(const IfaceView& ifc, PacketMeta& p, const uint8_t* ip, const 
   // group and carries no link-layer address (RFC 4861 §7.1.1).
   if (dad && (!net::is_solicited_node_of(ip + 24, m + 8) || slla)) return p.to_drop(DropReason::BadNd);
   const uint8_t* target = m + 8;
+  // Our address answers with the interface MAC; a VIP we are MASTER for
+  // with its virtual MAC (as arp_input answers ARP for it), so hosts cache
+  // the MAC that moves with the VIP. OpenBSD answers for a carp address
+  // only while MASTER (carp_iamatch6), with the same flags as for its own.
+  net::Mac answer_as = ifc.mac;
   if (!ifc.is_addr6(target)) {
-    // Another host asked about a neighbour: its own address and MAC keep
-    // an entry we have fresh (the control thread only updates).
-    if (!dad && slla) return p.to_control(PuntReason::Nd);
-    return p.to_drop(DropReason::NotForUs);
+    if (const VipView6* vip = v.owned->find6_on(p.in, target)) {
+      answer_as = vip->vmac;
+    } else if (v.topo->configured_vips.find6_on(p.in, target)) {
+      // The peer is MASTER: it answers; a second answer would be split brain.
+      return p.to_drop(DropReason::VipNotOwned);
+    } else {
+      // Another host asked about a neighbour: its own address and MAC keep
+      // an entry we have fresh (the control thread only updates).
+      if (!dad && slla) return p.to_control(PuntReason::Nd);
+      return p.to_drop(DropReason::NotForUs);
+    }
   }
   if (p.room < net::kNdFrameLen) return p.to_drop(DropReason::BadNd);
   net::Mac to;
@@ -54,7 +70,7 @@ void solicitation(const IfaceView& ifc, PacketMeta& p, const uint8_t* ip, const 
   }
   if (to.is_multicast() && !dad) return p.to_drop(DropReason::BadNd);
   net::NdFrame na{.eth_dst = to,
-                  .eth_src = ifc.mac,
+                  .eth_src = answer_as,
                   .src = {},
                   .dst = dad ? net::kAllNodes : net::Addr6{},
                   .type = net::kNdNeighborAdvert,
@@ -62,7 +78,7 @@ void solicitation(const IfaceView& ifc, PacketMeta& p, const uint8_t* ip, const 
                   // defends it and is not solicited (RFC 4861 §7.2.4).
                   .flags = uint8_t(net::kNaRouter | net::kNaOverride | (dad ? 0 : net::kNaSolicited)),
                   .target = {},
-                  .lla = ifc.mac};
+                  .lla = answer_as};
   std::memcpy(na.src.data(), target, 16);
   std::memcpy(na.target.data(), target, 16);
   if (!dad) std::memcpy(na.dst.data(), src, 16);
@@ -79,7 +95,7 @@ void advertisement(PacketMeta& p, const uint8_t* ip, const uint8_t* m, size_t le
   p.to_control(PuntReason::Nd);
 }
 
-void echo(const IfaceView& ifc, PacketMeta& p, uint8_t* ip, uint8_t* m) {
+void echo(const View& v, const IfaceView& ifc, PacketMeta& p, uint8_t* ip, uint8_t* m) {
   if (m[1] != 0 || net::is_multicast6(ip + 24)) return p.to_drop(DropReason::LocalUnsupported);
   // Type 128 -> 129; id, sequence and data unchanged. The pseudo header's
   // sum does not change when source and destination swap.
@@ -96,12 +112,18 @@ void echo(const IfaceView& ifc, PacketMeta& p, uint8_t* ip, uint8_t* m) {
   ip[7] = kDefaultHopLimit;
   net::EthHdr* eth = eth_of(p);
   const net::Mac to = eth->src;
-  eth->src = ifc.mac;
+  // A VIP answers from its virtual MAC (icmp_local does the same for IPv4),
+  // so the host's neighbour entry never changes across a failover.
+  const VipView6* vip = v.owned->find6_on(p.in, ip + 8);
+  eth->src = vip ? vip->vmac : ifc.mac;
   eth->dst = to;
   p.to_tx(p.in);
 }
 
 void local(const View& v, PacketMeta& p) {
+  // CARP to ff02::12 or to one of our addresses (unicast CARP): the control
+  // thread's election, on the CARP punt ring drained first.
+  if (p.proto == net::kProtoCarp) return p.to_control(PuntReason::Carp);
   if (p.proto != net::kProtoIcmpv6) return p.to_drop(DropReason::LocalUnsupported);
   uint8_t* ip = p.data + p.l3;
   uint8_t* m = p.data + p.l4;
@@ -116,11 +138,11 @@ void local(const View& v, PacketMeta& p) {
   const IfaceView& ifc = v.topo->ifaces[p.in];
   switch (type) {
     case net::kNdNeighborSolicit:
-      return solicitation(ifc, p, ip, m, len);
+      return solicitation(v, ifc, p, ip, m, len);
     case net::kNdNeighborAdvert:
       return advertisement(p, ip, m, len);
     case net::kIcmp6EchoRequest:
-      return echo(ifc, p, ip, m);
+      return echo(v, ifc, p, ip, m);
     default:
       return p.to_drop(DropReason::LocalUnsupported);
   }

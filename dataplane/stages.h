@@ -120,6 +120,8 @@ inline void report(WorkerCtx& ctx, StateIndex s, uint64_t id, uint8_t creator, S
 // 224.0.0.18, CARP's group (and VRRP's); 224.0.0.240, pfsync's default group.
 constexpr uint32_t kCarpGroup = 0xe0000012;
 constexpr uint32_t kPfsyncGroup = 0xe00000f0;
+// ff02::12, CARP's IPv6 group.
+constexpr net::Addr6 kCarpGroup6{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12};
 
 constexpr bool is_multicast(uint32_t a) { return (a >> 28) == 0xe; }
 

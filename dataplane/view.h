@@ -63,6 +63,14 @@ struct VipView {
   net::Mac vmac;
 };
 
+// An IPv6 VIP: the same fields with the 16-byte address.
+struct VipView6 {
+  net::Addr6 addr;
+  uint8_t iface;
+  uint8_t vhid;
+  net::Mac vmac;
+};
+
 struct RouteView {
   uint32_t net;      // host order, host bits zero
   uint8_t len;
@@ -71,9 +79,12 @@ struct RouteView {
 };
 
 // A set of VIPs. Config rules bound it to net::kMaxVips, and a firewall node
-// has a handful: a linear scan of 12-byte entries beats hashing.
+// has a handful: a linear scan of 12-byte entries beats hashing. IPv6 VIPs
+// are kept apart (vips6), so the IPv4 scans stay over 12-byte entries and a
+// node without IPv6 VIPs pays one empty loop for them.
 struct VipSet {
   std::vector<VipView> vips;
+  std::vector<VipView6> vips6;
 
   const VipView* find(uint32_t a) const {
     for (const auto& v : vips)
@@ -88,6 +99,25 @@ struct VipSet {
   bool has_vmac(uint8_t ifc, const net::Mac& m) const {
     for (const auto& v : vips)
       if (v.iface == ifc && v.vmac == m) return true;
+    for (const auto& v : vips6)
+      if (v.iface == ifc && v.vmac == m) return true;
+    return false;
+  }
+  const VipView6* find6(const uint8_t* a) const {
+    for (const auto& v : vips6)
+      if (std::memcmp(v.addr.data(), a, 16) == 0) return &v;
+    return nullptr;
+  }
+  const VipView6* find6_on(uint8_t ifc, const uint8_t* a) const {
+    for (const auto& v : vips6)
+      if (v.iface == ifc && std::memcmp(v.addr.data(), a, 16) == 0) return &v;
+    return nullptr;
+  }
+  // A VIP of interface ifc whose solicited-node group is `group` (where a
+  // Neighbor Solicitation for it arrives).
+  bool has_solicited_node6(uint8_t ifc, const uint8_t* group) const {
+    for (const auto& v : vips6)
+      if (v.iface == ifc && net::is_solicited_node_of(group, v.addr.data())) return true;
     return false;
   }
 };

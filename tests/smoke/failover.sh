@@ -13,7 +13,10 @@
 # config reload (hafwctl and SIGHUP) leaves the master MASTER and a broken
 # file is refused; then, with sub-second timers (advbase 0, skews 1/3), the
 # backup is silent on ARP too and a ping every 1 ms loses less than 200 ms at
-# a crash; and the lab leaves nothing behind.
+# a crash; and the lab leaves nothing behind. IPv6: the client pings the LAN's
+# IPv6 VIP and the server through it, resolves it to the virtual MAC, only the
+# master answers Neighbor Solicitations for it (the backup counts them), and
+# after the crash the IPv6 VIP answers from n2.
 #
 # Needs root, iproute2, iputils-ping, iputils-arping and tcpdump, and
 # hafwd/hafwctl under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
@@ -34,6 +37,7 @@ RUN=/tmp/hafw-lab-$P
 # The lab's plan (tools/lab/lab): advbase 1, secondary advskew 100.
 ADVBASE=1 SKEW2=100
 LAN_VIP=192.168.1.1 WAN_VIP=198.51.100.200 SERVER=198.51.100.10
+LAN_VIP6=2001:db8:1::1 SERVER6=2001:db8:51::10
 LAN_VMAC=00:00:5e:00:01:01 WAN_VMAC=00:00:5e:00:01:c8  # 00:00:5e:00:01:VHID
 # Master-down interval of the backup, plus 1 s for polling and scheduling.
 LIMIT_MS=$((3 * ADVBASE * 1000 + SKEW2 * 1000 / 256 + 1000))
@@ -150,6 +154,62 @@ backup_arp_silent() {
   fi
 }
 
+# Neighbour Advertisements for TARGET in a capture (tcpdump's decode).
+na_claims() { tcpdump -r "$1" -n 2>/dev/null | grep -F "neighbor advertisement, tgt is $2"; }
+# vip_not_owned drops of NODE so far.
+vip_not_owned() {
+  "$BUILD/hafwctl" --socket "$RUN/$1.sock" raw stats 2>/dev/null | grep -o '"vip_not_owned": *[0-9]*' |
+    head -n 1 | grep -o '[0-9]*$'
+}
+# The client's neighbour entry (MAC) for ADDRESS, or nothing.
+cli_neigh() {
+  inns cli ip -6 neigh show "$1" dev eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }'
+}
+# IPv6 through the LAN VIP: the client's pings of the VIP are answered, it
+# resolves the VIP to the virtual MAC (the solicitation reaches both nodes
+# through the bridge), and the server answers through it. TAG names the
+# moment.
+ipv6_vip_ok() {
+  local tag=$1 got
+  inns cli ip -6 neigh flush dev eth0
+  inns cli ping -6 -c 3 -i 0.2 -W 1 "$LAN_VIP6" >"$WORK/$tag-ping6-vip.log" 2>&1
+  check "client pings the LAN IPv6 VIP $LAN_VIP6 ($tag)" grep -q " 0% packet loss" "$WORK/$tag-ping6-vip.log"
+  got=$(cli_neigh "$LAN_VIP6")
+  check "client resolves $LAN_VIP6 to the virtual MAC $LAN_VMAC ($tag; got ${got:-none})" \
+    eval '[[ $got == "$LAN_VMAC" ]]'
+  inns cli ping -6 -c 3 -i 0.2 -W 1 "$SERVER6" >"$WORK/$tag-ping6.log" 2>&1
+  check "client pings the server over IPv6 through the IPv6 VIPs ($tag)" grep -q " 0% packet loss" "$WORK/$tag-ping6.log"
+}
+
+# Only the master answers ND for the IPv6 VIP: tcpdump on both nodes' LAN
+# switch ports (-Q in: what the node sent) while the client solicits it;
+# n1's port shows its advertisement, n2's none, and n2 counts the
+# solicitations it did not answer (vip_not_owned).
+backup_nd_silent() {
+  local c1 c2 before after leak i
+  before=$(vip_not_owned n2)
+  ip netns exec "$P-sw" tcpdump -i n1-lan -Q in -n -U -w "$WORK/nd-n1.pcap" icmp6 2>"$WORK/nd-n1.pcap.err" &
+  c1=$!
+  ip netns exec "$P-sw" tcpdump -i n2-lan -Q in -n -U -w "$WORK/nd-n2.pcap" icmp6 2>"$WORK/nd-n2.pcap.err" &
+  c2=$!
+  BG_PIDS+=("$c1" "$c2")
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$WORK/nd-n1.pcap.err" 2>/dev/null && grep -q 'listening on' "$WORK/nd-n2.pcap.err" 2>/dev/null &&
+      break
+    sleep 0.1
+  done
+  ipv6_vip_ok before-failover
+  sleep 0.2
+  capture_stop "$c1"; capture_stop "$c2"
+  check "capture sees the master n1 answer ND for $LAN_VIP6" eval '[[ -n $(na_claims "$WORK/nd-n1.pcap" "$LAN_VIP6") ]]'
+  leak=$(na_claims "$WORK/nd-n2.pcap" "$LAN_VIP6")
+  if [[ -z $leak ]]; then pass "backup n2 sends no Neighbor Advertisement for $LAN_VIP6"
+  else fail "backup n2 advertises $LAN_VIP6:"; sed 's/^/  /' <<<"$leak"; fi
+  after=$(vip_not_owned n2)
+  check "backup n2 counts the solicitation it did not answer (vip_not_owned ${before:-?} -> ${after:-?})" \
+    eval '((${after:-0} > ${before:-0}))'
+}
+
 # Replies in a 'ping -D' log received after time T_MS (epoch ms).
 replies_after() {
   awk -v t="$2" '/^\[[0-9]+\.[0-9]+\].*bytes from/ {
@@ -214,8 +274,9 @@ inns cli ping -c 1 -t 1 -W 2 "$SERVER" >"$WORK/ttl.log" 2>&1
 check "TTL 1 through the VIP: 'Time to live exceeded' from n1's LAN address 192.168.1.2" \
   grep -q "From 192.168.1.2 .*Time to live exceeded" "$WORK/ttl.log"
 
-# Step 3: the backup never answers ARP for a VIP.
+# Step 3: the backup never answers ARP for a VIP, nor ND for the IPv6 VIP.
 backup_arp_silent before-failover
+backup_nd_silent
 
 # Step 3b: the master reloads its config (config.reload, then SIGHUP) and
 # stays MASTER; a broken file is refused and changes nothing.
@@ -273,6 +334,8 @@ else
   fail "n2 MASTER after SIGKILL of n1 (not within 10 s)"
 fi
 traffic_report failover "traffic resumes through n2" "after it became MASTER"
+# The IPv6 VIP moved with the VHID: n2 answers for it now.
+ipv6_vip_ok after-failover
 
 # Step 5: restart the primary; with preempt it takes MASTER back.
 ip netns exec "$P-cli" ping -D -i 0.05 -W 1 -w 40 "$SERVER" >"$WORK/failback-ping.log" 2>&1 &

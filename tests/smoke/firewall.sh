@@ -91,7 +91,7 @@ check "hafwctl states shows the translated TCP state (as $WAN_VIP:port)" \
   grep -qE "^tcp $CLIENT:[0-9]+ -> $SERVER:5201 \(as $WAN_VIP:[0-9]+\)" "$WORK/states.txt"
 
 # Step 2b: dual stack. The same client reaches the same server over IPv6,
-# routed through n1's address6 and passed by the LAN's IPv6 rule, not
+# routed through the IPv6 VIPs (n1 is MASTER) and passed by the LAN's IPv6 rule, not
 # translated: the server sees the client's own address.
 inns cli ping -6 -c 2 -i 0.2 -W 1 "$SERVER6" >"$WORK/ping6.log" 2>&1
 check "client pings the server over IPv6 through the firewall" grep -q " 0% packet loss" "$WORK/ping6.log"

@@ -53,6 +53,10 @@ Frame peer_advert(const char* password, uint8_t advskew, uint8_t ttl = 255) {
   return f;
 }
 
+bool is_v6(const Frame& f) { return f.size() > 13 && f[12] == 0x86 && f[13] == 0xdd; }
+bool is_na(const Frame& f) { return is_v6(f) && f.size() > 54 && f[14 + 6] == 58 && f[54] == 136; }
+bool is_arp(const Frame& f) { return f.size() > 13 && f[12] == 0x08 && f[13] == 0x06; }
+
 // Two nodes with their wan and lan ports on two fake segments, manual clock.
 struct Pair {
   Carp a, b;
@@ -68,6 +72,7 @@ struct Pair {
     if (!up(to)) return;
     for (const auto& f : o.frames) {
       if (f.bytes.size() > 13 && f.bytes[12] == 0x08 && f.bytes[13] == 0x06) continue;  // ARP
+      if (is_na(f.bytes)) continue;  // the workers answer or learn ND; only CARP is punted
       ++delivered;
       deliver(to, to.receive(f.bytes, f.interface, now));
     }
@@ -374,4 +379,155 @@ TEST_CASE("node pair: a demoted node moving every VIP reports no split", "[carp]
   CHECK(states(p.b) == std::vector<State>{State::Master, State::Master});
   CHECK(p.a.split().times == 0);
   CHECK(p.b.split().times == 0);
+}
+
+namespace {
+
+// The LAN VHID with IPv6 VIPs: only 2001:db8:1::1 (v6only), or that and
+// 192.168.1.1 (dual stack). src6 is the link-local address of the node's LAN
+// MAC (02:00:00:00:01:0N).
+std::vector<VhidConfig> plan6(bool dual, const char* src, const char* src6, uint8_t skew) {
+  VhidConfig v{.interface = "lan", .vhid = 1, .addresses = {ip("2001:db8:1::1")}, .password = "lanpass",
+               .advbase = 1, .advskew = skew, .preempt = true, .src = ip(src), .src6 = ip(src6)};
+  if (dual) v.addresses.insert(v.addresses.begin(), ip("192.168.1.1"));
+  return {v};
+}
+Carp primary6(bool dual) { return Carp(plan6(dual, "192.168.1.2", "fe80::ff:fe00:102", 0)); }
+Carp secondary6(bool dual) { return Carp(plan6(dual, "192.168.1.3", "fe80::ff:fe00:103", 100)); }
+
+std::vector<Advert> adverts_of(const Output& o) {
+  std::vector<Advert> v;
+  for (const auto& f : o.frames)
+    if (auto d = decode_advert(f.bytes); std::holds_alternative<Advert>(d)) v.push_back(std::get<Advert>(d));
+  return v;
+}
+
+size_t count(const Output& o, bool (*what)(const Frame&)) {
+  return size_t(std::count_if(o.frames.begin(), o.frames.end(), [&](const OutFrame& f) { return what(f.bytes); }));
+}
+
+}  // namespace
+
+TEST_CASE("node pair: an IPv6-only VHID elects over IPv6 adverts and fails over", "[carp][node][ipv6]") {
+  Pair p{primary6(false), secondary6(false)};
+  p.start();
+  // The primary's first advert: IPv6 only, from its link-local address to
+  // ff02::12, and one unsolicited NA (no ARP: no IPv4 VIP).
+  Output first = p.a.poll(t0 + 3s);
+  p.now = t0 + 3s;
+  const auto ads = adverts_of(first);
+  REQUIRE(ads.size() == 1);
+  CHECK(ads[0].src == ip("fe80::ff:fe00:102"));
+  CHECK(ads[0].dst == ip("ff02::12"));
+  CHECK(std::all_of(first.frames.begin(), first.frames.end(), [](const OutFrame& f) { return is_v6(f.bytes); }));
+  CHECK(count(first, is_na) == 1);
+  CHECK(count(first, is_arp) == 0);
+  p.deliver(p.a, first);
+  p.run_until(t0 + 20s);
+  CHECK(states(p.a) == std::vector<State>{State::Master});
+  CHECK(states(p.b) == std::vector<State>{State::Backup});
+  // Every advert the backup got went through the HMAC and the election.
+  CHECK(p.b.stats().adverts_received >= 15);
+  CHECK(p.b.stats().drops == std::array<uint64_t, size_t(Drop::Count)>{});
+  CHECK(p.b.status()[0].bad_auth == 0);
+
+  p.a_up = false;  // killed: no bow-out
+  const Time md = p.b.next_deadline();  // the last advert heard + 3 s + 100/256 s
+  REQUIRE(md > p.now);
+  p.run_until(md - 1ns);
+  CHECK(states(p.b) == std::vector<State>{State::Backup});
+  Output takeover = p.b.poll(md);
+  CHECK(states(p.b) == std::vector<State>{State::Master});
+  CHECK(adverts_of(takeover).size() == 1);
+  CHECK(adverts_of(takeover)[0].src == ip("fe80::ff:fe00:103"));
+  CHECK(count(takeover, is_na) == 1);
+}
+
+TEST_CASE("node: a dual-stack VHID advertises over IPv4 and IPv6 each interval", "[carp][node][ipv6]") {
+  Carp n = primary6(true);
+  (void)n.start(t0);
+  Output o = n.poll(t0 + 3s);
+  REQUIRE(states(n) == std::vector<State>{State::Master});
+  // The advert in both families with one counter, then ARP and NA.
+  auto ads = adverts_of(o);
+  REQUIRE(ads.size() == 2);
+  CHECK(ads[0].src == ip("192.168.1.2"));
+  CHECK(ads[0].dst == ip("224.0.0.18"));
+  CHECK(ads[1].src == ip("fe80::ff:fe00:102"));
+  CHECK(ads[1].dst == ip("ff02::12"));
+  CHECK(ads[0].counter == ads[1].counter);
+  CHECK(count(o, is_arp) == 1);
+  CHECK(count(o, is_na) == 1);
+  CHECK(n.stats().adverts_sent == 2);
+  // One interval on: two adverts again, no announcements; the second
+  // interval repeats ARP and NA together (sc_delayed_arp = 2).
+  Output o2 = n.poll(t0 + 4s);
+  CHECK(adverts_of(o2).size() == 2);
+  CHECK(count(o2, is_arp) + count(o2, is_na) == 0);
+  Output o3 = n.poll(t0 + 5s);
+  CHECK(adverts_of(o3).size() == 2);
+  CHECK(count(o3, is_arp) == 1);
+  CHECK(count(o3, is_na) == 1);
+  CHECK(count(n.poll(t0 + 6s), is_na) == 0);
+  // A dual-stack peer's IPv4 and IPv6 adverts both authenticate here.
+  Carp b = secondary6(true);
+  (void)b.start(t0);
+  for (const auto& f : o2.frames) (void)b.receive(f.bytes, "lan", t0 + 4s);
+  CHECK(b.stats().adverts_received == 2);
+  CHECK(b.status()[0].bad_auth == 0);
+  // Our own IPv6 advert come back is ours (by its link-local source).
+  for (const auto& f : o2.frames) (void)n.receive(f.bytes, "lan", t0 + 4s);
+  CHECK(drops(n, Drop::OwnAdvert) == 2);
+}
+
+TEST_CASE("node: IPv6 adverts are refused by the IPv4 rules (hop limit, HMAC)", "[carp][node][ipv6]") {
+  Carp n = secondary6(true);
+  (void)n.start(t0);
+  Carp a = primary6(true);
+  (void)a.start(t0);
+  Output o = a.poll(t0 + 3s);
+  Frame v6;
+  for (const auto& f : o.frames)
+    if (is_v6(f.bytes) && !is_na(f.bytes)) v6 = f.bytes;
+  REQUIRE(v6.size() == kAdvertFrameLen6);
+  Frame routed = v6;
+  routed[14 + 7] = 64;
+  (void)n.receive(routed, "lan", t0);
+  CHECK(drops(n, Drop::BadTtl) == 1);
+  // A peer whose VHID lacks the IPv6 VIP: its IPv6 advert fails our HMAC.
+  Carp other(std::vector<VhidConfig>{[] {
+    auto v = plan6(true, "192.168.1.4", "fe80::ff:fe00:104", 0)[0];
+    v.addresses.push_back(ip("2001:db8:1::2"));
+    return v;
+  }()});
+  (void)other.start(t0);
+  for (const auto& f : other.poll(t0 + 3s).frames) (void)n.receive(f.bytes, "lan", t0 + 3s);
+  CHECK(drops(n, Drop::BadAuth) == 2);  // its IPv4 and its IPv6 advert
+  CHECK(n.status()[0].last_bad_auth_from.find("fe80::ff:fe00:104") != std::string::npos);
+  // Its ARP and two NAs were offered too: not CARP. Every frame is counted.
+  CHECK(n.stats().packets_received == 1 + 5);
+  CHECK(drops(n, Drop::NotCarp) == 3);
+}
+
+TEST_CASE("node: a dual-stack master that does not yield is reported after three rounds, not three frames",
+          "[carp][node][ipv6]") {
+  Carp n = primary6(true);
+  (void)n.start(t0);
+  (void)n.poll(t0 + 3s);
+  REQUIRE(n.status()[0].state == State::Master);
+  // A less preferred dual-stack master (skew 100) that does not hear us:
+  // each round brings its IPv4 and its IPv6 advert.
+  Carp other = secondary6(true);
+  (void)other.start(t0);
+  (void)other.poll(t0 + 3s + 100 * kSkew);
+  size_t notices = 0;
+  for (int i = 1; i <= 3; ++i) {
+    const Time at = t0 + 3s + std::chrono::seconds(i);
+    const Output round = other.poll(other.next_deadline());
+    REQUIRE(adverts_of(round).size() == 2);
+    for (const auto& f : round.frames) notices += n.receive(f.bytes, "lan", at).notices.size();
+    CHECK(n.status()[0].state == State::Master);
+    CHECK(notices == (i == 3 ? 1u : 0u));
+  }
+  CHECK(n.status()[0].masters_heard == 6);  // every frame is counted
 }

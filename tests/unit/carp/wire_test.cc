@@ -35,11 +35,12 @@ void fix_ip_csum(Frame& f) {
   f[kIp + 10] = uint8_t(c >> 8);
   f[kIp + 11] = uint8_t(c);
 }
-void fix_carp_csum(Frame& f) {
-  f[kCarp + 6] = f[kCarp + 7] = 0;
-  uint16_t c = ones_sum_csum(&f[kCarp], 36);
-  f[kCarp + 6] = uint8_t(c >> 8);
-  f[kCarp + 7] = uint8_t(c);
+// The CARP header's checksum, for a header at `at` (kCarp over IPv4, kCarp6 over IPv6).
+void fix_carp_csum(Frame& f, size_t at = kCarp) {
+  f[at + 6] = f[at + 7] = 0;
+  uint16_t c = ones_sum_csum(&f[at], 36);
+  f[at + 6] = uint8_t(c >> 8);
+  f[at + 7] = uint8_t(c);
 }
 
 // The ucarp example command line (docs/protocols.md): vhid 7, password
@@ -159,15 +160,18 @@ TEST_CASE("HMAC message: IPv4 VIPs sorted, then IPv6 VIPs sorted, scope word zer
   CHECK(m[3 + 8 + 32 + 3] == 0);
 }
 
-TEST_CASE("unicast advert goes to the peer's address and MAC", "[carp][wire]") {
-  const net::IpAddr vip = ip("10.9.0.100");
+TEST_CASE("unicast advert goes to the peer's address and MAC, over IPv4 or IPv6", "[carp][wire]") {
   const net::Mac peer_mac = *net::Mac::parse("02:00:00:00:00:03");
-  const Frame f = encode_advert(kFields, Auth("secret", 7, {&vip, 1}),
-                                {.src = ip("10.9.0.2"), .dst = ip("10.9.0.3"), .eth_dst = peer_mac});
-  CHECK(std::memcmp(f.data(), peer_mac.b.data(), 6) == 0);
-  auto d = decode_advert(f);
-  REQUIRE(std::holds_alternative<Advert>(d));
-  CHECK(std::get<Advert>(d).dst == ip("10.9.0.3"));
+  // {VIP, our source, the peer}
+  for (const auto& [vip, src, peer] : {std::array{ip("10.9.0.100"), ip("10.9.0.2"), ip("10.9.0.3")},
+                                       std::array{ip("2001:db8:9::100"), ip("fe80::ff:fe00:2"), ip("2001:db8:9::3")}}) {
+    const Frame f = encode_advert(kFields, Auth("secret", 7, {&vip, 1}), {.src = src, .dst = peer, .eth_dst = peer_mac});
+    CHECK(std::memcmp(f.data(), peer_mac.b.data(), 6) == 0);
+    auto d = decode_advert(f);
+    REQUIRE(std::holds_alternative<Advert>(d));
+    CHECK(std::get<Advert>(d).dst == peer);
+    CHECK(std::get<Advert>(d).src == src);
+  }
 }
 
 TEST_CASE("decoder drops bad adverts by named reason", "[carp][wire]") {
@@ -221,16 +225,173 @@ TEST_CASE("decoder drops bad adverts by named reason", "[carp][wire]") {
     fix_ip_csum(f);
     CHECK(drop_of(f) == Drop::NotCarp);
   }
-  SECTION("IPv6 CARP is not in this cut") {
+  SECTION("an IPv6 EtherType over an IPv4 packet") {
     f[12] = 0x86;
     f[13] = 0xdd;
     CHECK(drop_of(f) == Drop::BadAddressFamily);
+  }
+  SECTION("another EtherType") {
+    f[12] = 0x08;
+    f[13] = 0x06;
+    CHECK(drop_of(f) == Drop::NotCarp);
   }
   SECTION("runt frame") {
     f.resize(10);
     CHECK(drop_of(f) == Drop::BadLength);
   }
   SECTION("Ethernet padding after the IP packet is accepted") {
+    f.resize(f.size() + 8, 0);
+    CHECK(std::holds_alternative<Advert>(decode_advert(f)));
+  }
+}
+
+namespace {
+
+constexpr size_t kIp6 = 14, kCarp6 = 54;
+
+// vhid 7, password "secret", IPv6 VIP 2001:db8:9::100, from the link-local
+// address of MAC 02:00:00:00:00:02 to ff02::12.
+const AdvertAddressing kGroup6{.src = ip("fe80::ff:fe00:2"), .dst = ip("ff02::12"), .eth_dst = kCarpGroupMac6};
+
+Frame kat_frame6() {
+  const net::IpAddr vip = ip("2001:db8:9::100");
+  return encode_advert(kFields, Auth("secret", 7, {&vip, 1}), kGroup6);
+}
+
+}  // namespace
+
+TEST_CASE("IPv6 advert known answer: vhid 7, password secret, VIP 2001:db8:9::100", "[carp][wire]") {
+  // Assembled by hand (Python hmac/struct), independent of the encoder:
+  // 33:33:00:00:00:12, hop limit 255, next header 112, from fe80::ff:fe00:2
+  // to ff02::12, the CARP checksum over the 36 bytes alone.
+  const uint8_t expected[] = {
+      0x33, 0x33, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x5e, 0x00, 0x01, 0x07, 0x86, 0xdd,
+      0x60, 0x00, 0x00, 0x00, 0x00, 0x24, 0x70, 0xff, 0xfe, 0x80, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x02, 0xff, 0x02, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x21, 0x07,
+      0x64, 0x07, 0x00, 0x01, 0xb4, 0xaf, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+      0x38, 0x10, 0x3c, 0xc3, 0xf1, 0xe6, 0x0e, 0xeb, 0xa7, 0x4d, 0x63, 0xab, 0xe5, 0x66,
+      0x4c, 0xcc, 0x0d, 0x77, 0xf5, 0xe3,
+  };
+  const Frame f = kat_frame6();
+  REQUIRE(f.size() == sizeof expected);
+  CHECK(std::memcmp(f.data(), expected, sizeof expected) == 0);
+  CHECK(ones_sum_csum(&f[kCarp6], 36) == 0);
+  // The source is the link-local address the dataplane derives from the MAC.
+  const net::Addr6 ll = net::link_local_of(*net::Mac::parse("02:00:00:00:00:02"));
+  CHECK(std::memcmp(&f[kIp6 + 8], ll.data(), 16) == 0);
+
+  auto d = decode_advert(f);
+  REQUIRE(std::holds_alternative<Advert>(d));
+  const Advert& a = std::get<Advert>(d);
+  CHECK(a.src == ip("fe80::ff:fe00:2"));
+  CHECK(a.dst == ip("ff02::12"));
+  CHECK(a.vhid == 7);
+  CHECK(a.advskew == 100);
+  CHECK(a.counter == 0x0102030405060708u);
+  CHECK(a.eth_src == net::Mac::virtual_for(7));
+  CHECK(verify(a, VhidConfig{.interface = "lan", .vhid = 7, .addresses = {ip("2001:db8:9::100")}, .password = "secret"}));
+}
+
+TEST_CASE("HMAC over IPv4 and IPv6 VIPs matches an independently computed vector", "[carp][wire]") {
+  // Python: hmac.new(b"secret", bytes([2, 1, 7]) + 10.9.0.100 + 2001:db8:9::100
+  // + 2001:db8:9::101 + counter 01..08, sha1): the same digest whichever
+  // family carries the advert, so one VHID's IPv4 and IPv6 adverts agree.
+  const uint8_t want[20] = {0xa5, 0xef, 0xf7, 0x52, 0xb9, 0xc4, 0x4e, 0x9e, 0x48, 0x45,
+                            0x25, 0xbe, 0x09, 0x01, 0x75, 0x4d, 0x97, 0xf3, 0x99, 0x1a};
+  const std::vector<net::IpAddr> vips{ip("2001:db8:9::101"), ip("10.9.0.100"), ip("2001:db8:9::100")};
+  const Auth auth("secret", 7, vips);
+  const Frame v4 = encode_advert(kFields, auth, kGroup);
+  const Frame v6 = encode_advert(kFields, auth, kGroup6);
+  CHECK(std::memcmp(&v4[kCarp + 16], want, 20) == 0);
+  CHECK(std::memcmp(&v6[kCarp6 + 16], want, 20) == 0);
+  for (const Frame* f : {&v4, &v6}) {
+    auto d = decode_advert(*f);
+    REQUIRE(std::holds_alternative<Advert>(d));
+    CHECK(auth.verify(std::get<Advert>(d)));
+    // A peer without the second IPv6 VIP refuses both.
+    const std::vector<net::IpAddr> fewer{ip("10.9.0.100"), ip("2001:db8:9::100")};
+    CHECK_FALSE(Auth("secret", 7, fewer).verify(std::get<Advert>(d)));
+  }
+}
+
+TEST_CASE("IPv6 decoder drops bad adverts by named reason", "[carp][wire]") {
+  Frame f = kat_frame6();
+  SECTION("hop limit below 255 means it was routed, counted as the IPv4 TTL") {
+    f[kIp6 + 7] = 254;
+    CHECK(drop_of(f) == Drop::BadTtl);
+  }
+  SECTION("CARP checksum (no pseudo-header: changing an address keeps it valid)") {
+    f[kCarp6 + 20] ^= 0x01;
+    CHECK(drop_of(f) == Drop::BadChecksum);
+    f[kCarp6 + 20] ^= 0x01;
+    f[kIp6 + 8 + 15] ^= 0x01;
+    CHECK(std::holds_alternative<Advert>(decode_advert(f)));
+  }
+  SECTION("version 3, type 2, authlen 6: the same header checks as over IPv4") {
+    struct Bad {
+      size_t at;
+      uint8_t value;
+      Drop why;
+    };
+    for (const Bad& b : {Bad{0, 0x31, Drop::BadVersion}, Bad{0, 0x22, Drop::BadType}, Bad{3, 6, Drop::BadAuthLen}}) {
+      Frame g = f;
+      g[kCarp6 + b.at] = b.value;
+      fix_carp_csum(g, kCarp6);
+      CHECK(drop_of(g) == b.why);
+    }
+  }
+  SECTION("CARP payload shorter than 36 bytes") {
+    f.resize(f.size() - 1);
+    f[kIp6 + 5] = 35;  // payload length 35: consistent IPv6, short CARP
+    CHECK(drop_of(f) == Drop::BadLength);
+  }
+  SECTION("frame shorter than the payload length") {
+    f.resize(f.size() - 1);
+    CHECK(drop_of(f) == Drop::BadIpHeader);
+  }
+  SECTION("truncated IPv6 header") {
+    f.resize(kIp6 + 39);
+    CHECK(drop_of(f) == Drop::BadIpHeader);
+  }
+  SECTION("payload length 0") {
+    f[kIp6 + 4] = f[kIp6 + 5] = 0;
+    CHECK(drop_of(f) == Drop::BadIpHeader);
+  }
+  SECTION("version 4 in an IPv6 frame") {
+    f[kIp6] = 0x45;
+    CHECK(drop_of(f) == Drop::BadAddressFamily);
+  }
+  SECTION("not next header 112") {
+    f[kIp6 + 6] = 17;
+    CHECK(drop_of(f) == Drop::NotCarp);
+  }
+  SECTION("a fragment header") {
+    Frame g(f.begin(), f.begin() + kCarp6);
+    g[kIp6 + 6] = net::kIp6Fragment;
+    g[kIp6 + 5] = 36 + 8;
+    const uint8_t frag[8] = {net::kProtoCarp, 0, 0, 1, 0, 0, 0, 1};  // offset 0, more fragments
+    g.insert(g.end(), frag, frag + 8);
+    g.insert(g.end(), f.begin() + kCarp6, f.end());
+    CHECK(drop_of(g) == Drop::BadIpHeader);
+  }
+  SECTION("a destination options header before CARP is walked") {
+    Frame g(f.begin(), f.begin() + kCarp6);
+    g[kIp6 + 6] = net::kIp6DestOpts;
+    g[kIp6 + 5] = 36 + 8;
+    const uint8_t opts[8] = {net::kProtoCarp, 0, 1, 4, 0, 0, 0, 0};  // PadN
+    g.insert(g.end(), opts, opts + 8);
+    g.insert(g.end(), f.begin() + kCarp6, f.end());
+    auto d = decode_advert(g);
+    REQUIRE(std::holds_alternative<Advert>(d));
+    CHECK(std::get<Advert>(d).vhid == 7);
+  }
+  SECTION("an extension header running past the payload") {
+    f[kIp6 + 6] = net::kIp6HopByHop;
+    f[kCarp6 + 1] = 200;  // the CARP bytes now read as a 1608-byte option header
+    CHECK(drop_of(f) == Drop::BadIpHeader);
+  }
+  SECTION("Ethernet padding after the IPv6 packet is accepted") {
     f.resize(f.size() + 8, 0);
     CHECK(std::holds_alternative<Advert>(decode_advert(f)));
   }
@@ -249,9 +410,31 @@ TEST_CASE("gratuitous ARP announces the VIP from the virtual MAC", "[carp][annou
   for (size_t i = sizeof expected; i < f.size(); ++i) CHECK(f[i] == 0);
 }
 
+TEST_CASE("unsolicited NA announces an IPv6 VIP from the virtual MAC", "[carp][announce]") {
+  // Assembled by hand (Python struct, the ICMPv6 checksum over RFC 8200's
+  // pseudo-header): to ff02::1 from 33:33:00:00:00:01's sender the virtual
+  // MAC, hop limit 255, source = target = the VIP, flags Router|Override
+  // (0xa0: not Solicited), target link-layer option = the virtual MAC.
+  const uint8_t expected[] = {
+      0x33, 0x33, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x5e, 0x00, 0x01, 0x07, 0x86, 0xdd,
+      0x60, 0x00, 0x00, 0x00, 0x00, 0x20, 0x3a, 0xff, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x09,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0xff, 0x02, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x88, 0x00,
+      0x1a, 0x14, 0xa0, 0x00, 0x00, 0x00, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x09, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x5e, 0x00,
+      0x01, 0x07,
+  };
+  const Frame f = unsolicited_na(ip("2001:db8:9::100"), net::Mac::virtual_for(7));
+  REQUIRE(f.size() == sizeof expected);
+  CHECK(std::memcmp(f.data(), expected, sizeof expected) == 0);
+  // Not an advert: the CARP decoder counts it as another protocol.
+  CHECK(drop_of(f) == Drop::NotCarp);
+}
+
 TEST_CASE("decoder survives random and mutated frames", "[carp][wire][fuzz]") {
   std::mt19937_64 rng(0xc4a9);
-  const Frame good = kat_frame();
+  const Frame good4 = kat_frame();
+  const Frame good6 = kat_frame6();
   VhidConfig cfg{.interface = "wan", .vhid = 7, .addresses = {ip("10.9.0.100")}, .password = "secret",
                  .src = ip("10.9.0.3")};
   Carp node({cfg});
@@ -259,6 +442,9 @@ TEST_CASE("decoder survives random and mutated frames", "[carp][wire][fuzz]") {
   size_t accepted = 0;
   for (int i = 0; i < 20000; ++i) {
     Frame f;
+    const bool v6 = rng() % 2;
+    const Frame& good = v6 ? good6 : good4;
+    const size_t at = v6 ? kCarp6 : kCarp;
     switch (rng() % 4) {
       case 0:  // random bytes of random length
         f.resize(rng() % 128);
@@ -274,17 +460,22 @@ TEST_CASE("decoder survives random and mutated frames", "[carp][wire][fuzz]") {
         break;
       case 3:  // valid checksums, random header fields: reaches the later checks
         f = good;
-        for (size_t k = kCarp; k < kCarp + 8; ++k)
+        for (size_t k = at; k < at + 8; ++k)
           if (rng() % 3 == 0) f[k] = uint8_t(rng());
-        if (rng() % 4 == 0) f[kIp] = uint8_t(0x40 | (rng() % 16));
-        fix_carp_csum(f);
-        fix_ip_csum(f);
+        if (v6) {
+          if (rng() % 4 == 0) f[kIp6 + 7] = uint8_t(rng());  // hop limit
+          fix_carp_csum(f, kCarp6);
+        } else {
+          if (rng() % 4 == 0) f[kIp] = uint8_t(0x40 | (rng() % 16));
+          fix_carp_csum(f);
+          fix_ip_csum(f);
+        }
         break;
     }
     auto d = decode_advert(f);
     if (auto* a = std::get_if<Advert>(&d)) {
       ++accepted;
-      CHECK(f.size() >= kAdvertFrameLen);
+      CHECK(f.size() >= (v6 ? kAdvertFrameLen6 : kAdvertFrameLen));
       (void)a;
     }
     (void)node.receive(f, "wan", Time{i});
@@ -305,7 +496,8 @@ TEST_CASE("write advert pcap for tshark", "[.pcap]") {
   REQUIRE(out);
   const uint32_t ghdr[] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};  // LE host, LINKTYPE_ETHERNET
   std::fwrite(ghdr, 1, 24, out);
-  std::vector<Frame> frames{kat_frame(), gratuitous_arp(ip("10.9.0.100"), net::Mac::virtual_for(7))};
+  std::vector<Frame> frames{kat_frame(), gratuitous_arp(ip("10.9.0.100"), net::Mac::virtual_for(7)), kat_frame6(),
+                            unsolicited_na(ip("2001:db8:9::100"), net::Mac::virtual_for(7))};
   uint32_t sec = 1;
   for (const auto& f : frames) {
     const uint32_t rec[] = {sec++, 0, uint32_t(f.size()), uint32_t(f.size())};

@@ -313,3 +313,27 @@ TEST_CASE("IPv6 longest-prefix match: the longest length wins, then the lower in
   dp::Topology none;
   CHECK(none.route6(a("2001:db8::1").data()) == nullptr);
 }
+
+TEST_CASE("IPv6 VIPs go to the topology's VIP set, and their VHID advertises from the link-local address",
+          "[compile][ipv6]") {
+  auto cfg = example_config();
+  cfg.interfaces[kLan].address6 = *net::Prefix::parse("2001:db8:1::2/64");
+  cfg.carp.vips[1].addresses.push_back(*net::IpAddr::parse("2001:db8:1::1"));
+  const dp::Topology t = control::compile_topology(cfg, kMacs);
+  REQUIRE(t.configured_vips.vips.size() == 2);
+  REQUIRE(t.configured_vips.vips6.size() == 1);
+  const dp::VipView6* v = t.configured_vips.find6_on(kLan, net::IpAddr::parse("2001:db8:1::1")->b.data());
+  REQUIRE(v);
+  CHECK(v->vhid == 1);
+  CHECK(v->vmac == Mac::virtual_for(1));
+  CHECK(t.configured_vips.has_vmac(kLan, Mac::virtual_for(1)));
+  CHECK(t.configured_vips.has_solicited_node6(kLan, net::IpAddr::parse("ff02::1:ff00:1")->b.data()));
+  CHECK_FALSE(t.configured_vips.find6_on(kWan, v->addr.data()));
+
+  auto vhids = control::compile_vhids(cfg, kMacs);
+  REQUIRE(vhids.size() == 2);
+  CHECK_FALSE(vhids[0].src6);  // wan has no address6
+  REQUIRE(vhids[1].src6);
+  CHECK(vhids[1].src6->b == net::link_local_of(kLanMac));
+  CHECK(vhids[1].src6->b == t.ifaces[kLan].ll6);  // the address the workers answer for
+}

@@ -535,3 +535,120 @@ TEST_CASE("IPv6: an unknown next hop is solicited, its packet held and sent once
   CHECK(stats["dataplane"]["punts"]["nd"] == 1);
   CHECK(lab.n1->handle("states.summary", nlohmann::json::object())["states"] == 2);
 }
+
+TEST_CASE("IPv6 VIP: two nodes elect over both families, only the master answers ND, and the VIP moves at a crash",
+          "[node][ipv6]") {
+  Lab lab;
+  const net::IpAddr vip6 = ip("2001:db8:1::1"), client6 = ip("2001:db8:1::10");
+  auto dual = [](const char* lan6) {
+    return [lan6](nlohmann::json& j) {
+      j["interfaces"][1]["address6"] = lan6;
+      for (auto& v : j["carp"]["vips"])
+        if (v["interface"] == "lan") v["addresses"].push_back("2001:db8:1::1");
+    };
+  };
+  lab.edit1 = dual("2001:db8:1::2/64");
+  lab.edit2 = dual("2001:db8:1::3/64");
+  lab.start_n1();
+  lab.start_n2();
+  lab.settle();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n2, "lan") == "BACKUP");
+
+  auto lan_status = [](const test::Daemon& n) {
+    for (const auto& s : n.carp().status())
+      if (s.interface == "lan") return s;
+    FAIL("no lan VHID");
+    return n.carp().status()[0];
+  };
+  // n1's LAN VHID advertises over IPv4 and IPv6 each second; n2 takes both
+  // through the real pipeline (the IPv6 one punted from ff02::12) and its
+  // HMAC, and refuses none.
+  const uint64_t heard = lan_status(*lab.n2).adverts_received;
+  lab.run_for(3s);
+  const uint64_t more = lan_status(*lab.n2).adverts_received - heard;
+  CHECK(more >= 5);
+  CHECK(more <= 7);
+  CHECK(lab.n2->carp().stats().drops == std::array<uint64_t, size_t(carp::Drop::Count)>{});
+
+  // The client solicits the VIP: one advertisement, from n1's side, with the
+  // virtual MAC; n2 counts the solicitation it did not answer.
+  auto solicit = [&] {
+    lab.client.received.clear();
+    lab.client.send(net::nd_frame(net::NdFrame{
+        .eth_dst = net::multicast_mac(net::solicited_node(vip6.b.data()).data()), .eth_src = lab.client.mac,
+        .src = client6.b, .dst = net::solicited_node(vip6.b.data()), .type = net::kNdNeighborSolicit, .flags = 0,
+        .target = vip6.b, .lla = lab.client.mac}));
+    lab.settle();
+  };
+  auto nas_for_vip = [&](uint8_t flags) {
+    int n = 0;
+    for (const auto& f : lab.client.received)
+      if (f.size() >= net::kNdFrameLen && f[12] == 0x86 && f[13] == 0xdd && f[54] == net::kNdNeighborAdvert &&
+          std::memcmp(&f[62], vip6.b.data(), 16) == 0 && f[58] == flags && eth_src(f) == net::Mac::virtual_for(1) &&
+          std::memcmp(&f[80], net::Mac::virtual_for(1).b.data(), 6) == 0)
+        ++n;
+    return n;
+  };
+  const uint8_t kSolicitedNa = net::kNaRouter | net::kNaSolicited | net::kNaOverride;
+  const auto before_n2 = lab.io2->counters().drops[size_t(dp::DropReason::VipNotOwned)];
+  solicit();
+  CHECK(nas_for_vip(kSolicitedNa) == 1);
+  CHECK(lab.io2->counters().drops[size_t(dp::DropReason::VipNotOwned)] == before_n2 + 1);
+
+  // The primary dies: n2 takes the VHID, announces the IPv6 VIP with an
+  // unsolicited NA (Router, Override), and answers for it now.
+  lab.client.received.clear();
+  lab.kill_n1();
+  auto took = lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 5s);
+  REQUIRE(took);
+  CHECK(*took <= 3s + kSkew100 + 10ms);
+  CHECK(nas_for_vip(net::kNaRouter | net::kNaOverride) == 1);
+  solicit();
+  CHECK(nas_for_vip(kSolicitedNa) == 1);
+}
+
+TEST_CASE("unicast CARP over IPv6: an IPv6-only VHID's adverts go to the peer's address6 and, once ND found it, "
+          "its MAC",
+          "[node][unicast][ipv6]") {
+  Lab lab;
+  // The LAN VHID holds one IPv6 VIP and names the other node's address6 as
+  // its peer: no IPv4 adverts, no group.
+  auto v6only = [](const char* lan6, const char* peer6) {
+    return [lan6, peer6](nlohmann::json& j) {
+      j["interfaces"][1]["address6"] = lan6;
+      for (auto& v : j["carp"]["vips"])
+        if (v["interface"] == "lan") {
+          v["addresses"] = {"2001:db8:1::1"};
+          v["peer"] = peer6;
+        }
+    };
+  };
+  lab.edit1 = v6only("2001:db8:1::2/64", "2001:db8:1::3");
+  lab.edit2 = v6only("2001:db8:1::3/64", "2001:db8:1::2");
+  lab.start_n1();
+  lab.start_n2();
+  lab.run_for(5s);
+  REQUIRE(Lab::state(*lab.n1, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n2, "lan") == "BACKUP");
+
+  test::Host watcher(lab.lan);
+  lab.run_for(3s);
+  const net::Addr6 n1_ll = net::link_local_of(mac(1, 1)), n2_addr = ip("2001:db8:1::3").b;
+  size_t unicast = 0, other = 0, v4 = 0;
+  for (const auto& f : watcher.received) {
+    if (as_ipv4(f) && as_ipv4(f)->proto == net::kProtoCarp) ++v4;
+    if (f.size() < 54 || f[12] != 0x86 || f[13] != 0xdd || f[14 + 6] != net::kProtoCarp) continue;
+    if (std::memcmp(&f[14 + 8], n1_ll.data(), 16) != 0) continue;
+    if (std::memcmp(&f[14 + 24], n2_addr.data(), 16) == 0 && eth_dst(f) == mac(2, 1)) ++unicast;
+    else ++other;
+  }
+  CHECK(unicast >= 2);  // an advert a second, from n1's link-local address
+  CHECK(other == 0);    // none to ff02::12, none to broadcast any more
+  CHECK(v4 == 0);       // the VHID has no IPv4 VIP
+  CHECK(lab.n2->carp().stats().drops == std::array<uint64_t, size_t(carp::Drop::Count)>{});
+
+  lab.kill_n1();
+  CHECK(lab.time_until([&] { return Lab::state(*lab.n2, "lan") == "MASTER"; }, 5s));
+}

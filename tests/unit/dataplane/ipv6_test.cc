@@ -104,26 +104,33 @@ bool icmp6_ok(const Bytes& f) {
   return net::icmp6_checksum(ip, ip + 40, size_t(ip[4]) << 8 | ip[5]) == 0;
 }
 
+// The client's solicitation for `target` answered in place: an NA on the
+// LAN from `target` and MAC `as` to the client, Router/Solicited/Override,
+// `as` as the target link-layer address, hop limit 255, a valid checksum.
+void check_solicited_na(const Fw6::Out& o, const net::Addr6& target, Mac as) {
+  REQUIRE(o.p.next == dp::Next::Tx);
+  CHECK(o.p.out == kLan);
+  REQUIRE(o.frame.size() == net::kNdFrameLen);
+  CHECK(eth_of(o.frame).dst == kHostMac);
+  CHECK(eth_of(o.frame).src == as);
+  CHECK(addr_at(o.frame, 22) == target);   // from the target
+  CHECK(addr_at(o.frame, 38) == kClient);  // to the asker
+  CHECK(o.frame[14 + 7] == 255);
+  CHECK(o.frame[54] == net::kNdNeighborAdvert);
+  CHECK(o.frame[58] == (net::kNaRouter | net::kNaSolicited | net::kNaOverride));
+  CHECK(addr_at(o.frame, 62) == target);
+  CHECK(o.frame[78] == net::kNdOptTargetLla);
+  CHECK(std::memcmp(&o.frame[80], as.b.data(), 6) == 0);
+  CHECK(icmp6_ok(o.frame));
+}
+
 }  // namespace
 
 TEST_CASE("IPv6 ND: a solicitation for a node address is answered with an advertisement in place", "[ipv6][nd]") {
   Fw6 fw;
   SECTION("to the solicited-node group, for the global address") {
     auto o = fw.send(kLan, ns(kClient, net::solicited_node(kLanAddr.data()), kLanAddr, kHostMac));
-    REQUIRE(o.p.next == dp::Next::Tx);
-    CHECK(o.p.out == kLan);
-    REQUIRE(o.frame.size() == net::kNdFrameLen);
-    CHECK(eth_of(o.frame).dst == kHostMac);
-    CHECK(eth_of(o.frame).src == kLanMac);
-    CHECK(addr_at(o.frame, 22) == kLanAddr);  // from the target
-    CHECK(addr_at(o.frame, 38) == kClient);   // to the asker
-    CHECK(o.frame[14 + 7] == 255);
-    CHECK(o.frame[54] == net::kNdNeighborAdvert);
-    CHECK(o.frame[58] == (net::kNaRouter | net::kNaSolicited | net::kNaOverride));
-    CHECK(addr_at(o.frame, 62) == kLanAddr);
-    CHECK(o.frame[78] == net::kNdOptTargetLla);
-    CHECK(std::memcmp(&o.frame[80], kLanMac.b.data(), 6) == 0);
-    CHECK(icmp6_ok(o.frame));
+    check_solicited_na(o, kLanAddr, kLanMac);
   }
   SECTION("for the link-local address") {
     const auto ll = net::link_local_of(kLanMac);
@@ -336,5 +343,143 @@ TEST_CASE("IPv6 through the firewall: the same rules, states and TCP tracking as
     CHECK(fw.send(kWan, tcp6(kWanMac, kGwMac, kRemote, kClient, 50000, 22, 0x02)).p.next == dp::Next::Tx);
     CHECK(fw.send(kWan, tcp6(kWanMac, kGwMac, kRemote, kClient, 50000, 23, 0x02)).dropped(DropReason::DefaultBlock));
     CHECK(pol->totals(0).matches == 1);
+  }
+}
+
+namespace {
+
+// The LAN VIP 2001:db8:1::1 of vhid 1 (which also holds 192.168.1.1): the
+// MASTER answers for it with the virtual MAC, the BACKUP not at all.
+const net::Addr6 kVip6 = a6("2001:db8:1::1");
+const Mac kVmac = Mac::virtual_for(1);
+
+struct Vip6 : Fw6 {
+  explicit Vip6(bool master) {
+    t.topo.configured_vips.vips6 = {{.addr = kVip6, .iface = kLan, .vhid = 1, .vmac = kVmac}};
+    t.owned = master ? t.topo.configured_vips : dp::VipSet{};
+  }
+};
+
+// A CARP advert's IPv6 envelope (the control thread decodes the rest).
+Bytes carp6(const net::Addr6& s, const net::Addr6& d, Mac to, uint8_t hops = 255) {
+  Bytes carp(36, 0);
+  carp[0] = 0x21;
+  carp[1] = 1;
+  return ip6_frame(to, kVmac, s, d, net::kProtoCarp, carp, hops);
+}
+const net::Addr6 kCarpGroup6 = a6("ff02::12");
+const Mac kCarpMac6{{0x33, 0x33, 0, 0, 0, 0x12}};
+
+}  // namespace
+
+TEST_CASE("IPv6 VIP: the MASTER answers ND with the virtual MAC, the BACKUP is silent and counts it",
+          "[ipv6][nd][vip]") {
+  const Bytes solicit = ns(kClient, net::solicited_node(kVip6.data()), kVip6, kHostMac);
+  SECTION("MASTER") {
+    Vip6 fw(true);
+    auto o = fw.send(kLan, solicit);
+    check_solicited_na(o, kVip6, kVmac);  // from the VIP and the virtual MAC
+    // A unicast probe (the host's NUD) to the VIP at the virtual MAC too.
+    Bytes probe = ns(kClient, kVip6, kVip6, kHostMac);
+    std::memcpy(probe.data(), kVmac.b.data(), 6);
+    o = fw.send(kLan, probe);
+    REQUIRE(o.p.next == dp::Next::Tx);
+    CHECK(eth_of(o.frame).src == kVmac);
+    // The node's own address still answers with the interface MAC.
+    o = fw.send(kLan, ns(kClient, net::solicited_node(kLanAddr.data()), kLanAddr, kHostMac));
+    REQUIRE(o.p.next == dp::Next::Tx);
+    CHECK(eth_of(o.frame).src == kLanMac);
+    // On another interface the VIP is nobody's.
+    auto w = fw.send(kWan, ns(kServer, net::solicited_node(kVip6.data()), kVip6, kServerMac));
+    CHECK(w.p.next == dp::Next::Drop);
+    CHECK(fw.drops(DropReason::VipNotOwned) == 0);
+  }
+  SECTION("BACKUP") {
+    Vip6 fw(false);
+    CHECK(fw.send(kLan, solicit).dropped(DropReason::VipNotOwned));
+    Bytes probe = ns(kClient, kVip6, kVip6, kHostMac);
+    std::memcpy(probe.data(), kLanMac.b.data(), 6);
+    CHECK(fw.send(kLan, probe).dropped(DropReason::VipNotOwned));
+    CHECK(fw.drops(DropReason::VipNotOwned) == 2);
+    // Its own address is answered as ever.
+    CHECK(fw.send(kLan, ns(kClient, net::solicited_node(kLanAddr.data()), kLanAddr, kHostMac)).p.next ==
+          dp::Next::Tx);
+  }
+}
+
+TEST_CASE("IPv6 VIP: echo and transit follow the IPv4 VIP rules", "[ipv6][icmp][vip]") {
+  SECTION("MASTER answers a ping of the VIP from the VIP and the virtual MAC") {
+    Vip6 fw(true);
+    auto o = fw.send(kLan, echo6(kClient, kVip6, kVmac, kHostMac));
+    REQUIRE(o.p.next == dp::Next::Tx);
+    CHECK(o.frame[54] == net::kIcmp6EchoReply);
+    CHECK(addr_at(o.frame, 22) == kVip6);
+    CHECK(addr_at(o.frame, 38) == kClient);
+    CHECK(eth_of(o.frame).src == kVmac);
+    CHECK(eth_of(o.frame).dst == kHostMac);
+    CHECK(icmp6_ok(o.frame));
+    // The VIP as the hosts' gateway: traffic to the virtual MAC is routed.
+    auto f = fw.send(kLan, echo6(kClient, kRemote, kVmac, kHostMac));
+    REQUIRE(f.p.next == dp::Next::Tx);
+    CHECK(f.p.out == kWan);
+    CHECK(eth_of(f.frame).dst == kGwMac);
+    // Our own NA or echo reply from the VIP come back (af_packet) is no
+    // neighbour's, and not another station using our virtual MAC.
+    CHECK(fw.send(kLan, o.frame).dropped(DropReason::NotForUs));
+    Bytes na = net::nd_frame(net::NdFrame{.eth_dst = net::multicast_mac(net::kAllNodes.data()), .eth_src = kVmac,
+                                          .src = kVip6, .dst = net::kAllNodes, .type = net::kNdNeighborAdvert,
+                                          .flags = net::kNaRouter | net::kNaOverride, .target = kVip6,
+                                          .lla = kVmac});
+    CHECK(fw.send(kLan, na).dropped(DropReason::Martian));
+    // ... nor our own IPv6 advert (from our link-local address).
+    CHECK(fw.send(kLan, carp6(net::link_local_of(kLanMac), kCarpGroup6, kCarpMac6)).dropped(DropReason::Martian));
+    CHECK(fw.counters.read().vmac_from_other[1] == 0);
+    // A frame from our virtual MAC another station sent is counted.
+    CHECK(fw.send(kLan, echo6(kClient, kLanAddr, kLanMac, kVmac)).p.next == dp::Next::Tx);
+    CHECK(fw.counters.read().vmac_from_other[1] == 1);
+  }
+  SECTION("BACKUP answers no ping of the VIP and forwards nothing for the virtual MAC") {
+    Vip6 fw(false);
+    CHECK(fw.send(kLan, echo6(kClient, kVip6, kLanMac, kHostMac)).dropped(DropReason::VipNotOwned));
+    CHECK(fw.send(kLan, echo6(kClient, kVip6, kVmac, kHostMac)).dropped(DropReason::VipNotOwned));
+    CHECK(fw.send(kLan, echo6(kClient, kRemote, kVmac, kHostMac)).dropped(DropReason::VipNotOwned));
+    CHECK(fw.drops(DropReason::VipNotOwned) == 3);
+    // The MASTER's unsolicited NA (from the VIP, to all nodes) is heard.
+    Bytes na = net::nd_frame(net::NdFrame{.eth_dst = net::multicast_mac(net::kAllNodes.data()), .eth_src = kVmac,
+                                          .src = kVip6, .dst = net::kAllNodes, .type = net::kNdNeighborAdvert,
+                                          .flags = net::kNaRouter | net::kNaOverride, .target = kVip6,
+                                          .lla = kVmac});
+    auto o = fw.send(kLan, na);
+    CHECK(o.p.next == dp::Next::Control);
+    CHECK(o.p.punt == dp::PuntReason::Nd);
+  }
+}
+
+TEST_CASE("IPv6 CARP goes to the control thread like IPv4 CARP", "[ipv6][carp]") {
+  Vip6 fw(false);
+  const net::Addr6 peer_ll = net::link_local_of(mac(0xb2));
+  SECTION("to ff02::12") {
+    auto o = fw.send(kLan, carp6(peer_ll, kCarpGroup6, kCarpMac6));
+    REQUIRE(o.p.next == dp::Next::Control);
+    CHECK(o.p.punt == dp::PuntReason::Carp);
+    CHECK(fw.counters.read().punts[size_t(dp::PuntReason::Carp)] == 1);
+  }
+  SECTION("unicast to a node address (an IPv6 peer)") {
+    auto o = fw.send(kLan, carp6(a6("2001:db8:1::3"), kLanAddr, kLanMac));
+    REQUIRE(o.p.next == dp::Next::Control);
+    CHECK(o.p.punt == dp::PuntReason::Carp);
+  }
+  SECTION("a routed advert is the control thread's to count (bad_ttl), as for IPv4") {
+    auto o = fw.send(kLan, carp6(peer_ll, kCarpGroup6, kCarpMac6, 254));
+    CHECK(o.p.next == dp::Next::Control);
+  }
+  SECTION("an interface without IPv6 takes none") {
+    fw.t.topo.ifaces[kLan].plen6 = 0;
+    CHECK(fw.send(kLan, carp6(peer_ll, kCarpGroup6, kCarpMac6)).dropped(DropReason::LocalUnsupported));
+  }
+  SECTION("another protocol to ff02::12 is not for us") {
+    Bytes f = carp6(peer_ll, kCarpGroup6, kCarpMac6);
+    f[14 + 6] = net::kProtoUdp;
+    CHECK(fw.send(kLan, f).p.next == dp::Next::Drop);
   }
 }
