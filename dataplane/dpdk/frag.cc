@@ -59,11 +59,25 @@ void Reassembly::count_from(uint32_t from, DropReason why, WorkerCounters& c) co
 rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
   if (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - dr_->cnt < kDeathRowRoom) flush();
   c.add(IoCounter::FragmentsIn);
-  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
-  const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
-  const bool between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
+  // One table serves both families (the library keys IPv4 and IPv6 apart).
+  // `between`: a fragment with others before and after it.
+  auto* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
   const uint32_t before = dr_->cnt;
-  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+  bool between;
+  rte_mbuf* whole;
+  if ((l3[0] >> 4) == 6) {
+    // ipv6_input has checked that the fragment header follows the IPv6 header.
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
+    auto* fh = reinterpret_cast<rte_ipv6_fragment_ext*>(ip + 1);
+    const uint16_t fd = rte_be_to_cpu_16(fh->frag_data);
+    between = RTE_IPV6_GET_MF(fd) && RTE_IPV6_GET_FO(fd);
+    whole = rte_ipv6_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip, fh);
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+    between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
+    whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+  }
   const uint32_t after = dr_->cnt;
   // The library says only "complete" or "not yet"; what it put on death row
   // says why it let fragments go. A stale entry it found on the way (or
@@ -118,10 +132,13 @@ rte_mbuf* Reassembly::linearize(rte_mbuf* chain, WorkerCounters& c) {
       rte_pktmbuf_free(chain);
     }
   }
-  // The library leaves the header's checksum zero.
+  // The library leaves an IPv4 header's checksum zero (IPv6 has none; it
+  // has removed the fragment header and set the payload length).
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  if ((ip->version_ihl >> 4) == 4) {
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+  }
   m->ol_flags = 0;
   return m;
 }
