@@ -48,7 +48,6 @@ enum class DropReason : uint8_t {
   FragTimeout,
   FragTableFull,
   FragNoBuffer,
-  Ipv6Fragment,
   Ipv6ExtHeader,
   BadNd,
   TooBig,
@@ -111,9 +110,6 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "a fragment of a new packet while the worker's reassembly table is full (dataplane.fragments.max_packets)"},
     {DropReason::FragNoBuffer, "frag_no_buffer",
      "a reassembled packet with no buffer to hold it whole, or to cut it again for the egress MTU"},
-    {DropReason::Ipv6Fragment, "ipv6_fragment",
-     "an IPv6 fragment whose fragment header follows other extension headers: the reassembly takes it only right "
-     "after the IPv6 header, and a fragment cannot be matched to a state"},
     {DropReason::Ipv6ExtHeader, "ipv6_ext_header",
      "IPv6 extension headers truncated, more than 8 of them or past the first 200 bytes, hop-by-hop options not "
      "first, or a type 0 routing header (RFC 5095)"},

@@ -108,10 +108,9 @@ Walk walk(const uint8_t* ip, size_t len, bool quote) {
 
 // A fragment the walk found (RFC 8200 §4.5), checked as ipv4_input checks
 // IPv4's before the reassembly table holds it: its bounds, and a first
-// fragment's transport header. The table takes a fragment header only
-// right after the IPv6 header (DPDK's ip_frag library: it removes the
-// fragment header as if nothing came before it), so one behind other
-// extension headers is ipv6_fragment.
+// fragment's transport header. The headers before the fragment header are
+// the unfragmentable part; the reassembled packet keeps the first
+// fragment's.
 void fragment(PacketMeta& p, const uint8_t* ip, size_t total, const Walk& w) {
   const size_t offset = w.frag_field & 0xfff8;
   const bool more = (w.frag_field & 1) != 0;
@@ -121,10 +120,9 @@ void fragment(PacketMeta& p, const uint8_t* ip, size_t total, const Walk& w) {
     return p.to_drop(r);
   if (offset == 0 && !transport_header_whole(w.proto, ip + w.off, total - w.off))
     return p.to_drop(DropReason::FragTiny);
-  if (w.frag != sizeof(net::Ipv6Hdr)) return p.to_drop(DropReason::Ipv6Fragment);
   p.set(PacketFlag::V6);
   p.proto = w.proto;
-  // The reassembly's l3_len: the IPv6 header and the fragment header.
+  // The reassembly's l3_len: to the end of the fragment header.
   p.l4 = uint8_t(p.l3 + w.frag + 8);
   p.next = Next::Reassemble;
 }

@@ -51,8 +51,8 @@ class Reassembly {
   Reassembly(const Reassembly&) = delete;
   Reassembly& operator=(const Reassembly&) = delete;
 
-  // Takes fragment m (one segment; l2_len and l3_len set: for IPv6 the
-  // IPv6 and fragment headers, the one right after the other), of either
+  // Takes fragment m (one segment; l2_len and l3_len set: for IPv6 up to
+  // the end of the fragment header, other extension headers before it), of either
   // family. Returns the packet it completes, in one segment (IPv4: with a
   // valid header checksum; IPv6: without its fragment header), or null:
   // held until its packet completes, or dropped (counted in c).

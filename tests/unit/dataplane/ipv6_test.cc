@@ -357,11 +357,18 @@ TEST_CASE("IPv6 fragments are checked, then sent to reassembly; an atomic fragme
     CHECK(send(net::kIp6Fragment, frag(net::kIp6Fragment, 0, false, inner)).dropped(DropReason::FragMalformed));
     CHECK(send(net::kIp6Fragment, frag(net::kIp6Fragment, 0, true, inner)).dropped(DropReason::FragMalformed));
   }
-  SECTION("a fragment header behind other extension headers is not reassembled (ipv6_fragment)") {
+  SECTION("a fragment header behind other extension headers: l3_len covers them") {
     Bytes ext{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
     const Bytes f = frag(net::kProtoUdp, 8, false, Bytes(16, 0));
     ext.insert(ext.end(), f.begin(), f.end());
-    CHECK(send(net::kIp6DestOpts, ext).dropped(DropReason::Ipv6Fragment));
+    auto o = send(net::kIp6DestOpts, ext);
+    REQUIRE(o.p.next == dp::Next::Reassemble);
+    CHECK(o.p.l4 - o.p.l3 == 56);
+    // The unfragmentable headers count toward the 65,535 bytes.
+    Bytes big{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
+    const Bytes g = frag(net::kProtoUdp, 65520, false, Bytes(8, 0));
+    big.insert(big.end(), g.begin(), g.end());
+    CHECK(send(net::kIp6DestOpts, big).dropped(DropReason::FragOversize));  // 8 + 65520 + 8
     // An atomic one there is still a whole packet.
     Bytes atomic{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
     const Bytes a = frag(net::kProtoTcp, 0, false, tcp);

@@ -138,6 +138,30 @@ Bytes piece6(const Bytes& whole, uint32_t id, size_t offset, size_t len, bool mo
   return f;
 }
 
+// datagram6() behind a hop-by-hop and a destination options header (8
+// bytes each, PadN), and a fragment of it: the IPv6 header and both
+// headers repeated, the fragment header after them.
+Bytes datagram6_ext(size_t payload) {
+  Bytes d = datagram6(payload);
+  const uint8_t ext[16] = {60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0};
+  d.insert(d.begin() + 54, ext, ext + 16);
+  d[14 + 6] = 0;
+  const size_t plen = 16 + 8 + payload;
+  d[14 + 4] = uint8_t(plen >> 8), d[14 + 5] = uint8_t(plen);
+  return d;
+}
+Bytes piece6_ext(const Bytes& whole, uint32_t id, size_t offset, size_t len, bool more) {
+  Bytes f(whole.begin(), whole.begin() + 70);
+  f[14 + 48] = 44;  // the destination options header names the fragment header
+  const uint8_t fh[8] = {17, 0, uint8_t(offset >> 8), uint8_t((offset & 0xf8) | (more ? 1 : 0)),
+                         uint8_t(id >> 24), uint8_t(id >> 16), uint8_t(id >> 8), uint8_t(id)};
+  f.insert(f.end(), fh, fh + 8);
+  f.insert(f.end(), whole.begin() + 70 + long(offset), whole.begin() + 70 + long(offset + len));
+  const size_t plen = 16 + 8 + len;
+  f[14 + 4] = uint8_t(plen >> 8), f[14 + 5] = uint8_t(plen);
+  return f;
+}
+
 rte_mbuf* mbuf(const Bytes& f) {
   rte_mbuf* m = rte_pktmbuf_alloc(eal().pool);
   REQUIRE(m);
@@ -145,7 +169,11 @@ rte_mbuf* mbuf(const Bytes& f) {
   REQUIRE(p);
   std::memcpy(p, f.data(), f.size());
   m->l2_len = 14;
-  m->l3_len = (f[14] >> 4) == 6 ? 48 : 20;  // IPv6: with the fragment header, as ipv6_input sets it
+  m->l3_len = 20;
+  if ((f[14] >> 4) == 6) {  // IPv6: to the end of the fragment header, as ipv6_input sets it
+    m->l3_len = 48;
+    if (f[14 + 6] != 44) m->l3_len += 16;  // behind datagram6_ext()'s two headers
+  }
   return m;
 }
 
@@ -488,4 +516,28 @@ TEST_CASE("a flood of IPv6 fragments that never complete holds bounded buffers, 
   CHECK(t.add(piece6(d, 1, 0, 1448, true), 30012).empty());
   CHECK(t.add(piece6(d, 1, 1448, 1448, true), 30012).empty());
   CHECK(t.add(piece6(d, 1, 2896, 104, false), 30013) == d);
+}
+
+TEST_CASE("IPv6 fragments behind other extension headers keep the first fragment's headers",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  const Bytes d = datagram6_ext(2992);
+  SECTION("three fragments, copied into a whole buffer") {
+    CHECK(t.add(piece6_ext(d, 8, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6_ext(d, 8, 2896, 104, false)).empty());
+    CHECK(t.add(piece6_ext(d, 8, 0, 1448, true)) == d);
+  }
+  SECTION("two, made whole in place") {
+    const Bytes s = datagram6_ext(1192);
+    CHECK(t.add(piece6_ext(s, 9, 0, 600, true)).empty());
+    CHECK(t.add(piece6_ext(s, 9, 600, 600, false)) == s);
+  }
+  SECTION("later fragments without the headers: the first fragment's count") {
+    const Bytes plain = datagram6(2992);
+    CHECK(t.add(piece6(plain, 10, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6(plain, 10, 2896, 104, false)).empty());
+    CHECK(t.add(piece6_ext(d, 10, 0, 1448, true)) == d);
+  }
+  CHECK(t.io(IoCounter::Reassembled) == 1);
+  CHECK(t.c.read().drops == decltype(t.c.read().drops){});
 }
