@@ -32,7 +32,7 @@ struct Dataplane {
   // Seconds per state timeout class (net::Timeout): pf's defaults, with the
   // file's `dataplane.timeouts` applied.
   net::Timeouts timeouts = net::default_timeouts();
-  // dataplane.fragments: IPv4 reassembly, per worker (docs/dataplane.md, "Fragments").
+  // dataplane.fragments: IPv4 and IPv6 reassembly, per worker (docs/dataplane.md, "Fragments").
   struct Fragments {
     uint32_t max_packets = 1024;  // packets being reassembled at once
     uint32_t timeout_ms = 30000;  // from a packet's first fragment to its last

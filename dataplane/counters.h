@@ -38,7 +38,7 @@ enum class DropReason : uint8_t {
   NatPortsExhausted,
   NatUntranslatable,
   NotSync,
-  // IPv4 fragments (docs/dataplane.md, "Fragments"): refused before reassembly ...
+  // Fragments of both families (docs/dataplane.md, "Fragments"): refused before reassembly ...
   FragTiny,
   FragOversize,
   FragMalformed,
@@ -49,7 +49,6 @@ enum class DropReason : uint8_t {
   FragTableFull,
   FragNoBuffer,
   FragHandoverFull,
-  Ipv6Fragment,
   Ipv6ExtHeader,
   BadNd,
   TooBig,
@@ -96,11 +95,12 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
     {DropReason::NotSync, "not_sync",
      "arrived on the sync interface but is not a state sync frame: the sync link carries state sync only"},
     {DropReason::FragTiny, "frag_tiny",
-     "an IPv4 first fragment too short to hold its whole transport header, or a TCP fragment at offset 8 (RFC 1858, "
-     "RFC 3128)"},
-    {DropReason::FragOversize, "frag_oversize", "an IPv4 fragment that would end past 65,535 bytes"},
+     "a first fragment too short to hold its whole transport header (IPv6: and every extension header before it, RFC "
+     "7112), or an IPv4 TCP fragment at offset 8 (RFC 1858, RFC 3128)"},
+    {DropReason::FragOversize, "frag_oversize", "a fragment that would end past 65,535 bytes (IPv4: of packet; IPv6: of payload)"},
     {DropReason::FragMalformed, "frag_malformed",
-     "an IPv4 fragment with no payload, or not the last and its payload not a multiple of 8 bytes"},
+     "a fragment with no payload, or not the last and its payload not a multiple of 8 bytes; an IPv6 packet with a "
+     "second fragment header"},
     {DropReason::FragOverlap, "frag_overlap",
      "fragments of a packet that overlap or repeat: every fragment the table held for it is dropped"},
     {DropReason::FragTooMany, "frag_too_many",
@@ -113,9 +113,6 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "a reassembled packet with no buffer to hold it whole, or to cut it again for the egress MTU"},
     {DropReason::FragHandoverFull, "frag_handover_full",
      "a fragment for a packet another worker reassembles, while that worker's fragment ring was full"},
-    {DropReason::Ipv6Fragment, "ipv6_fragment",
-     "an IPv6 packet with a fragment header: there is no IPv6 reassembly yet, and a fragment cannot be matched to a "
-     "state"},
     {DropReason::Ipv6ExtHeader, "ipv6_ext_header",
      "IPv6 extension headers truncated, more than 8 of them or past the first 200 bytes, hop-by-hop options not "
      "first, or a type 0 routing header (RFC 5095)"},
@@ -124,7 +121,7 @@ inline constexpr std::array<net::Named<DropReason>, size_t(DropReason::Count)> k
      "target, bad options) or an ICMPv6 message to this node with a bad checksum"},
     {DropReason::TooBig, "too_big",
      "an IPv6 packet longer than the egress interface's MTU, and no ICMPv6 packet too big went back (see "
-     "dataplane.icmp)"},
+     "dataplane.icmp); a reassembled one longer than the port's own MTU"},
 }};
 static_assert(net::in_enum_order(kDropReasons), "kDropReasons must list every DropReason in order");
 
@@ -173,9 +170,11 @@ inline constexpr std::array<net::Named<IoCounter>, size_t(IoCounter::Count)> kIo
     {IoCounter::ToControl, "to_control", "frames handed to the control thread"},
     {IoCounter::ControlRingFull, "control_ring_full", "frames for the control thread dropped: its ring was full"},
     {IoCounter::Unsupported, "unsupported", "multi-segment frames (scatter RX is not enabled)"},
-    {IoCounter::FragmentsIn, "fragments_in", "IPv4 fragments taken into a worker's reassembly table"},
+    {IoCounter::FragmentsIn, "fragments_in", "IPv4 and IPv6 fragments taken into a worker's reassembly table"},
     {IoCounter::Reassembled, "reassembled", "packets reassembled from them, then filtered and forwarded whole"},
-    {IoCounter::Fragmented, "fragmented", "reassembled packets longer than the egress port's MTU, cut again"},
+    {IoCounter::Fragmented, "fragmented",
+     "reassembled IPv4 packets longer than the egress port's MTU, cut again (IPv6 ones are answered with packet too "
+     "big)"},
     {IoCounter::FragmentsOut, "fragments_out", "fragments those were cut into (counted in tx too)"},
     {IoCounter::FragmentsHandedOver, "fragments_handed_over",
      "fragments received by one worker and passed to the worker that reassembles their packet (several workers)"},

@@ -146,23 +146,12 @@ void fragment(PacketMeta& p, uint8_t proto, size_t ihl, size_t total) {
   const uint16_t frag = net::be16(ipv4_of(p)->frag);
   const size_t offset = size_t(frag & 0x1fff) * 8;
   const size_t payload = total - ihl;
-  const bool more = (frag & 0x2000) != 0;
-  // Only the last fragment may end off an 8-byte boundary.
-  if (payload == 0 || (more && payload % 8 != 0)) return p.to_drop(DropReason::FragMalformed);
-  // The ping of death: a packet that would end past the largest IPv4 packet.
-  if (ihl + offset + payload > 65535) return p.to_drop(DropReason::FragOversize);
-  const uint8_t* l4 = p.data + p.l3 + ihl;
-  if (offset == 0) {
-    // The first fragment holds the whole transport header a firewall reads,
-    // or a later fragment could rewrite what the rules saw (RFC 1858 §3).
-    size_t need = 0;
-    if (proto == net::kProtoTcp) need = payload >= 13 ? std::max<size_t>(20, size_t(l4[12] >> 4) * 4) : 20;
-    else if (proto == net::kProtoUdp || proto == net::kProtoIcmp) need = 8;
-    if (payload < need) return p.to_drop(DropReason::FragTiny);
-  } else if (offset == 8 && proto == net::kProtoTcp) {
-    // RFC 1858 §3.2: TCP at offset 8 overlaps the header's flags.
+  if (const DropReason r = check_fragment_bounds(ihl, offset, payload, (frag & 0x2000) != 0); r != DropReason::Count)
+    return p.to_drop(r);
+  if (offset == 0 && !transport_header_whole(proto, p.data + p.l3 + ihl, payload))
     return p.to_drop(DropReason::FragTiny);
-  }
+  // RFC 1858 §3.2: TCP at offset 8 overlaps the header's flags.
+  if (offset == 8 && proto == net::kProtoTcp) return p.to_drop(DropReason::FragTiny);
   p.l4 = uint8_t(p.l3 + ihl);
   p.next = Next::Reassemble;
 }

@@ -1,6 +1,7 @@
 // Stage ipv6_input: validate the IPv6 header (RFC 8200), walk its extension
 // headers to the transport header with a bound, refuse impossible and own
-// sources, fragments (no reassembly yet) and type 0 routing headers, check
+// sources and type 0 routing headers, check fragments and send them to
+// reassembly (an atomic fragment is a whole packet: RFC 6946), check
 // the transport header as ipv4_input does, and write the flow key the state
 // table and the rules share with IPv4 (16-byte addresses, family V6).
 #include "dataplane/stages.h"
@@ -24,17 +25,29 @@ struct Walk {
   DropReason drop = DropReason::Count;  // Count: the walk reached the transport header
   uint8_t proto = 0;
   size_t off = 0;      // from the IPv6 header
-  bool later_fragment = false;  // only for a quote: a fragment past the first (no ports)
+  bool later_fragment = false;  // a fragment past the first (no ports: the walk ends at its fragment header)
+  size_t frag = 0;     // from the IPv6 header: the fragment header of a packet to reassemble, 0 if none
+  uint16_t frag_field = 0;  // its offset and M flag, host order
 };
 
 // Walk the extension headers of the IPv6 packet at ip (len bytes). A
-// fragment header ends the walk: in a packet it is a drop (ipv6_fragment);
-// in a quoted packet (`quote`) its next header is the protocol, with ports
+// fragment header (RFC 8200 §4.5) in a packet:
+// - an atomic fragment (offset 0, M clear) is a whole packet (RFC 6946): its
+//   fragment header is passed over and the walk goes on;
+// - a later fragment ends the walk: what follows is data (`later_fragment`);
+// - a first fragment's walk goes on to the transport header, which the
+//   fragment must hold, with every header before it (RFC 7112): a chain cut
+//   short is frag_tiny;
+// - a second fragment header is frag_malformed (nothing fragments twice).
+// In a quoted packet (`quote`) its next header is the protocol, with ports
 // only in the first fragment.
 Walk walk(const uint8_t* ip, size_t len, bool quote) {
   Walk w;
   w.proto = ip[6];
   w.off = sizeof(net::Ipv6Hdr);
+  bool fragment = false;  // a fragment header seen
+  // A first fragment that ends inside its header chain is tiny, not broken.
+  const auto short_chain = [&] { return w.frag != 0 ? DropReason::FragTiny : DropReason::Ipv6ExtHeader; };
   for (unsigned n = 0;; ++n) {
     const uint8_t nh = w.proto;
     if (nh != net::kIp6HopByHop && nh != net::kIp6Routing && nh != net::kIp6DestOpts && nh != net::kIp6Fragment) {
@@ -43,20 +56,40 @@ Walk walk(const uint8_t* ip, size_t len, bool quote) {
       if (w.off > kMaxExtBytes + sizeof(net::Ipv6Hdr)) w.drop = DropReason::Ipv6ExtHeader;
       return w;
     }
-    if (n >= kMaxExtHeaders || w.off + 8 > len || w.off + 8 > kMaxExtBytes + sizeof(net::Ipv6Hdr)) {
+    if (n >= kMaxExtHeaders || w.off + 8 > kMaxExtBytes + sizeof(net::Ipv6Hdr)) {
       w.drop = DropReason::Ipv6ExtHeader;
+      return w;
+    }
+    if (w.off + 8 > len) {
+      w.drop = short_chain();
       return w;
     }
     const uint8_t* h = ip + w.off;
     if (nh == net::kIp6Fragment) {
-      if (!quote) {
-        w.drop = DropReason::Ipv6Fragment;
+      const uint16_t field = net::be16(net::load16(h + 2));
+      if (quote) {
+        w.later_fragment = (field & 0xfff8) != 0;
+        w.proto = h[0];
+        w.off += 8;
         return w;
       }
-      w.later_fragment = (net::load16(h + 2) & net::be16(0xfff8)) != 0;
+      if (fragment) {
+        w.drop = DropReason::FragMalformed;
+        return w;
+      }
+      fragment = true;
       w.proto = h[0];
+      if ((field & 0xfff9) != 0) {  // not atomic: an offset, or more to come
+        w.frag = w.off;
+        w.frag_field = field;
+        if ((field & 0xfff8) != 0) {
+          w.later_fragment = true;
+          w.off += 8;
+          return w;
+        }
+      }
       w.off += 8;
-      return w;
+      continue;
     }
     // Hop-by-hop options come first or not at all (RFC 8200 §4.3); a type 0
     // routing header is deprecated for the amplification it allows (RFC 5095).
@@ -67,10 +100,31 @@ Walk walk(const uint8_t* ip, size_t len, bool quote) {
     w.proto = h[0];
     w.off += (size_t(h[1]) + 1) * 8;
     if (w.off > len) {
-      w.drop = DropReason::Ipv6ExtHeader;
+      w.drop = short_chain();
       return w;
     }
   }
+}
+
+// A fragment the walk found (RFC 8200 §4.5), checked as ipv4_input checks
+// IPv4's before the reassembly table holds it: its bounds, and a first
+// fragment's transport header. The headers before the fragment header are
+// the unfragmentable part; the reassembled packet keeps the first
+// fragment's.
+void fragment(PacketMeta& p, const uint8_t* ip, size_t total, const Walk& w) {
+  const size_t offset = w.frag_field & 0xfff8;
+  const bool more = (w.frag_field & 1) != 0;
+  const size_t payload = total - w.frag - 8;  // the fragmentable bytes this one carries
+  if (const DropReason r = check_fragment_bounds(w.frag - sizeof(net::Ipv6Hdr), offset, payload, more);
+      r != DropReason::Count)
+    return p.to_drop(r);
+  if (offset == 0 && !transport_header_whole(w.proto, ip + w.off, total - w.off))
+    return p.to_drop(DropReason::FragTiny);
+  p.set(PacketFlag::V6);
+  p.proto = w.proto;
+  // The reassembly's l3_len: to the end of the fragment header.
+  p.l4 = uint8_t(p.l3 + w.frag + 8);
+  p.next = Next::Reassemble;
 }
 
 void addresses6(net::FlowKey& k, const uint8_t* ip, uint8_t proto) {
@@ -159,6 +213,10 @@ void input(const View& v, const StateTable& t, PacketMeta& p) {
 
   const Walk w = walk(ip, total, false);
   if (w.drop != DropReason::Count) return p.to_drop(w.drop);
+  // A fragment has no ports to match a state or a rule with (a later one)
+  // or may be rewritten by one (the first): only the whole packet meets
+  // them, after the worker's reassembly.
+  if (w.frag != 0) return fragment(p, ip, total, w);
   p.set(PacketFlag::V6);
   p.proto = w.proto;
   p.l4 = uint8_t(p.l3 + w.off);

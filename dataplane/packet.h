@@ -53,7 +53,7 @@ enum class Next : uint8_t {
   Tx,       // transmit on `out` (a reply goes back out of `in`)
   Control,  // to the control thread; `punt` says why
   Drop,     // free; `drop` says why (counted by the pipeline)
-  // An IPv4 fragment that passed ipv4_input's checks, for the worker's I/O
+  // A fragment that passed ipv4_input's or ipv6_input's checks, for the worker's I/O
   // to reassemble (dataplane/io.h): the whole packet, if it completes, runs
   // through the pipeline again from the start, flagged Reassembled.
   Reassemble,
@@ -66,7 +66,7 @@ enum class PacketFlag : uint8_t {
   Translated = 4,  // NAT rewrote an address or port: `key` still holds the packet as it arrived
   TxIpCsum = 8,    // the port computes the IPv4 header checksum on transmit (checksum field 0)
   KeepState = 16,  // Filter: the rule that passed it keeps state
-  Reassembled = 32,  // set by the I/O: made whole from fragments; cut again on Tx if longer than the MTU
+  Reassembled = 32,  // set by the I/O: made whole from fragments; IPv4 is cut again on Tx if longer than the MTU
   V6 = 64,         // an IPv6 packet (ipv6_input): the stages both families share read its layout
 };
 

@@ -10,6 +10,7 @@
 // Only pipeline.cc and the stage files include this.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -85,6 +86,30 @@ inline Next output_of(const PacketMeta& p) { return p.has(PacketFlag::V6) ? Next
 // ports as they lie in the header (sport, dport: one word, as in FlowKey).
 // Count: it passes. Inline: every packet of either family comes here.
 inline DropReason check_ports(uint8_t proto, const uint8_t* l4, size_t l4_len, uint32_t& ports);
+
+// A fragment's checks both input stages make before the reassembly table
+// holds it (docs/dataplane.md, "Fragments"). `head` is what counts toward
+// the 65,535-byte limit before the fragmentable part (IPv4's header, IPv6's
+// unfragmentable extension headers: RFC 8200 §4.5), `offset` and `payload`
+// the fragment's place and bytes. Count: it may go to reassembly.
+inline DropReason check_fragment_bounds(size_t head, size_t offset, size_t payload, bool more) {
+  // Only the last fragment may end off an 8-byte boundary.
+  if (payload == 0 || (more && payload % 8 != 0)) return DropReason::FragMalformed;
+  // The ping of death: a packet that would end past the largest one.
+  if (head + offset + payload > 65535) return DropReason::FragOversize;
+  return DropReason::Count;
+}
+
+// Whether a first fragment holds the whole transport header a firewall
+// reads (`avail` bytes at l4), so no later fragment can rewrite what the
+// rules saw (RFC 1858 §3; for IPv6 the whole header chain, RFC 7112): TCP's
+// 20 bytes and options, UDP's, ICMP's and ICMPv6's 8.
+inline bool transport_header_whole(uint8_t proto, const uint8_t* l4, size_t avail) {
+  size_t need = 0;
+  if (proto == net::kProtoTcp) need = avail >= 13 ? std::max<size_t>(20, size_t(l4[12] >> 4) * 4) : 20;
+  else if (proto == net::kProtoUdp || proto == net::kProtoIcmp || proto == net::kProtoIcmpv6) need = 8;
+  return avail >= need;
+}
 
 
 // The transport header and the bytes the IP total length leaves for it.

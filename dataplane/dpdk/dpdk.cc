@@ -9,7 +9,7 @@
 // advert. Otherwise, or when that queue is full, they go through one
 // single-producer ring per port that worker 0 drains onto its own TX queue. Punted frames go the other way through one ring per worker,
 // and with state sync each worker's state events through one more
-// (dataplane/sync_events.h). Each worker reassembles the IPv4 fragments it
+// (dataplane/sync_events.h). Each worker reassembles the IPv4 and IPv6 fragments it
 // receives in a table of its own (frag.h); RSS sends every fragment of a
 // packet to one queue (see the RSS comment in init).
 #include "dataplane/dpdk/dpdk.h"
@@ -214,7 +214,7 @@ class Impl final : public DpdkIo {
   FragSettings frag_;
   const std::atomic<int64_t>* clock_ns_ = nullptr;
   std::vector<std::unique_ptr<Reassembly>> reasm_;  // per worker
-  std::vector<uint16_t> mtu_;                       // per port: the IPv4 MTU a reassembled packet is cut to
+  std::vector<uint16_t> mtu_;                       // per port: the MTU a reassembled IPv4 packet is cut to
   rte_mempool* whole_pool_ = nullptr;
   int ioctl_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   std::vector<net::Mac> macs_;
@@ -361,7 +361,8 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     const bool ip_csum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     if (ip_csum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     // RSS. Fragments: a NIC classifies an IPv4 packet with MF or an offset
-    // as FRAG_IPV4 and, that type enabled, hashes it on its addresses only,
+    // as FRAG_IPV4 (an IPv6 one with a fragment header as FRAG_IPV6) and,
+    // that type enabled, hashes it on its addresses only,
     // so every fragment of a packet — the first carries ports, the others
     // none — reaches one queue and one worker's reassembly table. Whole
     // TCP and UDP packets hash with their ports (NONFRAG_IPV4_TCP/UDP), so
@@ -373,8 +374,9 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
     uint8_t rss_key[64];
     if (workers_ > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP)) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-      conf.rx_adv_conf.rss_conf.rss_hf =
-          info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+      conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_FRAG_IPV4 |
+                                                                          RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_TCP |
+                                                                          RTE_ETH_RSS_UDP);
       if (info.hash_key_size > 0 && info.hash_key_size <= sizeof rss_key) {
         for (unsigned i = 0; i < info.hash_key_size; ++i) rss_key[i] = kSymmetricRssKeyByte[i % 2];
         conf.rx_adv_conf.rss_conf.rss_key = rss_key;
@@ -593,6 +595,14 @@ void Impl::run_worker(unsigned id) {
           m->data_len = m->pkt_len = p.len;
           TxBuffer& b = tx[p.out];
           if (p.has(PacketFlag::Reassembled) && size_t(p.len - p.l3) > mtu_[p.out]) {
+            // IPv6 is never cut on the way (RFC 8200 §5): ipv6_route answers
+            // what is longer than the interface's MTU with packet too big,
+            // and a port whose own MTU is smaller still drops it.
+            if (p.has(PacketFlag::V6)) {
+              st.add(DropReason::TooBig);
+              dropped[n_drop++] = m;
+              break;
+            }
             // Longer than the egress MTU: cut again (its fragments had DF
             // clear, and the library keeps DF as the first one had it).
             const unsigned n = fragment(m, p.l3, mtu_[p.out], pool_, cut, kMaxFragmentsOut);

@@ -43,7 +43,7 @@ struct DpdkSetup {
   // inserts, updates and deletes (PacketIo::poll_events). Off, the workers
   // pay one null check per packet and nothing else.
   bool state_events = false;
-  // IPv4 reassembly: each worker's table (dataplane.fragments).
+  // IPv4 and IPv6 reassembly: each worker's table (dataplane.fragments).
   FragSettings fragments;
   // Tests: the workers' clock, in nanoseconds, instead of steady_clock (a
   // manual clock the golden harness advances to time fragments out).
@@ -61,7 +61,7 @@ class DpdkIo : public PacketIo {
   void start_workers();
   // Stop and join the workers; pending control frames are sent first.
   void stop_workers();
-  // IPv4 fragments the workers' reassembly tables hold now.
+  // Fragments (both families) the workers' reassembly tables hold now.
   uint64_t fragments_held() const;
   // The TX queue the control thread sends on itself for this port (the
   // workers own 0..workers-1), or -1: the port has none to spare (or is

@@ -23,6 +23,45 @@ constexpr uint32_t kBucketEntries = 4;
 // new one on death row, or an erroneous entry's and the new one.
 constexpr uint32_t kDeathRowRoom = 2 * (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1);
 
+// An IPv6 fragment whose fragment header follows other extension headers
+// (hop-by-hop, destination options, routing: `ext` bytes of them, the
+// unfragmentable part with the IPv6 header). The library assumes the
+// fragment header right after the IPv6 header: it takes the fragment's
+// bytes to be the payload length less 8, and on completion removes the
+// fragment header by moving everything before it, then sets the IPv6
+// header's next header from the 8 bytes after it. So before the call the
+// payload length is lowered by `ext` (the library then counts the right
+// bytes), and the two next headers it cannot know — the IPv6 header's and
+// the fragment header's — ride in the first fragment's mbuf hash word
+// (nothing reads it after RX) for mend6() to put back with the length.
+constexpr uint32_t kMend6 = 1u << 16;
+
+void prepare6(rte_mbuf* m, uint8_t* ip, const rte_ipv6_fragment_ext* fh, uint16_t ext) {
+  m->hash.usr = 0;
+  if (ext == 0) return;
+  m->hash.usr = kMend6 | uint32_t(ip[6]) << 8 | fh->next_header;
+  auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
+  h->payload_len = rte_cpu_to_be_16(uint16_t(rte_be_to_cpu_16(h->payload_len) - ext));
+}
+
+// The reassembled packet `m` (its headers in its first segment) as the
+// first fragment's headers said, without the fragment header.
+void mend6(rte_mbuf* m) {
+  if (!(m->hash.usr & kMend6)) return;
+  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
+  const size_t ext = m->l3_len - sizeof(rte_ipv6_hdr) - sizeof(rte_ipv6_fragment_ext);
+  ip[6] = uint8_t(m->hash.usr >> 8);
+  auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
+  h->payload_len = rte_cpu_to_be_16(uint16_t(rte_be_to_cpu_16(h->payload_len) + ext));
+  // The last unfragmentable header named the fragment header: now what
+  // the fragment header named. Hop-by-hop, destination options and
+  // routing headers all give their length in 8-byte units after the first 8.
+  size_t last = sizeof(rte_ipv6_hdr);
+  for (size_t at = last; at < sizeof(rte_ipv6_hdr) + ext; at += (size_t(ip[at + 1]) + 1) * 8) last = at;
+  ip[last] = uint8_t(m->hash.usr);
+  m->hash.usr = 0;
+}
+
 }  // namespace
 
 unsigned max_fragments() { return RTE_LIBRTE_IP_FRAG_MAX_FRAG; }
@@ -59,11 +98,28 @@ void Reassembly::count_from(uint32_t from, DropReason why, WorkerCounters& c) co
 rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
   if (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - dr_->cnt < kDeathRowRoom) flush();
   c.add(IoCounter::FragmentsIn);
-  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
-  const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
-  const bool between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
+  // One table serves both families (the library keys IPv4 and IPv6 apart).
+  // `between`: a fragment with others before and after it.
+  auto* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
   const uint32_t before = dr_->cnt;
-  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+  bool between;
+  rte_mbuf* whole;
+  if ((l3[0] >> 4) == 6) {
+    // The fragment header ends l3_len (ipv6_input), `ext` bytes of other
+    // extension headers before it.
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
+    auto* fh = reinterpret_cast<rte_ipv6_fragment_ext*>(l3 + m->l3_len - sizeof(rte_ipv6_fragment_ext));
+    const uint16_t fd = rte_be_to_cpu_16(fh->frag_data);
+    between = RTE_IPV6_GET_MF(fd) && RTE_IPV6_GET_FO(fd);
+    prepare6(m, l3, fh, uint16_t(m->l3_len - sizeof(rte_ipv6_hdr) - sizeof(rte_ipv6_fragment_ext)));
+    whole = rte_ipv6_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip, fh);
+    if (whole) mend6(whole);
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+    between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
+    whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+  }
   const uint32_t after = dr_->cnt;
   // The library says only "complete" or "not yet"; what it put on death row
   // says why it let fragments go. A stale entry it found on the way (or
@@ -118,10 +174,13 @@ rte_mbuf* Reassembly::linearize(rte_mbuf* chain, WorkerCounters& c) {
       rte_pktmbuf_free(chain);
     }
   }
-  // The library leaves the header's checksum zero.
+  // The library leaves an IPv4 header's checksum zero (IPv6 has none; it
+  // has removed the fragment header and set the payload length).
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, m->l2_len);
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  if ((ip->version_ihl >> 4) == 4) {
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+  }
   m->ol_flags = 0;
   return m;
 }

@@ -1,17 +1,16 @@
-// IPv4 reassembly and fragmentation for the DPDK glue, on DPDK's ip_frag
-// library (docs/dataplane.md, "Fragments").
+// IPv4 and IPv6 reassembly, and IPv4 fragmentation, for the DPDK glue, on
+// DPDK's ip_frag library (docs/dataplane.md, "Fragments").
 //
-// The pipeline sends a fragment that passed ipv4_input's checks to the
-// Reassemble exit; the worker hands its mbuf to its own Reassembly (one
+// The pipeline sends a fragment that passed ipv4_input's or ipv6_input's
+// checks to the Reassemble exit; the worker hands its mbuf to its own Reassembly (one
 // ip_frag table per worker: no lock), and a packet that completes comes
 // back as one segment, for the pipeline to run again from the start. A
 // reassembled packet the rules pass that is longer than the egress port's
-// MTU is cut again on transmit (fragment()).
+// MTU is cut again on transmit (fragment()) if it is IPv4; an IPv6 one
+// never reaches transmit (ipv6_route answers it with packet too big).
 //
 // Every fragment the table lets go of is counted by reason: a timeout, an
 // overlap (or a repeat), too many fragments, or no room in the table.
-// IPv6 fragments are to use the same table (rte_ipv6_frag_reassemble_packet)
-// and the same accounting.
 #pragma once
 
 #include <atomic>
@@ -52,9 +51,11 @@ class Reassembly {
   Reassembly(const Reassembly&) = delete;
   Reassembly& operator=(const Reassembly&) = delete;
 
-  // Takes fragment m (one segment; l2_len and l3_len set). Returns the
-  // packet it completes, in one segment with a valid IPv4 header checksum,
-  // or null: held until its packet completes, or dropped (counted in c).
+  // Takes fragment m (one segment; l2_len and l3_len set: for IPv6 up to
+  // the end of the fragment header, other extension headers before it), of either
+  // family. Returns the packet it completes, in one segment (IPv4: with a
+  // valid header checksum; IPv6: without its fragment header), or null:
+  // held until its packet completes, or dropped (counted in c).
   rte_mbuf* add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c);
   // Drops the packets that timed out by now_ms (counted).
   void expire(uint64_t now_ms, WorkerCounters& c);

@@ -121,10 +121,11 @@ class Builder {
     only(j, where, {"iface", "note", "eth_src", "eth_dst", "src", "dst", "ttl", "id", "tos", "df", "udp", "tcp",
                     "icmp", "icmp6", "ext", "frag"});
     const bool v6 = is_v6(need(j, "src", where), where + ".src");
-    Bytes ip = v6 ? packet6(j, where) : packet(j, where);
+    size_t unfragmentable = 20;  // IPv4's header; IPv6's and its `ext` headers
+    Bytes ip = v6 ? packet6(j, where, &unfragmentable) : packet(j, where);
     if (j.contains("frag")) {
-      if (v6) throw CaseError(where + ".frag: IPv6 fragments are not built yet");
-      ip = cut(ip, j["frag"], where + ".frag", j.contains("id"));
+      ip = v6 ? cut6(ip, unfragmentable, j["frag"], where + ".frag", j)
+              : cut(ip, j["frag"], where + ".frag", j.contains("id"));
     }
     Bytes b(14 + ip.size());
     const net::Mac dst = mac(need(j, "eth_dst", where), where + ".eth_dst");
@@ -176,7 +177,9 @@ class Builder {
   // list of extension headers written before the transport header, each
   // {"type": 0|43|44|60, "len": 8-byte units after the first 8} (routing:
   // "routing_type"; fragment: "offset", "more") with zero padding.
-  Bytes packet6(const json& j, const std::string& where) {
+  // `unfragmentable`, if given, gets the bytes of the IPv6 header and the
+  // extension headers (what a fragment repeats).
+  Bytes packet6(const json& j, const std::string& where, size_t* unfragmentable = nullptr) {
     const auto src = addr6(need(j, "src", where), where + ".src");
     const auto dst = addr6(need(j, "dst", where), where + ".dst");
     uint8_t proto;
@@ -224,8 +227,45 @@ class Builder {
     std::copy(src.begin(), src.end(), ip.begin() + 8);
     std::copy(dst.begin(), dst.end(), ip.begin() + 24);
     ip.insert(ip.end(), ext.begin(), ext.end());
+    if (unfragmentable) *unfragmentable = ip.size();
     ip.insert(ip.end(), l4.begin(), l4.end());
     return ip;
+  }
+
+  // One fragment of the whole IPv6 packet `ip` (RFC 8200 §4.5): its first
+  // `unfrag` bytes (the IPv6 header and the frame's `ext` headers) repeated,
+  // a fragment header (the frame's `id` as its identification) after them,
+  // then the slice of the rest `frag` names as cut() does for IPv4.
+  Bytes cut6(const Bytes& ip, size_t unfrag, const json& j, const std::string& where, const json& frame) {
+    only(j, where, {"offset", "len", "mf", "header_offset"});
+    if (!frame.contains("id")) throw CaseError(where + ": a fragment needs the packet's \"id\"");
+    const uint32_t id = uint32_t(number(frame["id"], where + ".id", 0xffffffff));
+    const size_t payload = ip.size() - unfrag;
+    const size_t offset = number(need(j, "offset", where), where + ".offset", 65528);
+    if (offset % 8 != 0) throw CaseError(where + ".offset: must be a multiple of 8");
+    if (offset > payload) throw CaseError(where + ".offset: past the packet's " + std::to_string(payload) + " bytes");
+    const size_t len = j.contains("len") ? number(j["len"], where + ".len", payload - offset) : payload - offset;
+    const bool mf = j.contains("mf") ? j["mf"].get<bool>() : offset + len < payload;
+    const size_t said = j.contains("header_offset") ? number(j["header_offset"], where + ".header_offset", 65528) : offset;
+    if (said % 8 != 0) throw CaseError(where + ".header_offset: must be a multiple of 8");
+    // The next header field that named the fragmentable part now names the
+    // fragment header: the IPv6 header's, or the last extension header's.
+    size_t next_at = 6, at = 40;
+    for (uint8_t type = ip[6]; at < unfrag; type = ip[next_at]) {
+      next_at = at;
+      at += type == 44 ? 8 : (size_t(ip[at + 1]) + 1) * 8;
+    }
+    Bytes f(ip.begin(), ip.begin() + long(unfrag));
+    const uint8_t inner = f[next_at];
+    f[next_at] = 44;
+    Bytes h(8, 0);
+    h[0] = inner;
+    put16(h, 2, uint16_t(said | (mf ? 1 : 0)));
+    put32(h, 4, id);
+    f.insert(f.end(), h.begin(), h.end());
+    f.insert(f.end(), ip.begin() + long(unfrag + offset), ip.begin() + long(unfrag + offset + len));
+    put16(f, 4, uint16_t(f.size() - 40));
+    return f;
   }
 
   // ICMPv6: echo (128, 129: id, seq, data), Neighbor Solicitation or

@@ -1,10 +1,11 @@
-// hafw-bench-frag: what IPv4 reassembly costs a worker per fragmented
-// packet (dataplane/dpdk/frag.h), and cutting a reassembled packet again for
-// the MTU. docs/benchmarks.md has the method and the results.
+// hafw-bench-frag: what IPv4 and IPv6 reassembly cost a worker per
+// fragmented packet (dataplane/dpdk/frag.h), and cutting a reassembled IPv4
+// packet again for the MTU. docs/benchmarks.md has the method and the results.
 //
 // Batches of packets, each in its fragments in RX-pool mbufs made before the
 // clock starts; timed: Reassembly::add of every fragment (the table lookup,
-// the chain, the packet made one buffer with its checksum) and the free of
+// the chain, the packet made one buffer — IPv4: with its checksum; IPv6:
+// without its fragment header) and the free of
 // the whole packet the worker would transmit, or fragment() and the free of
 // its pieces. Cycles are the TSC's.
 //
@@ -58,12 +59,36 @@ Bytes fragment_frame(uint16_t id, size_t payload, size_t offset, size_t len) {
   return f;
 }
 
+// The same for IPv6: the IPv6 header, a fragment header with
+// identification `id`, then the fragment's bytes.
+Bytes fragment_frame6(uint32_t id, size_t payload, size_t offset, size_t len) {
+  Bytes f(14 + 48 + len, 0x61);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  uint8_t* ip = f.data() + 14;
+  std::memset(ip, 0, 48);
+  ip[0] = 0x60;
+  ip[4] = uint8_t((8 + len) >> 8), ip[5] = uint8_t(8 + len);
+  ip[6] = 44;
+  ip[7] = 64;
+  const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50};
+  const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+  std::memcpy(ip + 8, src, 16);
+  std::memcpy(ip + 24, dst, 16);
+  uint8_t* fh = ip + 40;
+  fh[0] = 17;
+  const uint16_t fd = uint16_t(offset | (offset + len < payload ? 1 : 0));
+  fh[2] = uint8_t(fd >> 8), fh[3] = uint8_t(fd);
+  fh[4] = uint8_t(id >> 24), fh[5] = uint8_t(id >> 16), fh[6] = uint8_t(id >> 8), fh[7] = uint8_t(id);
+  return f;
+}
+
 rte_mbuf* mbuf(rte_mempool* pool, const Bytes& f) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (!m) return nullptr;
   std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
   m->l2_len = 14;
-  m->l3_len = 20;
+  m->l3_len = (f[14] >> 4) == 6 ? 48 : 20;  // IPv6: and its fragment header, as ipv6_input sets it
   return m;
 }
 
@@ -72,13 +97,16 @@ struct Result {
   uint64_t packets = 0, failed = 0;
 };
 
-// Packets of `payload` IP payload bytes in fragments of at most `piece`.
-Result reassemble(hafw::dp::Reassembly& r, rte_mempool* pool, size_t payload, size_t piece, uint64_t packets,
-                  hafw::dp::WorkerCounters& c) {
+// Packets of `payload` IP payload bytes (IPv6: after the IPv6 header) in
+// fragments of at most `piece`.
+Result reassemble(hafw::dp::Reassembly& r, rte_mempool* pool, bool v6, size_t payload, size_t piece,
+                  uint64_t packets, hafw::dp::WorkerCounters& c) {
   std::vector<std::vector<Bytes>> frames(kBatch);
   for (unsigned b = 0; b < kBatch; ++b)
-    for (size_t at = 0; at < payload; at += piece)
-      frames[b].push_back(fragment_frame(uint16_t(b), payload, at, std::min(piece, payload - at)));
+    for (size_t at = 0; at < payload; at += piece) {
+      const size_t len = std::min(piece, payload - at);
+      frames[b].push_back(v6 ? fragment_frame6(b, payload, at, len) : fragment_frame(uint16_t(b), payload, at, len));
+    }
   std::vector<rte_mbuf*> ms;
   Result res;
   uint64_t cycles = 0, now_ms = 0;
@@ -159,12 +187,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
-  hafw::dp::WorkerCounters c2, c3;
+  hafw::dp::WorkerCounters c2, c3, c2v6, c3v6;
   const double hz = double(rte_get_tsc_hz());
   // 1,200 bytes in two fragments (made whole in the first one's buffer),
-  // 3,000 bytes in three (copied into a buffer of the whole pool).
-  const Result two = reassemble(*r, pool, 1200, 600, packets, c2);
-  const Result three = reassemble(*r, pool, 3000, 1480, packets, c3);
+  // 3,000 bytes in three (copied into a buffer of the whole pool); IPv6's
+  // largest fragments at a 1,500 MTU carry 1,448 bytes.
+  const Result two = reassemble(*r, pool, false, 1200, 600, packets, c2);
+  const Result three = reassemble(*r, pool, false, 3000, 1480, packets, c3);
+  const Result two6 = reassemble(*r, pool, true, 1200, 600, packets, c2v6);
+  const Result three6 = reassemble(*r, pool, true, 3000, 1448, packets, c3v6);
   const Result again = cut(pool, whole, 3000, 1500, packets);
   auto ns = [&](double cyc) { return cyc * 1e9 / hz; };
   std::printf("{\"bench\": \"frag\", \"packets\": %lu, \"tsc_hz\": %.0f,\n", (unsigned long)packets, hz);
@@ -172,11 +203,16 @@ int main(int argc, char** argv) {
               two.cycles, ns(two.cycles), (unsigned long)two.failed);
   std::printf(" \"reassemble_3x1480\": {\"tsc_per_packet\": %.0f, \"ns_per_packet\": %.0f, \"no_buffer\": %lu},\n",
               three.cycles, ns(three.cycles), (unsigned long)three.failed);
+  std::printf(" \"reassemble6_2x600\": {\"tsc_per_packet\": %.0f, \"ns_per_packet\": %.0f, \"no_buffer\": %lu},\n",
+              two6.cycles, ns(two6.cycles), (unsigned long)two6.failed);
+  std::printf(" \"reassemble6_3x1448\": {\"tsc_per_packet\": %.0f, \"ns_per_packet\": %.0f, \"no_buffer\": %lu},\n",
+              three6.cycles, ns(three6.cycles), (unsigned long)three6.failed);
   std::printf(" \"fragment_3000_at_1500\": {\"tsc_per_packet\": %.0f, \"ns_per_packet\": %.0f, \"failed\": %lu}}\n",
               again.cycles, ns(again.cycles), (unsigned long)again.failed);
-  std::printf("reassembly: %.0f cycles (%.0f ns) per packet of 2 fragments, %.0f (%.0f ns) of 3; "
-              "cutting 3000 bytes for MTU 1500: %.0f cycles\n",
-              two.cycles, ns(two.cycles), three.cycles, ns(three.cycles), again.cycles);
+  std::printf("IPv4 reassembly: %.0f cycles (%.0f ns) per packet of 2 fragments, %.0f (%.0f ns) of 3; "
+              "IPv6: %.0f (%.0f ns) of 2, %.0f (%.0f ns) of 3; cutting 3000 bytes for MTU 1500: %.0f cycles\n",
+              two.cycles, ns(two.cycles), three.cycles, ns(three.cycles), two6.cycles, ns(two6.cycles), three6.cycles,
+              ns(three6.cycles), again.cycles);
   r.reset();
   rte_mempool_free(pool);
   rte_mempool_free(whole);

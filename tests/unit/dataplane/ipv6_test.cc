@@ -266,7 +266,7 @@ TEST_CASE("IPv6 errors the node sends: time exceeded, no route, packet too big",
   }
 }
 
-TEST_CASE("IPv6 extension headers are walked with a bound; fragments and type 0 routing are dropped", "[ipv6]") {
+TEST_CASE("IPv6 extension headers are walked with a bound; type 0 routing is dropped", "[ipv6]") {
   Fw6 fw;
   Bytes seg = tcp6(kLanMac, kHostMac, kClient, kRemote, 40000, 443, 0x02);
   const Bytes tcp(seg.begin() + 54, seg.end());
@@ -280,7 +280,6 @@ TEST_CASE("IPv6 extension headers are walked with a bound; fragments and type 0 
   REQUIRE(o.p.next == dp::Next::Tx);
   CHECK(o.p.key.proto == net::kProtoTcp);
   CHECK(net::be16(o.p.key.dport) == 443);
-  CHECK(fw.send(kLan, with(net::kIp6Fragment, {net::kProtoTcp, 0, 0, 1, 0, 0, 0, 9})).dropped(DropReason::Ipv6Fragment));
   CHECK(fw.send(kLan, with(net::kIp6Routing, {net::kProtoTcp, 0, 0, 0, 0, 0, 0, 0})).dropped(DropReason::Ipv6ExtHeader));
   CHECK(fw.send(kLan, with(net::kIp6DestOpts, {net::kIp6HopByHop, 0, 1, 4, 0, 0, 0, 0, net::kProtoTcp, 0, 1, 4, 0, 0, 0,
                                                0}))
@@ -295,8 +294,94 @@ TEST_CASE("IPv6 extension headers are walked with a bound; fragments and type 0 
   big[2] = 1;
   big[3] = uint8_t(big.size() - 4);
   CHECK(fw.send(kLan, with(net::kIp6DestOpts, big)).dropped(DropReason::Ipv6ExtHeader));
-  CHECK(fw.drops(DropReason::Ipv6Fragment) == 1);
   CHECK(fw.drops(DropReason::Ipv6ExtHeader) == 4);
+}
+
+TEST_CASE("IPv6 fragments are checked, then sent to reassembly; an atomic fragment is a whole packet",
+          "[ipv6][fragments]") {
+  Fw6 fw;
+  const Bytes tcp = [] {
+    Bytes f = tcp6(kLanMac, kHostMac, kClient, kRemote, 40000, 443, 0x02);
+    return Bytes(f.begin() + 54, f.end());
+  }();
+  // A fragment header (offset in bytes, M) with `next`, then `payload`.
+  auto frag = [](uint8_t next, size_t offset, bool more, const Bytes& payload) {
+    Bytes h{next, 0, uint8_t(offset >> 8), uint8_t((offset & 0xf8) | (more ? 1 : 0)), 0, 0, 0x12, 0x34};
+    h.insert(h.end(), payload.begin(), payload.end());
+    return h;
+  };
+  auto send = [&](uint8_t first, const Bytes& ext) {
+    return fw.send(kLan, ip6_frame(kLanMac, kHostMac, kClient, kRemote, first, ext));
+  };
+  SECTION("first, middle and last fragments go to reassembly, the fragment header its l3_len") {
+    Bytes first = tcp;
+    first.resize(32, 't');
+    for (const auto& [f, last] : {std::pair{frag(net::kProtoTcp, 0, true, first), false},
+                                  std::pair{frag(net::kProtoTcp, 32, true, Bytes(16, 'm')), false},
+                                  std::pair{frag(net::kProtoTcp, 48, false, Bytes(5, 'l')), true}}) {
+      auto o = send(net::kIp6Fragment, f);
+      REQUIRE(o.p.next == dp::Next::Reassemble);
+      CHECK(o.p.has(dp::PacketFlag::V6));
+      CHECK(o.p.l4 - o.p.l3 == 48);
+      CHECK(o.p.proto == net::kProtoTcp);
+    }
+    CHECK(fw.drops(DropReason::DefaultBlock) == 0);  // no rule saw a fragment
+  }
+  SECTION("an atomic fragment (offset 0, M clear) is filtered as the whole packet it is (RFC 6946)") {
+    auto o = send(net::kIp6Fragment, frag(net::kProtoTcp, 0, false, tcp));
+    REQUIRE(o.p.next == dp::Next::Tx);
+    CHECK(o.p.key.proto == net::kProtoTcp);
+    CHECK(net::be16(o.p.key.dport) == 443);
+    CHECK(fw.counters.read().states[size_t(dp::StateCounter::Created)] == 1);
+  }
+  SECTION("a first fragment must hold its header chain and the whole transport header (RFC 7112)") {
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoTcp, 0, true, Bytes(tcp.begin(), tcp.begin() + 16)))
+              .dropped(DropReason::FragTiny));
+    Bytes opts{net::kProtoTcp, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // 16 bytes of options
+    CHECK(send(net::kIp6Fragment, frag(net::kIp6DestOpts, 0, true, Bytes(opts.begin(), opts.begin() + 8)))
+              .dropped(DropReason::FragTiny));  // ends inside the destination options
+    opts.insert(opts.end(), tcp.begin(), tcp.begin() + 8);
+    CHECK(send(net::kIp6Fragment, frag(net::kIp6DestOpts, 0, true, opts)).dropped(DropReason::FragTiny));
+    opts.insert(opts.end(), tcp.begin() + 8, tcp.end());
+    opts.resize(40, 'x');
+    auto o = send(net::kIp6Fragment, frag(net::kIp6DestOpts, 0, true, opts));
+    REQUIRE(o.p.next == dp::Next::Reassemble);
+    CHECK(o.p.proto == net::kProtoTcp);  // the walk went on to the transport header
+    CHECK(fw.drops(DropReason::FragTiny) == 3);
+  }
+  SECTION("malformed: no payload, or a fragment before the last not ending on 8 bytes") {
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoUdp, 8, true, Bytes(12, 0))).dropped(DropReason::FragMalformed));
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoUdp, 8, false, {})).dropped(DropReason::FragMalformed));
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoUdp, 8, false, Bytes(3, 0))).p.next == dp::Next::Reassemble);
+  }
+  SECTION("a fragment whose reassembled payload would pass 65,535 bytes") {
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoUdp, 65528, false, Bytes(16, 0))).dropped(DropReason::FragOversize));
+    CHECK(send(net::kIp6Fragment, frag(net::kProtoUdp, 65528, false, Bytes(7, 0))).p.next == dp::Next::Reassemble);
+  }
+  SECTION("a second fragment header, after an atomic or a first fragment's") {
+    Bytes inner = frag(net::kProtoTcp, 0, true, tcp);
+    inner.resize(8 + 24, 0);
+    CHECK(send(net::kIp6Fragment, frag(net::kIp6Fragment, 0, false, inner)).dropped(DropReason::FragMalformed));
+    CHECK(send(net::kIp6Fragment, frag(net::kIp6Fragment, 0, true, inner)).dropped(DropReason::FragMalformed));
+  }
+  SECTION("a fragment header behind other extension headers: l3_len covers them") {
+    Bytes ext{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
+    const Bytes f = frag(net::kProtoUdp, 8, false, Bytes(16, 0));
+    ext.insert(ext.end(), f.begin(), f.end());
+    auto o = send(net::kIp6DestOpts, ext);
+    REQUIRE(o.p.next == dp::Next::Reassemble);
+    CHECK(o.p.l4 - o.p.l3 == 56);
+    // The unfragmentable headers count toward the 65,535 bytes.
+    Bytes big{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
+    const Bytes g = frag(net::kProtoUdp, 65520, false, Bytes(8, 0));
+    big.insert(big.end(), g.begin(), g.end());
+    CHECK(send(net::kIp6DestOpts, big).dropped(DropReason::FragOversize));  // 8 + 65520 + 8
+    // An atomic one there is still a whole packet.
+    Bytes atomic{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
+    const Bytes a = frag(net::kProtoTcp, 0, false, tcp);
+    atomic.insert(atomic.end(), a.begin(), a.end());
+    CHECK(send(net::kIp6DestOpts, atomic).p.next == dp::Next::Tx);
+  }
 }
 
 TEST_CASE("IPv6 through the firewall: the same rules, states and TCP tracking as IPv4", "[ipv6][firewall]") {

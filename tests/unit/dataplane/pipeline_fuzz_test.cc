@@ -83,7 +83,9 @@ std::vector<std::pair<uint8_t, Bytes>> firewall_seeds() {
 // IPv6 on the firewall's WAN (2001:db8::2/64, default route via ::1) and
 // LAN (2001:db8:1::2/64), and frames for it: a solicitation for the node,
 // an echo to it, TCP behind a destination options header, UDP with hop
-// limit 1, too long for the WAN, a fragment, an ICMPv6 error quoting TCP.
+// limit 1, too long for the WAN, fragments (a later one, a first one with
+// its TCP header, an atomic one, one behind a destination options header),
+// an ICMPv6 error quoting TCP.
 net::Addr6 v6(const char* s) { return net::IpAddr::parse(s)->b; }
 Bytes ip6(Mac dst, const net::Addr6& s, const net::Addr6& d, uint8_t next, Bytes payload, uint8_t hops = 64) {
   Bytes f = ip6_frame(dst, kHostMac, s, d, next, payload, hops);
@@ -97,6 +99,13 @@ std::vector<std::pair<uint8_t, Bytes>> ipv6_seeds() {
   opts.insert(opts.end(), tcp.begin(), tcp.end());
   Bytes frag{net::kProtoUdp, 0, 0, 9, 0, 0, 0, 1};
   frag.insert(frag.end(), 16, 0);
+  Bytes first{net::kProtoTcp, 0, 0, 1, 0, 0, 0, 2};  // offset 0, M
+  first.insert(first.end(), tcp.begin(), tcp.end());
+  first.insert(first.end(), 4, 't');
+  Bytes atomic{net::kProtoTcp, 0, 0, 0, 0, 0, 0, 3};
+  atomic.insert(atomic.end(), tcp.begin(), tcp.end());
+  Bytes behind{net::kIp6Fragment, 0, 1, 4, 0, 0, 0, 0};
+  behind.insert(behind.end(), frag.begin(), frag.end());
   Bytes err{net::kIcmp6Unreachable, 1, 0, 0, 0, 0, 0, 0};
   const Bytes quoted = ip6(kLanMac, client, remote, net::kProtoTcp, tcp);
   err.insert(err.end(), quoted.begin() + 14, quoted.end());
@@ -112,6 +121,9 @@ std::vector<std::pair<uint8_t, Bytes>> ipv6_seeds() {
   out.emplace_back(1, ip6(kLanMac, client, remote, net::kProtoUdp, udp_payload(12), 1));
   out.emplace_back(1, ip6(kLanMac, client, remote, net::kProtoUdp, udp_payload(1480)));
   out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6Fragment, frag));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6Fragment, first));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6Fragment, atomic));
+  out.emplace_back(1, ip6(kLanMac, client, remote, net::kIp6DestOpts, behind));
   out.emplace_back(0, ip6(kWanMac, v6("2001:db8::1"), client, net::kProtoIcmpv6, err));
   out.emplace_back(0, ip6(kWanMac, remote, client, net::kProtoTcp, tcp_segment(443, 40000, 9, 2, 0x12)));
   return out;
@@ -209,7 +221,7 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   rcu.online(0);
   dp::EventRing ring(4);  // fewer than a burst may push: it fills now and then
   std::vector<dp::StateEvent> events(4);
-  size_t inserts = 0, fw_created = 0;
+  size_t inserts = 0, fw_created = 0, v6_fragments = 0;
   for (int it = 0; it < 240000;) {
     const size_t which = size_t(it / 32) % 3;
     const Tables& v = views[which];
@@ -269,10 +281,18 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
           if (net::be16(eth_of(out).type) == net::kEtherTypeIpv4) REQUIRE(ip_checksum_ok(out));
           break;
         }
-        case dp::Next::Reassemble:  // a fragment that passed ipv4_input's checks
+        case dp::Next::Reassemble:  // a fragment that passed ipv4_input's or ipv6_input's checks
           ++exits[3];
           REQUIRE(p.l4 > p.l3);
-          REQUIRE((net::be16(net::load16(p.data + p.l3 + 6)) & 0x3fff) != 0);  // MF or an offset
+          if (p.has(dp::PacketFlag::V6)) {
+            // l3_len ends with a fragment header that is not atomic.
+            ++v6_fragments;
+            REQUIRE(p.l4 >= p.l3 + 48);
+            REQUIRE(size_t(p.l4 - p.l3) <= 40 + size_t(net::be16(net::load16(p.data + p.l3 + 4))));
+            REQUIRE((net::be16(net::load16(p.data + p.l4 - 6)) & 0xfff9) != 0);
+          } else {
+            REQUIRE((net::be16(net::load16(p.data + p.l3 + 6)) & 0x3fff) != 0);  // MF or an offset
+          }
           break;
         default:
           FAIL("packet left the pipeline at stage " << int(p.next));
@@ -289,7 +309,8 @@ TEST_CASE("the pipeline survives 240k mutated and random frames in bursts, state
   CHECK(seen.drops[size_t(dp::DropReason::StateTableFull)] > 0);
   // ...and IPv6 reached its stages: errors sent, fragments and bad ND refused.
   CHECK(seen.icmp[size_t(dp::IcmpCounter::PacketTooBig)] > 0);
-  CHECK(seen.drops[size_t(dp::DropReason::Ipv6Fragment)] > 0);
+  CHECK(v6_fragments > 0);
+  CHECK(seen.drops[size_t(dp::DropReason::FragTiny)] + seen.drops[size_t(dp::DropReason::FragMalformed)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::BadNd)] + seen.drops[size_t(dp::DropReason::Ipv6ExtHeader)] > 0);
   CHECK(seen.drops[size_t(dp::DropReason::TcpOutOfWindow)] + seen.drops[size_t(dp::DropReason::TcpNotSyn)] > 0);
   // Every new state of the firewall pushed its Insert, or lost it to the

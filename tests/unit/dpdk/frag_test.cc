@@ -1,4 +1,4 @@
-// The DPDK glue's IPv4 reassembly and fragmentation (dataplane/dpdk/frag.h)
+// The DPDK glue's IPv4 and IPv6 reassembly and IPv4 fragmentation (dataplane/dpdk/frag.h)
 // on real mbufs: DPDK's EAL without hugepages or devices. Built with the
 // DPDK glue only, and run with the golden suite.
 #include <rte_eal.h>
@@ -100,6 +100,68 @@ Bytes piece(const Bytes& whole, size_t offset, size_t len, bool mf) {
   return f;
 }
 
+// A UDP datagram of `payload` bytes from 2001:db8:1::50 to 2001:db8::10,
+// as an Ethernet frame.
+Bytes datagram6(size_t payload) {
+  Bytes f(14 + 40 + 8 + payload);
+  f[12] = 0x86, f[13] = 0xdd;
+  uint8_t* ip = f.data() + 14;
+  ip[0] = 0x60;
+  const size_t plen = 8 + payload;
+  ip[4] = uint8_t(plen >> 8), ip[5] = uint8_t(plen);
+  ip[6] = 17;
+  ip[7] = 64;
+  const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50};
+  const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+  std::memcpy(ip + 8, src, 16);
+  std::memcpy(ip + 24, dst, 16);
+  uint8_t* u = ip + 40;
+  u[0] = 0x13, u[1] = 0x88, u[2] = 0x23, u[3] = 0x28;
+  u[4] = uint8_t(plen >> 8), u[5] = uint8_t(plen);
+  for (size_t i = 0; i < payload; ++i) u[8 + i] = uint8_t('a' + i % 26);
+  return f;
+}
+
+// Fragment of `whole` (a frame from datagram6()): the IPv6 header, a
+// fragment header with identification `id`, and payload bytes [offset,
+// offset + len), M as given.
+Bytes piece6(const Bytes& whole, uint32_t id, size_t offset, size_t len, bool more) {
+  Bytes f(whole.begin(), whole.begin() + 54);
+  const uint8_t fh[8] = {17, 0, uint8_t(offset >> 8), uint8_t((offset & 0xf8) | (more ? 1 : 0)),
+                         uint8_t(id >> 24), uint8_t(id >> 16), uint8_t(id >> 8), uint8_t(id)};
+  f.insert(f.end(), fh, fh + 8);
+  f.insert(f.end(), whole.begin() + 54 + long(offset), whole.begin() + 54 + long(offset + len));
+  uint8_t* ip = f.data() + 14;
+  ip[6] = 44;
+  const size_t plen = 8 + len;
+  ip[4] = uint8_t(plen >> 8), ip[5] = uint8_t(plen);
+  return f;
+}
+
+// datagram6() behind a hop-by-hop and a destination options header (8
+// bytes each, PadN), and a fragment of it: the IPv6 header and both
+// headers repeated, the fragment header after them.
+Bytes datagram6_ext(size_t payload) {
+  Bytes d = datagram6(payload);
+  const uint8_t ext[16] = {60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0};
+  d.insert(d.begin() + 54, ext, ext + 16);
+  d[14 + 6] = 0;
+  const size_t plen = 16 + 8 + payload;
+  d[14 + 4] = uint8_t(plen >> 8), d[14 + 5] = uint8_t(plen);
+  return d;
+}
+Bytes piece6_ext(const Bytes& whole, uint32_t id, size_t offset, size_t len, bool more) {
+  Bytes f(whole.begin(), whole.begin() + 70);
+  f[14 + 48] = 44;  // the destination options header names the fragment header
+  const uint8_t fh[8] = {17, 0, uint8_t(offset >> 8), uint8_t((offset & 0xf8) | (more ? 1 : 0)),
+                         uint8_t(id >> 24), uint8_t(id >> 16), uint8_t(id >> 8), uint8_t(id)};
+  f.insert(f.end(), fh, fh + 8);
+  f.insert(f.end(), whole.begin() + 70 + long(offset), whole.begin() + 70 + long(offset + len));
+  const size_t plen = 16 + 8 + len;
+  f[14 + 4] = uint8_t(plen >> 8), f[14 + 5] = uint8_t(plen);
+  return f;
+}
+
 rte_mbuf* mbuf(const Bytes& f) {
   rte_mbuf* m = rte_pktmbuf_alloc(eal().pool);
   REQUIRE(m);
@@ -108,6 +170,10 @@ rte_mbuf* mbuf(const Bytes& f) {
   std::memcpy(p, f.data(), f.size());
   m->l2_len = 14;
   m->l3_len = 20;
+  if ((f[14] >> 4) == 6) {  // IPv6: to the end of the fragment header, as ipv6_input sets it
+    m->l3_len = 48;
+    if (f[14 + 6] != 44) m->l3_len += 16;  // behind datagram6_ext()'s two headers
+  }
   return m;
 }
 
@@ -344,4 +410,134 @@ TEST_CASE("a packet longer than the MTU is cut into fragments that make it whole
     CHECK(bytes(w) == before);
     rte_pktmbuf_free(w);
   }
+}
+
+TEST_CASE("IPv6 fragments in and out of order make the whole packet, without the fragment header",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  const Bytes d = datagram6(2992);  // payload 3000: 1448 + 1448 + 104
+  SECTION("in order, three fragments") {
+    CHECK(t.add(piece6(d, 1, 0, 1448, true)).empty());
+    CHECK(t.add(piece6(d, 1, 1448, 1448, true)).empty());
+    CHECK(t.r->held() == 2);
+    CHECK(t.add(piece6(d, 1, 2896, 104, false)) == d);
+  }
+  SECTION("last first, then the middle, then the first") {
+    CHECK(t.add(piece6(d, 2, 2896, 104, false)).empty());
+    CHECK(t.add(piece6(d, 2, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6(d, 2, 0, 1448, true)) == d);
+  }
+  SECTION("two fragments, rebuilt in the first fragment's own buffer") {
+    const Bytes s = datagram6(1192);
+    CHECK(t.add(piece6(s, 3, 600, 600, false)).empty());
+    CHECK(t.add(piece6(s, 3, 0, 600, true)) == s);
+  }
+  CHECK(t.r->held() == 0);
+  CHECK(t.io(IoCounter::Reassembled) == 1);
+  CHECK(t.io(IoCounter::FragmentsIn) >= 2);
+  CHECK(t.c.read().drops == decltype(t.c.read().drops){});
+}
+
+TEST_CASE("one table serves both families: an IPv4 and an IPv6 packet with one id never mix",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  const Bytes d4 = datagram(7, 2992), d6 = datagram6(2992);
+  CHECK(t.add(piece(d4, 0, 1480, true)).empty());
+  CHECK(t.add(piece6(d6, 7, 0, 1448, true)).empty());
+  CHECK(t.add(piece6(d6, 7, 1448, 1448, true)).empty());
+  CHECK(t.add(piece(d4, 1480, 1480, true)).empty());
+  CHECK(t.r->held() == 4);
+  CHECK(t.add(piece6(d6, 7, 2896, 104, false)) == d6);
+  same_packet(t.add(piece(d4, 2960, 40, false)), d4);
+  CHECK(t.io(IoCounter::Reassembled) == 2);
+  CHECK(t.r->held() == 0);
+}
+
+TEST_CASE("overlapping IPv6 fragments drop every fragment held for the packet (RFC 5722)",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  const Bytes d = datagram6(2992);
+  SECTION("overlap") {
+    CHECK(t.add(piece6(d, 4, 0, 1448, true)).empty());
+    CHECK(t.add(piece6(d, 4, 1440, 1448, true)).empty());  // 1440..2888 overlaps the first
+    CHECK(t.add(piece6(d, 4, 2896, 104, false)).empty());
+    CHECK(t.drops(DropReason::FragOverlap) == 3);
+  }
+  SECTION("a repeated last fragment") {
+    CHECK(t.add(piece6(d, 4, 2896, 104, false)).empty());
+    CHECK(t.add(piece6(d, 4, 2896, 104, false)).empty());
+    CHECK(t.drops(DropReason::FragOverlap) == 2);
+  }
+  CHECK(t.r->held() == 0);
+  CHECK(t.io(IoCounter::Reassembled) == 0);
+  // Sent again, whole, the packet completes.
+  CHECK(t.add(piece6(d, 4, 0, 1448, true)).empty());
+  CHECK(t.add(piece6(d, 4, 1448, 1448, true)).empty());
+  CHECK(t.add(piece6(d, 4, 2896, 104, false)) == d);
+}
+
+TEST_CASE("an incomplete IPv6 packet is dropped at the timeout", "[dpdk][fragments][ipv6]") {
+  Table t(64, 1000);
+  const Bytes d = datagram6(2992);
+  CHECK(t.add(piece6(d, 5, 0, 1448, true), 0).empty());
+  CHECK(t.add(piece6(d, 5, 1448, 1448, true), 10).empty());
+  t.r->expire(1000, t.c);
+  CHECK(t.drops(DropReason::FragTimeout) == 0);
+  t.r->expire(1001, t.c);
+  t.r->flush();
+  CHECK(t.drops(DropReason::FragTimeout) == 2);
+  CHECK(t.r->held() == 0);
+  // Its last fragment, late, starts a new entry that waits in turn.
+  CHECK(t.add(piece6(d, 5, 2896, 104, false), 1100).empty());
+  CHECK(t.r->held() == 1);
+  t.r->expire(2101, t.c);
+  t.r->flush();
+  CHECK(t.drops(DropReason::FragTimeout) == 3);
+}
+
+TEST_CASE("a flood of IPv6 fragments that never complete holds bounded buffers, all freed",
+          "[dpdk][fragments][ipv6]") {
+  constexpr uint32_t kMax = 64;
+  Table t(kMax, 30000);
+  const Bytes d = datagram6(2992);
+  for (uint32_t id = 0; id < 20000; ++id) {
+    CHECK(t.add(piece6(d, id, 0, 1448, true), 10).empty());
+    REQUIRE(t.r->held() <= kMax);
+    REQUIRE(rte_mempool_in_use_count(eal().pool) == t.r->held());
+  }
+  const uint64_t refused = t.drops(DropReason::FragTableFull);
+  CHECK(refused >= 20000 - kMax);
+  CHECK(t.io(IoCounter::FragmentsIn) == refused + t.r->held());
+  t.r->expire(30011, t.c);
+  t.r->flush();
+  CHECK(t.r->held() == 0);
+  CHECK(t.drops(DropReason::FragTimeout) == 20000 - refused);
+  // The table takes packets again; ~Table checks that no buffer is left.
+  CHECK(t.add(piece6(d, 1, 0, 1448, true), 30012).empty());
+  CHECK(t.add(piece6(d, 1, 1448, 1448, true), 30012).empty());
+  CHECK(t.add(piece6(d, 1, 2896, 104, false), 30013) == d);
+}
+
+TEST_CASE("IPv6 fragments behind other extension headers keep the first fragment's headers",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  const Bytes d = datagram6_ext(2992);
+  SECTION("three fragments, copied into a whole buffer") {
+    CHECK(t.add(piece6_ext(d, 8, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6_ext(d, 8, 2896, 104, false)).empty());
+    CHECK(t.add(piece6_ext(d, 8, 0, 1448, true)) == d);
+  }
+  SECTION("two, made whole in place") {
+    const Bytes s = datagram6_ext(1192);
+    CHECK(t.add(piece6_ext(s, 9, 0, 600, true)).empty());
+    CHECK(t.add(piece6_ext(s, 9, 600, 600, false)) == s);
+  }
+  SECTION("later fragments without the headers: the first fragment's count") {
+    const Bytes plain = datagram6(2992);
+    CHECK(t.add(piece6(plain, 10, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6(plain, 10, 2896, 104, false)).empty());
+    CHECK(t.add(piece6_ext(d, 10, 0, 1448, true)) == d);
+  }
+  CHECK(t.io(IoCounter::Reassembled) == 1);
+  CHECK(t.c.read().drops == decltype(t.c.read().drops){});
 }
