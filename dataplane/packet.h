@@ -101,6 +101,10 @@ struct alignas(64) PacketMeta {
   NatDelta nat;        // Dnat: the port forward's target, for the state StateCreate makes
   net::FlowKey key;    // the flow the packet belongs to: written whole by ipv4_input, unset before
   uint64_t key_hash;   // StateTable::hash(key), written with it (ipv4_input), for the state lookup
+  // Reassembled: the largest of the fragments it came in, in IP bytes (0:
+  // not known). IPv6 leaves cut again at that size, as pf does, so it is
+  // what must fit the egress MTU (ipv6_route).
+  uint16_t frag_size;
 
   bool has(PacketFlag f) const { return flags & uint8_t(f); }
   void set(PacketFlag f) { flags |= uint8_t(f); }
@@ -157,6 +161,7 @@ struct Burst {
     p.icmp_code = 0;
     p.offload = offload;
     p.rss_hash = rss_hash;
+    p.frag_size = 0;
     p.state = kNoState;
     p.dir = 0;
     p.rule = kNoRule;

@@ -569,6 +569,11 @@ void Impl::run_worker(unsigned id) {
   rte_mbuf* rx[kBurstMax];
   rte_mbuf* whole[kBurstMax];  // packets reassembled in this burst, to run again
   uint8_t whole_in[kBurstMax]; // the port each of those came in on (handed-over fragments)
+  uint16_t whole_size[kBurstMax];  // the largest fragment each came in, IP bytes
+  // IPv6 fragments this worker cuts again are numbered from a start of its
+  // own: the packets of one source and destination all meet in one worker
+  // (fragment_owner), so no two of them share an identification.
+  uint32_t frag6_id = uint32_t(nat_seed_ >> 32) ^ (id * 0x9e3779b9u);
   rte_mbuf* punt[kBurstMax];
   rte_mbuf* carp[kBurstMax];
   rte_mbuf* dropped[kBurstMax];
@@ -595,17 +600,22 @@ void Impl::run_worker(unsigned id) {
           m->data_len = m->pkt_len = p.len;
           TxBuffer& b = tx[p.out];
           if (p.has(PacketFlag::Reassembled) && size_t(p.len - p.l3) > mtu_[p.out]) {
-            // IPv6 is never cut on the way (RFC 8200 §5): ipv6_route answers
-            // what is longer than the interface's MTU with packet too big,
-            // and a port whose own MTU is smaller still drops it.
-            if (p.has(PacketFlag::V6)) {
+            // Longer than the egress MTU: cut again. IPv4: at the MTU (its
+            // fragments had DF clear, and the library keeps DF as the first
+            // one had it). IPv6, which routers do not fragment (RFC 8200
+            // §5): at the size of the sender's own largest fragment, as pf
+            // does, so that the path sees what the sender sent; ipv6_route
+            // answered packet too big if that does not fit.
+            unsigned n = 0;
+            if (!p.has(PacketFlag::V6)) {
+              n = fragment(m, p.l3, mtu_[p.out], pool_, cut, kMaxFragmentsOut);
+            } else if (p.frag_size && p.frag_size <= mtu_[p.out]) {
+              n = fragment6(m, p.l3, p.frag_size, frag6_id++, pool_, cut, kMaxFragmentsOut);
+            } else {  // the port's own MTU is below the configured one
               st.add(DropReason::TooBig);
               dropped[n_drop++] = m;
               break;
             }
-            // Longer than the egress MTU: cut again (its fragments had DF
-            // clear, and the library keeps DF as the first one had it).
-            const unsigned n = fragment(m, p.l3, mtu_[p.out], pool_, cut, kMaxFragmentsOut);
             if (n == 0) {
               st.add(DropReason::FragNoBuffer);
               dropped[n_drop++] = m;
@@ -657,6 +667,7 @@ void Impl::run_worker(unsigned id) {
           }
           if (rte_mbuf* w = reasm.add(m, now_ms, st)) {
             whole_in[n_whole] = p.in;
+            whole_size[n_whole] = reasm.largest_fragment();
             whole[n_whole++] = w;
           }
           break;
@@ -677,6 +688,7 @@ void Impl::run_worker(unsigned id) {
     for (uint16_t i = 0; i < n_whole; ++i) {
       rte_mbuf* m = whole[i];
       burst.set(burst.n, rte_pktmbuf_mtod(m, uint8_t*), m->data_len, whole_in[i], uint16_t(m->buf_len - m->data_off));
+      burst.pkt[burst.n].frag_size = whole_size[i];
       burst.pkt[burst.n++].set(PacketFlag::Reassembled);
     }
     run_burst(ctx, burst);
@@ -732,6 +744,7 @@ void Impl::run_worker(unsigned id) {
         const uint8_t in = meta(rx[i]).iface;
         if (rte_mbuf* w = reasm.add(rx[i], now_ms, st)) {
           whole_in[n_whole] = in;
+          whole_size[n_whole] = reasm.largest_fragment();
           whole[n_whole++] = w;
         }
       }

@@ -9,6 +9,9 @@
 #include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cstring>
 
 namespace hafw::dp {
@@ -95,6 +98,22 @@ void Reassembly::count_from(uint32_t from, DropReason why, WorkerCounters& c) co
   if (dr_->cnt > from) c.add(why, dr_->cnt - from);
 }
 
+// The largest fragment of a packet the library has just chained, in IP
+// bytes: `hdr` header bytes (IPv4's header; IPv6's header and the
+// extension headers before its fragment header) and `frag_hdr` (IPv6's 8)
+// in each, the first segment holding the Ethernet and IP headers and the
+// first piece, the others a piece each.
+static uint16_t largest_piece(const rte_mbuf* chain, uint16_t hdr, uint16_t frag_hdr) {
+  uint32_t rest = 0, largest = 0;
+  for (const rte_mbuf* s = chain->next; s; s = s->next) {
+    rest += s->data_len;
+    largest = std::max<uint32_t>(largest, s->data_len);
+  }
+  const uint32_t payload = chain->pkt_len - chain->l2_len - hdr;
+  largest = std::max(largest, payload - rest);
+  return uint16_t(std::min<uint32_t>(hdr + frag_hdr + largest, UINT16_MAX));
+}
+
 rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
   if (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - dr_->cnt < kDeathRowRoom) flush();
   c.add(IoCounter::FragmentsIn);
@@ -104,7 +123,9 @@ rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
   const uint32_t before = dr_->cnt;
   bool between;
   rte_mbuf* whole;
-  if ((l3[0] >> 4) == 6) {
+  const bool v6 = (l3[0] >> 4) == 6;
+  const uint16_t hdr = uint16_t(v6 ? m->l3_len - sizeof(rte_ipv6_fragment_ext) : m->l3_len);
+  if (v6) {
     // The fragment header ends l3_len (ipv6_input), `ext` bytes of other
     // extension headers before it.
     auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
@@ -113,12 +134,16 @@ rte_mbuf* Reassembly::add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c) {
     between = RTE_IPV6_GET_MF(fd) && RTE_IPV6_GET_FO(fd);
     prepare6(m, l3, fh, uint16_t(m->l3_len - sizeof(rte_ipv6_hdr) - sizeof(rte_ipv6_fragment_ext)));
     whole = rte_ipv6_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip, fh);
-    if (whole) mend6(whole);
+    if (whole) {
+      largest_ = largest_piece(whole, hdr, sizeof(rte_ipv6_fragment_ext));
+      mend6(whole);
+    }
   } else {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
     const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
     between = (fo & RTE_IPV4_HDR_MF_FLAG) && (fo & RTE_IPV4_HDR_OFFSET_MASK);
     whole = rte_ipv4_frag_reassemble_packet(tbl_, dr_.get(), m, now_ms, ip);
+    if (whole) largest_ = largest_piece(whole, hdr, 0);
   }
   const uint32_t after = dr_->cnt;
   // The library says only "complete" or "not yet"; what it put on death row
@@ -212,6 +237,62 @@ unsigned fragment(rte_mbuf* m, uint16_t l3, uint16_t mtu, rte_mempool* pool, rte
     std::memcpy(hdr, eth, l3);
     f->ol_flags = 0;
     f->l2_len = l3;
+  }
+  rte_pktmbuf_free(m);
+  return unsigned(n);
+}
+
+unsigned fragment6(rte_mbuf* m, uint16_t l3, uint16_t size, uint32_t id, rte_mempool* pool, rte_mbuf** out,
+                   unsigned max_out) {
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const size_t total = m->data_len;
+  if (total < size_t(l3) + sizeof(rte_ipv6_hdr)) return 0;
+  const uint8_t* ip = f + l3;
+  // The unfragmentable part, and where the next header that becomes the
+  // fragment header's is: byte 6 of the IPv6 header, or the first byte of
+  // the last hop-by-hop or routing header.
+  size_t unfrag = sizeof(rte_ipv6_hdr), nh_at = 6;
+  uint8_t nh = ip[6];
+  while (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING) {
+    if (l3 + unfrag + 2 > total) return 0;
+    const size_t len = (size_t(ip[unfrag + 1]) + 1) * 8;
+    if (l3 + unfrag + len > total) return 0;
+    nh_at = unfrag;
+    nh = ip[unfrag];
+    unfrag += len;
+  }
+  if (size < unfrag + sizeof(rte_ipv6_fragment_ext) + 8) return 0;
+  const size_t payload = total - l3 - unfrag;
+  const size_t chunk = (size - unfrag - sizeof(rte_ipv6_fragment_ext)) & ~size_t(7);
+  const size_t n = (payload + chunk - 1) / chunk;
+  if (n == 0 || n > max_out) return 0;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t off = k * chunk, len = std::min(chunk, payload - off);
+    rte_mbuf* c = rte_pktmbuf_alloc(pool);
+    auto* d = c ? reinterpret_cast<uint8_t*>(
+                      rte_pktmbuf_append(c, uint16_t(l3 + unfrag + sizeof(rte_ipv6_fragment_ext) + len)))
+                : nullptr;
+    if (!d) {
+      if (c) rte_pktmbuf_free(c);
+      for (size_t j = 0; j < k; ++j) rte_pktmbuf_free(out[j]);
+      return 0;
+    }
+    std::memcpy(d, f, l3 + unfrag);  // Ethernet, IPv6 and the unfragmentable headers
+    uint8_t* cip = d + l3;
+    cip[nh_at] = IPPROTO_FRAGMENT;
+    auto* h = reinterpret_cast<rte_ipv6_hdr*>(cip);
+    h->payload_len = rte_cpu_to_be_16(uint16_t(unfrag - sizeof(rte_ipv6_hdr) + sizeof(rte_ipv6_fragment_ext) + len));
+    auto* fh = reinterpret_cast<rte_ipv6_fragment_ext*>(cip + unfrag);
+    fh->next_header = nh;
+    fh->reserved = 0;
+    // The offset in 8-byte units sits above the three low bits, M in bit 0:
+    // a multiple of 8 is its own encoding.
+    fh->frag_data = rte_cpu_to_be_16(uint16_t(off | (k + 1 < n ? 1 : 0)));
+    fh->id = rte_cpu_to_be_32(id);
+    std::memcpy(cip + unfrag + sizeof(rte_ipv6_fragment_ext), ip + unfrag + off, len);
+    c->l2_len = l3;
+    c->ol_flags = 0;
+    out[k] = c;
   }
   rte_pktmbuf_free(m);
   return unsigned(n);

@@ -1,4 +1,4 @@
-// IPv4 and IPv6 reassembly, and IPv4 fragmentation, for the DPDK glue, on
+// IPv4 and IPv6 reassembly and fragmentation for the DPDK glue, on
 // DPDK's ip_frag library (docs/dataplane.md, "Fragments").
 //
 // The pipeline sends a fragment that passed ipv4_input's or ipv6_input's
@@ -6,8 +6,9 @@
 // ip_frag table per worker: no lock), and a packet that completes comes
 // back as one segment, for the pipeline to run again from the start. A
 // reassembled packet the rules pass that is longer than the egress port's
-// MTU is cut again on transmit (fragment()) if it is IPv4; an IPv6 one
-// never reaches transmit (ipv6_route answers it with packet too big).
+// MTU is cut again on transmit: IPv4 at the MTU (fragment()), IPv6 at the
+// size of the largest fragment it came in (fragment6(), as pf does;
+// ipv6_route answers packet too big if that does not fit).
 //
 // Every fragment the table lets go of is counted by reason: a timeout, an
 // overlap (or a repeat), too many fragments, or no room in the table.
@@ -57,6 +58,9 @@ class Reassembly {
   // valid header checksum; IPv6: without its fragment header), or null:
   // held until its packet completes, or dropped (counted in c).
   rte_mbuf* add(rte_mbuf* m, uint64_t now_ms, WorkerCounters& c);
+  // The largest fragment, in IP bytes, of the packet the last add()
+  // completed: the size an IPv6 packet is cut to again (fragment6).
+  uint16_t largest_fragment() const { return largest_; }
   // Drops the packets that timed out by now_ms (counted).
   void expire(uint64_t now_ms, WorkerCounters& c);
   // Frees the mbufs the table has let go of.
@@ -74,6 +78,7 @@ class Reassembly {
   std::unique_ptr<rte_ip_frag_death_row> dr_;
   rte_mempool* whole_ = nullptr;
   std::atomic<uint32_t> held_{0};  // written by the worker only
+  uint16_t largest_ = 0;
 };
 
 // Cuts packet m (one segment, its IPv4 header at l3 after an Ethernet
@@ -81,5 +86,16 @@ class Reassembly {
 // header and a valid IPv4 checksum, from `pool`. Returns how many went to
 // `out` (m is then freed), or 0 if they could not be made (m untouched).
 unsigned fragment(rte_mbuf* m, uint16_t l3, uint16_t mtu, rte_mempool* pool, rte_mbuf** out, unsigned max_out);
+
+// Cuts reassembled IPv6 packet m (one segment, its IPv6 header at l3, no
+// fragment header) into fragments of at most `size` IP bytes, as pf's
+// refragmentation does: the IPv6 header and any hop-by-hop and routing
+// headers (the unfragmentable part, RFC 8200 §4.5) in each, then a fragment
+// header with identification `id`, then the next piece of the rest, in
+// 8-byte units. Each has m's Ethernet header. Returns how many went to
+// `out` (m is then freed), or 0 (m untouched): no buffer, more than
+// max_out pieces, or `size` too small for the unfragmentable part.
+unsigned fragment6(rte_mbuf* m, uint16_t l3, uint16_t size, uint32_t id, rte_mempool* pool, rte_mbuf** out,
+                   unsigned max_out);
 
 }  // namespace hafw::dp

@@ -541,3 +541,87 @@ TEST_CASE("IPv6 fragments behind other extension headers keep the first fragment
   CHECK(t.io(IoCounter::Reassembled) == 1);
   CHECK(t.c.read().drops == decltype(t.c.read().drops){});
 }
+
+TEST_CASE("a reassembled IPv6 packet is cut again at the sender's largest fragment, and makes itself again",
+          "[dpdk][fragments][ipv6]") {
+  Table t;
+  rte_mbuf* out[32];
+  SECTION("plain: three pieces of the sender's sizes, each with a fragment header") {
+    const Bytes d = datagram6(2992);  // 1448 + 1448 + 104 of payload
+    CHECK(t.add(piece6(d, 11, 1448, 1448, true)).empty());
+    CHECK(t.add(piece6(d, 11, 2896, 104, false)).empty());
+    rte_mbuf* w = t.r->add(mbuf(piece6(d, 11, 0, 1448, true)), 0, t.c);
+    REQUIRE(w);
+    CHECK(t.r->largest_fragment() == 40 + 8 + 1448);
+    const unsigned n = hafw::dp::fragment6(w, 14, t.r->largest_fragment(), 0xabcd1234, eal().pool, out, 32);
+    REQUIRE(n == 3);
+    const size_t want_len[] = {1448, 1448, 104}, want_off[] = {0, 1448, 2896};
+    for (unsigned i = 0; i < n; ++i) {
+      const Bytes f = bytes(out[i]);
+      REQUIRE(f.size() == 14 + 40 + 8 + want_len[i]);
+      CHECK(std::equal(f.begin(), f.begin() + 14, d.begin()));  // the Ethernet header
+      const uint8_t* ip = f.data() + 14;
+      CHECK(ip[6] == 44);                                        // next: the fragment header
+      CHECK(size_t(ip[4] << 8 | ip[5]) == 8 + want_len[i]);      // payload length
+      CHECK(ip[40] == 17);                                       // then UDP
+      CHECK(size_t(ip[42] << 8 | (ip[43] & 0xf8)) == want_off[i]);
+      CHECK(bool(ip[43] & 1) == (i < 2));
+      CHECK((uint32_t(ip[44]) << 24 | ip[45] << 16 | ip[46] << 8 | ip[47]) == 0xabcd1234);
+      rte_pktmbuf_free(out[i]);
+      // The same bytes as the sender's own fragments, but for the identification.
+      Bytes sent = piece6(d, 0xabcd1234, want_off[i], want_len[i], i < 2);
+      CHECK(f == sent);
+      const Bytes again = t.add(f);
+      if (i == 2) CHECK(again == d);
+    }
+  }
+  SECTION("behind a hop-by-hop header: it stays in every piece, the rest is cut") {
+    // A hop-by-hop header (PadN), then UDP; 3,000 bytes cut by the sender
+    // into pieces of 1,456 behind a 56-byte unfragmentable part.
+    Bytes d = datagram6(2992);
+    const uint8_t hbh[8] = {17, 0, 1, 4, 0, 0, 0, 0};
+    d.insert(d.begin() + 54, hbh, hbh + 8);
+    d[14 + 6] = 0;
+    d[14 + 4] = uint8_t((8 + 3000) >> 8), d[14 + 5] = uint8_t(8 + 3000);
+    auto sender = [&](size_t off, size_t len, bool more, uint32_t id) {
+      Bytes f(d.begin(), d.begin() + 62);
+      f[14 + 40] = 44;
+      const uint8_t fh[8] = {17, 0, uint8_t(off >> 8), uint8_t((off & 0xf8) | (more ? 1 : 0)),
+                             uint8_t(id >> 24), uint8_t(id >> 16), uint8_t(id >> 8), uint8_t(id)};
+      f.insert(f.end(), fh, fh + 8);
+      f.insert(f.end(), d.begin() + 62 + long(off), d.begin() + 62 + long(off + len));
+      f[14 + 4] = uint8_t((16 + len) >> 8), f[14 + 5] = uint8_t(16 + len);
+      return f;
+    };
+    auto add = [&](const Bytes& f) {
+      rte_mbuf* m = mbuf(f);
+      m->l3_len = 40 + 8 + 8;  // to the end of the fragment header, as ipv6_input sets it
+      return t.r->add(m, 0, t.c);
+    };
+    CHECK(add(sender(0, 1456, true, 12)) == nullptr);
+    CHECK(add(sender(1456, 1456, true, 12)) == nullptr);
+    rte_mbuf* w = add(sender(2912, 88, false, 12));
+    REQUIRE(w);
+    CHECK(t.r->largest_fragment() == 40 + 8 + 8 + 1456);
+    CHECK(bytes(w) == d);
+    const unsigned n = hafw::dp::fragment6(w, 14, t.r->largest_fragment(), 77, eal().pool, out, 32);
+    REQUIRE(n == 3);
+    const size_t want_len[] = {1456, 1456, 88}, want_off[] = {0, 1456, 2912};
+    for (unsigned i = 0; i < n; ++i) {
+      CHECK(bytes(out[i]) == sender(want_off[i], want_len[i], i < 2, 77));
+      rte_pktmbuf_free(out[i]);
+    }
+  }
+  SECTION("a size too small for the headers, or too many pieces: nothing made, the packet untouched") {
+    const Bytes d = datagram6(1192);
+    CHECK(t.add(piece6(d, 13, 600, 600, false)).empty());
+    rte_mbuf* w = t.r->add(mbuf(piece6(d, 13, 0, 600, true)), 0, t.c);
+    REQUIRE(w);
+    const Bytes before = bytes(w);
+    CHECK(hafw::dp::fragment6(w, 14, 55, 1, eal().pool, out, 32) == 0);
+    CHECK(hafw::dp::fragment6(w, 14, 100, 1, eal().pool, out, 2) == 0);
+    CHECK(bytes(w) == before);
+    rte_pktmbuf_free(w);
+  }
+  t.r->flush();
+}
