@@ -10,6 +10,9 @@
 //   established  hafwd's real worker loop (DpdkIo::start_workers: rx_burst,
 //                run_burst, TX buffers, tx_burst) forwarding established
 //                flows with outbound NAT, at each --flows count.
+//   established6 the same loop forwarding established IPv6 flows (routed
+//                and filtered, no NAT66), after established at each --flows
+//                count; ratio_to_ipv4 is its rate over established's.
 //   new          the same loop, every packet the first of a flow never seen:
 //                the rules, NAT's port choice and a state insert per packet.
 //   established_sync (--only ...,sync; not in the default set)
@@ -21,20 +24,23 @@
 // WAN port (no-rx=1) frees what it transmits. The LAN port's RX is an
 // in-process generator: net_null hands out freshly allocated mbufs, and an
 // RX callback on that port and queue writes each one a 64-byte UDP frame of
-// the next flow of the flow set (tools/bench/lab_flows.h), checksums
-// included, on the worker's core inside rx_burst, as a NIC's DMA writes a new
+// the next flow of the flow set (tools/bench/lab_flows.h; for established6
+// its IPv6 twin, 64 bytes), checksums included, on the worker's core inside
+// rx_burst, as a NIC's DMA writes a new
 // packet. Every rx_burst returns a full burst, so the worker never idles: TSC
 // cycles of the wall clock over the window, divided by the packets, are the
 // worker core's cycles per packet. A TX callback on the WAN port checks the
-// forwarded frames (source the WAN VIP, checksums, TTL, MACs) during the
+// forwarded frames (source the WAN VIP or the LAN host, checksums, TTL or
+// hop limit, MACs) during the
 // warm-up and for a moment after each window, never during one.
 //
 // Prints one JSON object per measurement and a one-line summary; exits
 // non-zero if a case fails its checks (any drop, a state count that is not
-// the flow count, a bad frame, an idle poll). Method: docs/benchmarks.md.
+// the flow count, a bad frame, an idle poll, a packet generated and not
+// forwarded). Method: docs/benchmarks.md.
 //
 //   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000]
-//                        [--only ceiling,established,new,sync] [--new-capacity N]
+//                        [--only ceiling,established,established6,new,sync] [--new-capacity N]
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -100,6 +106,7 @@ double tsc_hz() { return double(rte_get_tsc_hz()); }
 // sit on a line of their own, written only by the core that polls the port.
 struct Generator {
   bench::FrameWriter writer;
+  bench::FrameWriter6 writer6{net::Mac{}};  // established6: remade with the LAN port's MAC
   uint64_t wrap = 1;  // set before the port is polled
   alignas(64) std::atomic<uint64_t> next{0};
   std::atomic<uint64_t> emitted{0};
@@ -108,13 +115,19 @@ struct Generator {
   std::atomic<uint64_t> short_polls{0};  // polls that returned less than a full burst (empty ones too)
 };
 
+template <bool V6>
 uint16_t generate(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, uint16_t max, void* arg) {
   Generator& g = *static_cast<Generator*>(arg);
   uint64_t f = g.next.load(std::memory_order_relaxed);
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    g.writer.write(rte_pktmbuf_mtod(m, uint8_t*), f);
-    m->data_len = m->pkt_len = bench::kFrameLen;
+    if constexpr (V6) {
+      g.writer6.write(rte_pktmbuf_mtod(m, uint8_t*), f);
+      m->data_len = m->pkt_len = bench::kFrameLen6;
+    } else {
+      g.writer.write(rte_pktmbuf_mtod(m, uint8_t*), f);
+      m->data_len = m->pkt_len = bench::kFrameLen;
+    }
     if (++f == g.wrap) f = 0;
   }
   g.next.store(f, std::memory_order_relaxed);
@@ -137,6 +150,8 @@ enum : uint32_t {
   kBadIpCsum = 16,
   kBadUdpCsum = 32,
   kBadNatPort = 64,
+  kBadSource6 = 128,  // IPv6: not a LAN host of the flow set (there is no NAT66)
+  kBadDest6 = 256,    // IPv6: not a server of the flow set
 };
 
 struct Checker {
@@ -189,10 +204,35 @@ uint32_t check_frame(const Checker& c, const rte_mbuf* m) {
   return why;
 }
 
+// An IPv6 frame of the flow set as routed out of the WAN port: addresses
+// and ports as generated, the hop limit one less, the UDP checksum (which
+// forwarding leaves alone) still right.
+uint32_t check_frame6(const Checker& c, const rte_mbuf* m) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (m->data_len != bench::kFrameLen6 || m->pkt_len != m->data_len) return kBadLength;
+  uint32_t why = 0;
+  net::EthHdr eth;
+  std::memcpy(&eth, p, sizeof eth);
+  if (!(eth.dst == c.gateway) || !(eth.src == c.wan) || eth.type != net::be16(net::kEtherTypeIpv6)) why |= kBadMac;
+  const uint8_t* ip = p + 14;
+  static const net::Addr6 lan = net::IpAddr::parse("2001:db8:1::")->b, far = net::IpAddr::parse("2001:db8:ff::")->b;
+  if (ip[0] >> 4 != 6 || ip[6] != net::kProtoUdp || ip[4] != 0 || ip[5] != 8) return why | kBadLength;
+  if (std::memcmp(ip + 8, lan.data(), 14) != 0) why |= kBadSource6;
+  if (std::memcmp(ip + 24, far.data(), 14) != 0) why |= kBadDest6;
+  if (ip[7] != 63) why |= kBadTtl;
+  const uint8_t* udp = ip + 40;
+  uint16_t csum;
+  std::memcpy(&csum, udp + 6, 2);
+  const uint32_t pseudo = sum16(ip + 8, 32) + net::be16(net::kProtoUdp) + net::be16(8);
+  if (csum == 0 || fold(pseudo + sum16(udp, 8)) != 0xffff) why |= kBadUdpCsum;
+  return why;
+}
+
+template <bool V6>
 uint16_t check_tx(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, void* arg) {
   Checker& c = *static_cast<Checker*>(arg);
   for (uint16_t i = 0; i < n; ++i) {
-    const uint32_t why = check_frame(c, pkts[i]);
+    const uint32_t why = V6 ? check_frame6(c, pkts[i]) : check_frame(c, pkts[i]);
     if (why) {
       bump(c.bad);
       c.why.store(c.why.load(std::memory_order_relaxed) | why, std::memory_order_relaxed);
@@ -205,7 +245,8 @@ uint16_t check_tx(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, void* arg) {
 std::string why_text(uint32_t why) {
   static const std::pair<uint32_t, const char*> names[] = {
       {kBadLength, "length"}, {kBadMac, "mac"}, {kBadSource, "source_not_vip"}, {kBadTtl, "ttl"},
-      {kBadIpCsum, "ip_checksum"}, {kBadUdpCsum, "udp_checksum"}, {kBadNatPort, "nat_port"}};
+      {kBadIpCsum, "ip_checksum"}, {kBadUdpCsum, "udp_checksum"}, {kBadNatPort, "nat_port"},
+      {kBadSource6, "source_not_lan_host"}, {kBadDest6, "destination_not_server"}};
   std::string s;
   for (auto [bit, name] : names)
     if (why & bit) join(s, ",", name);
@@ -329,18 +370,18 @@ class Rig {
   dp::DpdkIo& io() { return *io_; }
   dp::StateTable& states() { return *states_; }
 
-  bool add_generator(Generator& g) {
-    const auto* cb = rte_eth_add_rx_callback(lan, 0, generate, &g);
+  bool add_generator(Generator& g, bool v6 = false) {
+    const auto* cb = rte_eth_add_rx_callback(lan, 0, v6 ? generate<true> : generate<false>, &g);
     if (cb) cbs_.push_back({true, lan, cb, true});
     return cb != nullptr;
   }
   // Returns a handle for remove(). The generator and the checkers must
   // outlive the rig (or at least every poll of its ports).
-  std::optional<size_t> add_checker(Checker& c) {
+  std::optional<size_t> add_checker(Checker& c, bool v6 = false) {
     c.vip = net::be32(bench::kWanVip.v4());
     c.gateway = bench::kGatewayMac;
     c.wan = io_->mac(bench::kWan);
-    const auto* cb = rte_eth_add_tx_callback(wan, 0, check_tx, &c);
+    const auto* cb = rte_eth_add_tx_callback(wan, 0, v6 ? check_tx<true> : check_tx<false>, &c);
     if (!cb) return std::nullopt;
     cbs_.push_back({false, wan, cb, true});
     return cbs_.size() - 1;
@@ -380,14 +421,15 @@ unsigned worker_lcore() { return rte_get_next_lcore(-1, 1, 0); }
 struct Options {
   double seconds = 3;
   std::vector<uint64_t> flows = {1000, 1000000};
-  bool ceiling = true, established = true, fresh = true, sync = false;
+  bool ceiling = true, established = true, established6 = true, fresh = true, sync = false;
   uint32_t new_capacity = 1u << 22;
 };
 
 // What the later cases compare with, and the summary line's parts.
 struct Summary {
   std::optional<double> ceiling_mpps, ceiling_tsc;
-  std::map<uint64_t, double> established_tsc;  // by flow count, without sync events
+  std::map<uint64_t, double> established_tsc;   // by flow count, without sync events
+  std::map<uint64_t, double> established_mpps;  // by flow count, IPv4 without sync events
   std::vector<std::string> parts;
   std::optional<double> bytes_per_state;
 };
@@ -542,10 +584,13 @@ bool case_ceiling(const Options& o, Summary& sum) {
 }
 
 // Established flows with outbound NAT through hafwd's worker loop; with
-// `events`, state sync's event rings on and drained.
+// `events`, state sync's event rings on and drained; with `v6`, the IPv6
+// flow set instead (the lab's rule for the LAN's /64, routed out of the WAN
+// to the IPv6 default gateway, no NAT).
 // Appends "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
 bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vector<std::string>& parts,
-                      bool events = false) {
+                      bool events = false, bool v6 = false) {
+  const char* const name = v6 ? "established6" : events ? "established_sync" : "established";
   const std::string label = flows_label(flows);
   uint32_t capacity = 1024;  // every flow at half the table's capacity
   while (capacity < 2 * flows) capacity *= 2;
@@ -557,13 +602,14 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   std::string error;
   auto rig = Rig::create(capacity, error, events);
   if (!rig) {
-    std::fprintf(stderr, "hafw-bench-dataplane: established: %s\n", error.c_str());
+    std::fprintf(stderr, "hafw-bench-dataplane: %s: %s\n", name, error.c_str());
     parts.push_back(label + " FAILED (setup)");
     return false;
   }
   std::vector<std::string> fail;
-  if (!rig->add_generator(gen)) fail.push_back("rx callback");
-  const auto first_cb = rig->add_checker(first);
+  if (v6) gen.writer6 = bench::FrameWriter6(rig->io().mac(bench::kLan));  // before the port is polled
+  if (!rig->add_generator(gen, v6)) fail.push_back("rx callback");
+  const auto first_cb = rig->add_checker(first, v6);
   if (!first_cb) fail.push_back("tx callback");
 
   // Warm-up: every flow's first packet creates its state (the rule, outbound
@@ -594,11 +640,12 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   const EventDrain d1 = drain;
 
   // A sample of established frames as they leave.
-  const auto later_cb = rig->add_checker(later);
+  const auto later_cb = rig->add_checker(later, v6);
   sleep_s(0.05);
   rig->remove(later_cb);
   io.stop_workers();
   const dp::Counters cf = io.counters();
+  const uint64_t generated = get(gen.emitted);  // the workers have stopped: every frame is accounted for
 
   const uint64_t packets = c1[dp::IoCounter::Tx] - c0[dp::IoCounter::Tx];
   const double secs = double(t1 - t0) / tsc_hz();
@@ -613,7 +660,13 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   if (drops) fail.push_back("drops");
   if (created != flows) fail.push_back("states_created " + std::to_string(created) + " != flows");
   if (created_of(c1) != created_of(c0)) fail.push_back("states created during the window");
-  if (cf.nat[size_t(dp::NatCounter::Outbound)] != flows) fail.push_back("nat outbound != flows");
+  const uint64_t nat_expected = v6 ? 0 : flows;  // no NAT66
+  if (cf.nat[size_t(dp::NatCounter::Outbound)] != nat_expected)
+    fail.push_back("nat outbound " + std::to_string(cf.nat[size_t(dp::NatCounter::Outbound)]) +
+                   " != " + std::to_string(nat_expected));
+  if (cf[dp::IoCounter::Rx] != generated || cf[dp::IoCounter::Tx] != generated)
+    fail.push_back("forwarded " + std::to_string(cf[dp::IoCounter::Tx]) + " of " + std::to_string(generated) +
+                   " generated (worker_rx " + std::to_string(cf[dp::IoCounter::Rx]) + ")");
   if (cf[dp::IoCounter::TxFull] || cf[dp::IoCounter::ToControl]) fail.push_back("tx_full or to_control");
   if (get(later.checked) == 0 || get(first.checked) == 0) fail.push_back("no frame checked");
   if (bad) fail.push_back("bad frames: " + why_text(why));
@@ -627,21 +680,29 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
     if (d1.updates == d0.updates) fail.push_back("no sync update in the window");
   }
   const bool ok = fail.empty();
+  if (drops)  // loudly: no drop is expected, and the reasons say where the path broke
+    std::fprintf(stderr, "hafw-bench-dataplane: %s %s: %lu packets dropped: %s\n", name, label.c_str(),
+                 (unsigned long)drops, by_reason.c_str());
 
   const dp::StateTable& st = rig->states();
   const double bps = double(st.memory_bytes()) / double(st.capacity());
   Json j;
-  j.str("bench", "dataplane").str("case", events ? "established_sync" : "established").num("flows", flows);
-  j.str("proto", "udp");
-  j.str("nat", "outbound to the WAN VIP").str("ports", "net_null").num("workers", uint64_t(1));
+  j.str("bench", "dataplane").str("case", name).num("flows", flows);
+  j.num("family", uint64_t(v6 ? 6 : 4)).str("proto", "udp");
+  j.str("nat", v6 ? "none (no NAT66): routed to the IPv6 default gateway" : "outbound to the WAN VIP");
+  j.str("ports", "net_null").num("workers", uint64_t(1));
   j.num("seconds", secs).num("packets", packets).num("mpps", mpps).num("tsc_per_packet", tsc, 1);
   if (sum.ceiling_mpps && packets) {  // the ceiling was measured in this run
     j.num("vs_io_ceiling", mpps / *sum.ceiling_mpps, 3);
     j.num("over_io_ceiling_tsc_per_packet", tsc - *sum.ceiling_tsc, 1);
   }
   const auto plain = sum.established_tsc.find(flows);
-  if (events && plain != sum.established_tsc.end() && packets)  // established without events, this run
+  if ((events || v6) && plain != sum.established_tsc.end() && packets)  // IPv4 established, this run
     j.num("over_established_tsc_per_packet", tsc - plain->second, 1);
+  const auto v4 = sum.established_mpps.find(flows);
+  std::optional<double> ratio;
+  if (v6 && v4 != sum.established_mpps.end() && packets) ratio = mpps / v4->second;
+  if (ratio) j.num("ratio_to_ipv4", *ratio, 3);
   if (events) {
     j.num("sync_events", d1.events - d0.events).num("sync_updates", d1.updates - d0.updates);
     j.num("sync_events_per_second", double(d1.events - d0.events) / secs, 0);
@@ -659,18 +720,26 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   j.num("drops", drops).raw("drops_by_reason", by_reason);
   j.num("rx_polls", polls).num("rx_empty_pct", polls ? 100.0 * double(empty) / double(polls) : 0.0, 3);
   j.num("rx_short_pct", polls ? 100.0 * double(short_polls) / double(polls) : 0.0, 3);
-  j.num("frames_checked", checked).num("frames_bad", bad);
+  j.num("generated", generated).num("frames_checked", checked).num("frames_bad", bad);
   j.str("includes",
-        events ? "established plus state sync's event hook: the rate-limit check per packet, an update per state "
+        v6 ? "io_ceiling plus hafwd's worker loop over IPv6: run_burst (ipv6_input's validation and flow key, state "
+             "lookup, UDP tracking, refresh, counters, the IPv6 route, hop limit, output), TX buffers, the WAN poll "
+             "(no-rx), counters"
+        : events ? "established plus state sync's event hook: the rate-limit check per packet, an update per state "
                  "per second into the worker's ring, drained by the main lcore every millisecond"
                : "io_ceiling plus hafwd's worker loop: run_burst (state lookup, NAT rewrite, route, output), TX "
                  "buffers, the WAN poll (no-rx), counters");
   j.boolean("ok", ok).raw("failures", failures_json(fail)).print();
 
   sum.bytes_per_state = bps;
-  if (!events && ok) sum.established_tsc[flows] = tsc;
+  if (!events && !v6 && ok) {
+    sum.established_tsc[flows] = tsc;
+    sum.established_mpps[flows] = mpps;
+  }
   char b[160];
-  if (ok && events && plain != sum.established_tsc.end())
+  if (ok && ratio)
+    std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %.0f%% of IPv4)", label.c_str(), mpps, tsc, 100 * *ratio);
+  else if (ok && events && plain != sum.established_tsc.end())
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %+.0f)", label.c_str(), mpps, tsc, tsc - plain->second);
   else if (ok)
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc)", label.c_str(), mpps, tsc);
@@ -773,7 +842,8 @@ bool case_new(const Options& o, Summary& sum) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--only ceiling,established,new,sync] "
+               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] "
+               "[--only ceiling,established,established6,new,sync] "
                "[--new-capacity N]\n");
   std::exit(2);
 }
@@ -808,10 +878,11 @@ Options parse(int argc, char** argv) {
         }
         if (o.flows.empty()) usage();
       } else if (a == "--only") {
-        o.ceiling = o.established = o.fresh = o.sync = false;
+        o.ceiling = o.established = o.established6 = o.fresh = o.sync = false;
         for (const auto& x : split(v)) {
           if (x == "ceiling") o.ceiling = true;
           else if (x == "established") o.established = true;
+          else if (x == "established6") o.established6 = true;
           else if (x == "new") o.fresh = true;
           else if (x == "sync") o.sync = true;
           else usage();
@@ -849,12 +920,19 @@ int main(int argc, char** argv) {
   Summary sum;
   bool ok = true;
   if (o.ceiling) ok = case_ceiling(o, sum) && ok;
-  if (o.established) {
-    std::vector<std::string> est;
-    for (uint64_t n : o.flows) ok = case_established(o, n, sum, est) && ok;
-    std::string s;
+  if (o.established || o.established6) {
+    // IPv6 right after IPv4 at each flow count, so that the two share the
+    // machine's state of the moment.
+    std::vector<std::string> est, est6;
+    for (uint64_t n : o.flows) {
+      if (o.established) ok = case_established(o, n, sum, est) && ok;
+      if (o.established6) ok = case_established(o, n, sum, est6, false, true) && ok;
+    }
+    std::string s, s6;
     for (const auto& p : est) join(s, ", ", p);
-    sum.parts.push_back("NAT established " + s);
+    for (const auto& p : est6) join(s6, ", ", p);
+    if (o.established) sum.parts.push_back("NAT established " + s);
+    if (o.established6) sum.parts.push_back("IPv6 established " + s6);
   }
   if (o.sync) {
     std::vector<std::string> est;
