@@ -11,8 +11,10 @@
 //                run_burst, TX buffers, tx_burst) forwarding established
 //                flows with outbound NAT, at each --flows count.
 //   established6 the same loop forwarding established IPv6 flows (routed
-//                and filtered, no NAT66), after established at each --flows
-//                count; ratio_to_ipv4 is its rate over established's.
+//                and filtered, no NAT66), beside established at each --flows
+//                count: the two take turns, --rounds windows each (a fresh
+//                rig and warm-up per window), and report their sums;
+//                ratio_to_ipv4 is its rate over established's.
 //   new          the same loop, every packet the first of a flow never seen:
 //                the rules, NAT's port choice and a state insert per packet.
 //   established_sync (--only ...,sync; not in the default set)
@@ -39,7 +41,7 @@
 // the flow count, a bad frame, an idle poll, a packet generated and not
 // forwarded). Method: docs/benchmarks.md.
 //
-//   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000]
+//   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000] [--rounds 3]
 //                        [--only ceiling,established,established6,new,sync] [--new-capacity N]
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
@@ -420,6 +422,7 @@ unsigned worker_lcore() { return rte_get_next_lcore(-1, 1, 0); }
 
 struct Options {
   double seconds = 3;
+  unsigned rounds = 3;  // established and established6 take turns this many times
   std::vector<uint64_t> flows = {1000, 1000000};
   bool ceiling = true, established = true, established6 = true, fresh = true, sync = false;
   uint32_t new_capacity = 1u << 22;
@@ -583,15 +586,44 @@ bool case_ceiling(const Options& o, Summary& sum) {
   return ok;
 }
 
-// Established flows with outbound NAT through hafwd's worker loop; with
-// `events`, state sync's event rings on and drained; with `v6`, the IPv6
-// flow set instead (the lab's rule for the LAN's /64, routed out of the WAN
-// to the IPv6 default gateway, no NAT).
-// Appends "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
-bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vector<std::string>& parts,
-                      bool events = false, bool v6 = false) {
-  const char* const name = v6 ? "established6" : events ? "established_sync" : "established";
-  const std::string label = flows_label(flows);
+// One rig's worth of an established case: its warm-up and one window.
+// Rounds of the same case add up (operator+=); the per-rig checks are made
+// in each round, and the table's figures are the last round's.
+struct EstRound {
+  uint64_t packets = 0, cycles = 0, polls = 0, empty = 0, short_polls = 0;
+  uint64_t checked = 0, bad = 0, generated = 0, warm_packets = 0;
+  uint32_t why = 0;
+  double warm_secs = 0;
+  dp::Counters cf{};  // each rig's counters at its end
+  uint64_t created = 0, in_use = 0, capacity = 0, table_bytes = 0;
+  uint64_t sync_events = 0, sync_updates = 0, sync_inserts = 0;
+  std::vector<std::string> fail;
+
+  EstRound& operator+=(const EstRound& o) {
+    packets += o.packets, cycles += o.cycles, polls += o.polls, empty += o.empty, short_polls += o.short_polls;
+    checked += o.checked, bad += o.bad, generated += o.generated, warm_packets += o.warm_packets;
+    why |= o.why;
+    warm_secs += o.warm_secs;
+    cf += o.cf;
+    created = o.created, in_use = o.in_use, capacity = o.capacity, table_bytes = o.table_bytes;
+    sync_events += o.sync_events, sync_updates += o.sync_updates, sync_inserts += o.sync_inserts;
+    for (const auto& f : o.fail)
+      if (std::find(fail.begin(), fail.end(), f) == fail.end()) fail.push_back(f);
+    return *this;
+  }
+};
+
+const char* established_name(bool events, bool v6) {
+  return v6 ? "established6" : events ? "established_sync" : "established";
+}
+
+// Established flows with outbound NAT through hafwd's worker loop, a window
+// of `seconds` after the warm-up, in a rig of its own; with `events`, state
+// sync's event rings on and drained; with `v6`, the IPv6 flow set instead
+// (the lab's rule for the LAN's /64, routed out of the WAN to the IPv6
+// default gateway, no NAT).
+EstRound run_established(uint64_t flows, double seconds, bool events, bool v6) {
+  EstRound r;
   uint32_t capacity = 1024;  // every flow at half the table's capacity
   while (capacity < 2 * flows) capacity *= 2;
   Generator gen;  // these outlive the rig, whose ports call them
@@ -602,11 +634,11 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   std::string error;
   auto rig = Rig::create(capacity, error, events);
   if (!rig) {
-    std::fprintf(stderr, "hafw-bench-dataplane: %s: %s\n", name, error.c_str());
-    parts.push_back(label + " FAILED (setup)");
-    return false;
+    std::fprintf(stderr, "hafw-bench-dataplane: %s: %s\n", established_name(events, v6), error.c_str());
+    r.fail.push_back("setup");
+    return r;
   }
-  std::vector<std::string> fail;
+  std::vector<std::string>& fail = r.fail;
   if (v6) gen.writer6 = bench::FrameWriter6(rig->io().mac(bench::kLan));  // before the port is polled
   if (!rig->add_generator(gen, v6)) fail.push_back("rx callback");
   const auto first_cb = rig->add_checker(first, v6);
@@ -628,13 +660,13 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
     }
   }
   rig->remove(first_cb);
-  const double warm_secs = std::chrono::duration<double>(Clock::now() - w0).count();
+  r.warm_secs = std::chrono::duration<double>(Clock::now() - w0).count();
   if (!warmed) fail.push_back("warm-up did not finish in 120 s");
 
   const dp::Counters c0 = io.counters();
   const EventDrain d0 = drain;
   const uint64_t p0 = get(gen.polls), e0 = get(gen.empty), s0 = get(gen.short_polls), t0 = rte_get_tsc_cycles();
-  wait_s(io, o.seconds, drains);
+  wait_s(io, seconds, drains);
   const dp::Counters c1 = io.counters();
   const uint64_t p1 = get(gen.polls), e1 = get(gen.empty), s1 = get(gen.short_polls), t1 = rte_get_tsc_cycles();
   const EventDrain d1 = drain;
@@ -644,53 +676,69 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   sleep_s(0.05);
   rig->remove(later_cb);
   io.stop_workers();
-  const dp::Counters cf = io.counters();
-  const uint64_t generated = get(gen.emitted);  // the workers have stopped: every frame is accounted for
+  const dp::Counters& cf = r.cf = io.counters();
+  r.generated = get(gen.emitted);  // the workers have stopped: every frame is accounted for
 
-  const uint64_t packets = c1[dp::IoCounter::Tx] - c0[dp::IoCounter::Tx];
-  const double secs = double(t1 - t0) / tsc_hz();
-  const double mpps = double(packets) / secs / 1e6;
-  const double tsc = packets ? double(t1 - t0) / double(packets) : 0;
+  r.packets = c1[dp::IoCounter::Tx] - c0[dp::IoCounter::Tx];
+  r.cycles = t1 - t0;
+  r.polls = p1 - p0, r.empty = e1 - e0, r.short_polls = s1 - s0;
+  r.warm_packets = c0[dp::IoCounter::Rx];
+  r.created = created_of(cf);
+  r.checked = get(first.checked) + get(later.checked), r.bad = get(first.bad) + get(later.bad);
+  r.why = first.why.load() | later.why.load();
   uint64_t drops = 0;
   const std::string by_reason = drops_json(cf, drops);
-  const uint64_t created = created_of(cf), polls = p1 - p0, empty = e1 - e0, short_polls = s1 - s0;
-  const uint64_t checked = get(first.checked) + get(later.checked), bad = get(first.bad) + get(later.bad);
-  const uint32_t why = first.why.load() | later.why.load();
 
-  if (drops) fail.push_back("drops");
-  if (created != flows) fail.push_back("states_created " + std::to_string(created) + " != flows");
+  if (drops) {  // loudly: no drop is expected, and the reasons say where the path broke
+    fail.push_back("drops");
+    std::fprintf(stderr, "hafw-bench-dataplane: %s %s: %lu packets dropped: %s\n", established_name(events, v6),
+                 flows_label(flows).c_str(), (unsigned long)drops, by_reason.c_str());
+  }
+  if (r.created != flows) fail.push_back("states_created " + std::to_string(r.created) + " != flows");
   if (created_of(c1) != created_of(c0)) fail.push_back("states created during the window");
-  const uint64_t nat_expected = v6 ? 0 : flows;  // no NAT66
-  if (cf.nat[size_t(dp::NatCounter::Outbound)] != nat_expected)
-    fail.push_back("nat outbound " + std::to_string(cf.nat[size_t(dp::NatCounter::Outbound)]) +
-                   " != " + std::to_string(nat_expected));
-  if (cf[dp::IoCounter::Rx] != generated || cf[dp::IoCounter::Tx] != generated)
-    fail.push_back("forwarded " + std::to_string(cf[dp::IoCounter::Tx]) + " of " + std::to_string(generated) +
+  const uint64_t nat = cf.nat[size_t(dp::NatCounter::Outbound)], nat_expected = v6 ? 0 : flows;  // no NAT66
+  if (nat != nat_expected) fail.push_back("nat outbound " + std::to_string(nat) + " != " + std::to_string(nat_expected));
+  if (cf[dp::IoCounter::Rx] != r.generated || cf[dp::IoCounter::Tx] != r.generated)
+    fail.push_back("forwarded " + std::to_string(cf[dp::IoCounter::Tx]) + " of " + std::to_string(r.generated) +
                    " generated (worker_rx " + std::to_string(cf[dp::IoCounter::Rx]) + ")");
   if (cf[dp::IoCounter::TxFull] || cf[dp::IoCounter::ToControl]) fail.push_back("tx_full or to_control");
   if (get(later.checked) == 0 || get(first.checked) == 0) fail.push_back("no frame checked");
-  if (bad) fail.push_back("bad frames: " + why_text(why));
-  if (short_polls) fail.push_back("the worker's RX came back short of a full burst");
-  if (packets == 0) fail.push_back("nothing forwarded");
-  const uint64_t event_drops = cf.states[size_t(dp::StateCounter::SyncEventDropped)];
+  if (r.bad) fail.push_back("bad frames: " + why_text(r.why));
+  if (r.short_polls) fail.push_back("the worker's RX came back short of a full burst");
+  if (r.packets == 0) fail.push_back("nothing forwarded");
   if (events) {
     drain.poll(io);  // what the workers pushed before they stopped
     if (drain.inserts != flows) fail.push_back("sync inserts " + std::to_string(drain.inserts) + " != flows");
-    if (event_drops) fail.push_back("sync events dropped");
+    if (cf.states[size_t(dp::StateCounter::SyncEventDropped)]) fail.push_back("sync events dropped");
     if (d1.updates == d0.updates) fail.push_back("no sync update in the window");
+    r.sync_events = d1.events - d0.events, r.sync_updates = d1.updates - d0.updates;
+    r.sync_inserts = drain.inserts;
   }
-  const bool ok = fail.empty();
-  if (drops)  // loudly: no drop is expected, and the reasons say where the path broke
-    std::fprintf(stderr, "hafw-bench-dataplane: %s %s: %lu packets dropped: %s\n", name, label.c_str(),
-                 (unsigned long)drops, by_reason.c_str());
-
   const dp::StateTable& st = rig->states();
-  const double bps = double(st.memory_bytes()) / double(st.capacity());
+  r.in_use = st.in_use(), r.capacity = st.capacity(), r.table_bytes = st.memory_bytes();
+  return r;
+}
+
+// Prints an established case's JSON (its rounds summed) and appends
+// "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
+bool report_established(uint64_t flows, const EstRound& r, unsigned rounds, Summary& sum,
+                        std::vector<std::string>& parts, bool events, bool v6) {
+  const std::string label = flows_label(flows);
+  const uint64_t packets = r.packets;
+  const double secs = double(r.cycles) / tsc_hz();
+  const double mpps = r.cycles ? double(packets) / secs / 1e6 : 0.0;
+  const double tsc = packets ? double(r.cycles) / double(packets) : 0;
+  uint64_t drops = 0;
+  const dp::Counters& cf = r.cf;
+  const std::string by_reason = drops_json(cf, drops);
+  const bool ok = r.fail.empty();
+  const double bps = r.capacity ? double(r.table_bytes) / double(r.capacity) : 0.0;
+
   Json j;
-  j.str("bench", "dataplane").str("case", name).num("flows", flows);
+  j.str("bench", "dataplane").str("case", established_name(events, v6)).num("flows", flows);
   j.num("family", uint64_t(v6 ? 6 : 4)).str("proto", "udp");
   j.str("nat", v6 ? "none (no NAT66): routed to the IPv6 default gateway" : "outbound to the WAN VIP");
-  j.str("ports", "net_null").num("workers", uint64_t(1));
+  j.str("ports", "net_null").num("workers", uint64_t(1)).num("rounds", uint64_t(rounds));
   j.num("seconds", secs).num("packets", packets).num("mpps", mpps).num("tsc_per_packet", tsc, 1);
   if (sum.ceiling_mpps && packets) {  // the ceiling was measured in this run
     j.num("vs_io_ceiling", mpps / *sum.ceiling_mpps, 3);
@@ -704,23 +752,23 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   if (v6 && v4 != sum.established_mpps.end() && packets) ratio = mpps / v4->second;
   if (ratio) j.num("ratio_to_ipv4", *ratio, 3);
   if (events) {
-    j.num("sync_events", d1.events - d0.events).num("sync_updates", d1.updates - d0.updates);
-    j.num("sync_events_per_second", double(d1.events - d0.events) / secs, 0);
-    j.num("sync_inserts", drain.inserts).num("sync_event_dropped", event_drops);
+    j.num("sync_events", r.sync_events).num("sync_updates", r.sync_updates);
+    j.num("sync_events_per_second", secs > 0 ? double(r.sync_events) / secs : 0.0, 0);
+    j.num("sync_inserts", r.sync_inserts);
+    j.num("sync_event_dropped", cf.states[size_t(dp::StateCounter::SyncEventDropped)]);
   }
   j.num("tsc_ghz", tsc_hz() / 1e9);
-  j.num("capacity", uint64_t(st.capacity())).num("table_bytes", uint64_t(st.memory_bytes()));
-  j.num("bytes_per_state", bps, 1);
-  j.num("states_created", created).num("states_in_use", uint64_t(st.in_use()));
+  j.num("capacity", r.capacity).num("table_bytes", r.table_bytes).num("bytes_per_state", bps, 1);
+  j.num("states_created", r.created).num("states_in_use", r.in_use);
   j.num("nat_outbound", cf.nat[size_t(dp::NatCounter::Outbound)]);
   j.num("nat_port_retries", cf.nat[size_t(dp::NatCounter::PortRetries)]);
-  j.num("warmup_seconds", warm_secs).num("warmup_packets", c0[dp::IoCounter::Rx]);
+  j.num("warmup_seconds", r.warm_secs).num("warmup_packets", r.warm_packets);
   j.num("worker_rx", cf[dp::IoCounter::Rx]).num("worker_tx", cf[dp::IoCounter::Tx]);
   j.num("tx_full", cf[dp::IoCounter::TxFull]).num("to_control", cf[dp::IoCounter::ToControl]);
   j.num("drops", drops).raw("drops_by_reason", by_reason);
-  j.num("rx_polls", polls).num("rx_empty_pct", polls ? 100.0 * double(empty) / double(polls) : 0.0, 3);
-  j.num("rx_short_pct", polls ? 100.0 * double(short_polls) / double(polls) : 0.0, 3);
-  j.num("generated", generated).num("frames_checked", checked).num("frames_bad", bad);
+  j.num("rx_polls", r.polls).num("rx_empty_pct", r.polls ? 100.0 * double(r.empty) / double(r.polls) : 0.0, 3);
+  j.num("rx_short_pct", r.polls ? 100.0 * double(r.short_polls) / double(r.polls) : 0.0, 3);
+  j.num("generated", r.generated).num("frames_checked", r.checked).num("frames_bad", r.bad);
   j.str("includes",
         v6 ? "io_ceiling plus hafwd's worker loop over IPv6: run_burst (ipv6_input's validation and flow key, state "
              "lookup, UDP tracking, refresh, counters, the IPv6 route, hop limit, output), TX buffers, the WAN poll "
@@ -729,9 +777,9 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
                  "per second into the worker's ring, drained by the main lcore every millisecond"
                : "io_ceiling plus hafwd's worker loop: run_burst (state lookup, NAT rewrite, route, output), TX "
                  "buffers, the WAN poll (no-rx), counters");
-  j.boolean("ok", ok).raw("failures", failures_json(fail)).print();
+  j.boolean("ok", ok).raw("failures", failures_json(r.fail)).print();
 
-  sum.bytes_per_state = bps;
+  if (r.capacity) sum.bytes_per_state = bps;
   if (!events && !v6 && ok) {
     sum.established_tsc[flows] = tsc;
     sum.established_mpps[flows] = mpps;
@@ -744,7 +792,7 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   else if (ok)
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc)", label.c_str(), mpps, tsc);
   else
-    std::snprintf(b, sizeof b, "%s FAILED (%s)", label.c_str(), fail.front().c_str());
+    std::snprintf(b, sizeof b, "%s FAILED (%s)", label.c_str(), r.fail.front().c_str());
   parts.push_back(b);
   return ok;
 }
@@ -842,7 +890,7 @@ bool case_new(const Options& o, Summary& sum) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] "
+               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--rounds R] "
                "[--only ceiling,established,established6,new,sync] "
                "[--new-capacity N]\n");
   std::exit(2);
@@ -887,6 +935,10 @@ Options parse(int argc, char** argv) {
           else if (x == "sync") o.sync = true;
           else usage();
         }
+      } else if (a == "--rounds") {
+        const unsigned long n = std::stoul(v);
+        if (n == 0 || n > 100) usage();
+        o.rounds = unsigned(n);
       } else if (a == "--new-capacity") {
         const uint64_t n = std::stoull(v);
         if (n < 1024 || n > (1u << 30) || n > bench::kMaxFlows) usage();
@@ -921,12 +973,20 @@ int main(int argc, char** argv) {
   bool ok = true;
   if (o.ceiling) ok = case_ceiling(o, sum) && ok;
   if (o.established || o.established6) {
-    // IPv6 right after IPv4 at each flow count, so that the two share the
-    // machine's state of the moment.
+    // At each flow count IPv4 and IPv6 take turns, --rounds windows of
+    // seconds / rounds each, every window in a fresh rig after its own
+    // warm-up, and report their sums: noise from the machine's other work
+    // falls on both alike, and ratio_to_ipv4 stays meaningful.
     std::vector<std::string> est, est6;
+    const double window = o.seconds / o.rounds;
     for (uint64_t n : o.flows) {
-      if (o.established) ok = case_established(o, n, sum, est) && ok;
-      if (o.established6) ok = case_established(o, n, sum, est6, false, true) && ok;
+      EstRound v4, v6;
+      for (unsigned round = 0; round < o.rounds; ++round) {
+        if (o.established) v4 += run_established(n, window, false, false);
+        if (o.established6) v6 += run_established(n, window, false, true);
+      }
+      if (o.established) ok = report_established(n, v4, o.rounds, sum, est, false, false) && ok;
+      if (o.established6) ok = report_established(n, v6, o.rounds, sum, est6, false, true) && ok;
     }
     std::string s, s6;
     for (const auto& p : est) join(s, ", ", p);
@@ -936,7 +996,8 @@ int main(int argc, char** argv) {
   }
   if (o.sync) {
     std::vector<std::string> est;
-    for (uint64_t n : o.flows) ok = case_established(o, n, sum, est, true) && ok;
+    for (uint64_t n : o.flows)
+      ok = report_established(n, run_established(n, o.seconds, true, false), 1, sum, est, true, false) && ok;
     std::string s;
     for (const auto& p : est) join(s, ", ", p);
     sum.parts.push_back("with sync events " + s);
