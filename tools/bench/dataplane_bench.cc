@@ -418,6 +418,33 @@ class Rig {
 
 unsigned worker_lcore() { return rte_get_next_lcore(-1, 1, 0); }
 
+// Nanoseconds the worker lcore's thread has run on a CPU (the first field of
+// its /proc schedstat), or nothing where the kernel does not say. On a shared
+// machine the window's wall clock also holds the time the thread waited for
+// its CPU; this does not.
+std::optional<uint64_t> worker_cpu_ns() {
+  static const std::string path = [] {
+    const std::string name = "rte-worker-" + std::to_string(worker_lcore());
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      char comm[64] = {};
+      if (FILE* f = std::fopen((t.path() / "comm").c_str(), "r")) {
+        if (!std::fgets(comm, sizeof comm, f)) comm[0] = 0;
+        std::fclose(f);
+      }
+      if (std::string(comm).substr(0, name.size() + 1) == name + "\n") return (t.path() / "schedstat").string();
+    }
+    return std::string();
+  }();
+  if (path.empty()) return std::nullopt;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return std::nullopt;
+  unsigned long long ns = 0;
+  const bool ok = std::fscanf(f, "%llu", &ns) == 1;
+  std::fclose(f);
+  return ok ? std::optional<uint64_t>(ns) : std::nullopt;
+}
+
 // ---------------------------------------------------------------- cases
 
 struct Options {
@@ -433,6 +460,7 @@ struct Summary {
   std::optional<double> ceiling_mpps, ceiling_tsc;
   std::map<uint64_t, double> established_tsc;   // by flow count, without sync events
   std::map<uint64_t, double> established_mpps;  // by flow count, IPv4 without sync events
+  std::map<uint64_t, double> established_on_cpu_mpps;  // the same per second on a CPU
   std::vector<std::string> parts;
   std::optional<double> bytes_per_state;
 };
@@ -597,6 +625,7 @@ struct EstRound {
   dp::Counters cf{};  // each rig's counters at its end
   uint64_t created = 0, in_use = 0, capacity = 0, table_bytes = 0;
   uint64_t sync_events = 0, sync_updates = 0, sync_inserts = 0;
+  std::optional<uint64_t> cpu_ns = 0;  // the worker thread's time on a CPU in the windows; nothing if unknown
   std::vector<std::string> fail;
 
   EstRound& operator+=(const EstRound& o) {
@@ -607,6 +636,7 @@ struct EstRound {
     cf += o.cf;
     created = o.created, in_use = o.in_use, capacity = o.capacity, table_bytes = o.table_bytes;
     sync_events += o.sync_events, sync_updates += o.sync_updates, sync_inserts += o.sync_inserts;
+    cpu_ns = cpu_ns && o.cpu_ns ? std::optional<uint64_t>(*cpu_ns + *o.cpu_ns) : std::nullopt;
     for (const auto& f : o.fail)
       if (std::find(fail.begin(), fail.end(), f) == fail.end()) fail.push_back(f);
     return *this;
@@ -665,11 +695,14 @@ EstRound run_established(uint64_t flows, double seconds, bool events, bool v6) {
 
   const dp::Counters c0 = io.counters();
   const EventDrain d0 = drain;
+  const std::optional<uint64_t> cpu0 = worker_cpu_ns();
   const uint64_t p0 = get(gen.polls), e0 = get(gen.empty), s0 = get(gen.short_polls), t0 = rte_get_tsc_cycles();
   wait_s(io, seconds, drains);
   const dp::Counters c1 = io.counters();
   const uint64_t p1 = get(gen.polls), e1 = get(gen.empty), s1 = get(gen.short_polls), t1 = rte_get_tsc_cycles();
+  const std::optional<uint64_t> cpu1 = worker_cpu_ns();
   const EventDrain d1 = drain;
+  r.cpu_ns = cpu0 && cpu1 ? std::optional<uint64_t>(*cpu1 - *cpu0) : std::nullopt;
 
   // A sample of established frames as they leave.
   const auto later_cb = rig->add_checker(later, v6);
@@ -751,6 +784,17 @@ bool report_established(uint64_t flows, const EstRound& r, unsigned rounds, Summ
   std::optional<double> ratio;
   if (v6 && v4 != sum.established_mpps.end() && packets) ratio = mpps / v4->second;
   if (ratio) j.num("ratio_to_ipv4", *ratio, 3);
+  // The same per second of the worker's time on a CPU, for a shared machine.
+  std::optional<double> on_cpu_mpps, ratio_cpu;
+  if (r.cpu_ns && *r.cpu_ns && packets) {
+    on_cpu_mpps = double(packets) / (double(*r.cpu_ns) / 1e9) / 1e6;
+    j.num("worker_on_cpu_pct", 100.0 * double(*r.cpu_ns) / 1e9 / secs, 1);
+    j.num("mpps_on_cpu", *on_cpu_mpps);
+    j.num("tsc_per_packet_on_cpu", double(*r.cpu_ns) / 1e9 * tsc_hz() / double(packets), 1);
+    const auto v4c = sum.established_on_cpu_mpps.find(flows);
+    if (v6 && v4c != sum.established_on_cpu_mpps.end()) ratio_cpu = *on_cpu_mpps / v4c->second;
+    if (ratio_cpu) j.num("ratio_to_ipv4_on_cpu", *ratio_cpu, 3);
+  }
   if (events) {
     j.num("sync_events", r.sync_events).num("sync_updates", r.sync_updates);
     j.num("sync_events_per_second", secs > 0 ? double(r.sync_events) / secs : 0.0, 0);
@@ -783,9 +827,13 @@ bool report_established(uint64_t flows, const EstRound& r, unsigned rounds, Summ
   if (!events && !v6 && ok) {
     sum.established_tsc[flows] = tsc;
     sum.established_mpps[flows] = mpps;
+    if (on_cpu_mpps) sum.established_on_cpu_mpps[flows] = *on_cpu_mpps;
   }
   char b[160];
-  if (ok && ratio)
+  if (ok && ratio && ratio_cpu)
+    std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %.0f%% of IPv4; on CPU %.0f%%)", label.c_str(), mpps, tsc,
+                  100 * *ratio, 100 * *ratio_cpu);
+  else if (ok && ratio)
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %.0f%% of IPv4)", label.c_str(), mpps, tsc, 100 * *ratio);
   else if (ok && events && plain != sum.established_tsc.end())
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %+.0f)", label.c_str(), mpps, tsc, tsc - plain->second);
