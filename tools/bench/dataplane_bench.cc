@@ -1021,8 +1021,8 @@ int main(int argc, char** argv) {
   bool ok = true;
   if (o.ceiling) ok = case_ceiling(o, sum) && ok;
   if (o.established || o.established6) {
-    // At each flow count IPv4 and IPv6 take turns, --rounds windows of
-    // seconds / rounds each, every window in a fresh rig after its own
+    // At each flow count IPv4 and IPv6 take turns (ABBA...), --rounds
+    // windows of seconds / rounds each, every window in a fresh rig after its own
     // warm-up, and report their sums: noise from the machine's other work
     // falls on both alike, and ratio_to_ipv4 stays meaningful.
     std::vector<std::string> est, est6;
@@ -1030,8 +1030,11 @@ int main(int argc, char** argv) {
     for (uint64_t n : o.flows) {
       EstRound v4, v6;
       for (unsigned round = 0; round < o.rounds; ++round) {
+        // Each goes first every other round: neither always follows the other's rig.
+        const bool v6_first = round % 2 == 1;
+        if (o.established6 && v6_first) v6 += run_established(n, window, false, true);
         if (o.established) v4 += run_established(n, window, false, false);
-        if (o.established6) v6 += run_established(n, window, false, true);
+        if (o.established6 && !v6_first) v6 += run_established(n, window, false, true);
       }
       if (o.established) ok = report_established(n, v4, o.rounds, sum, est, false, false) && ok;
       if (o.established6) ok = report_established(n, v6, o.rounds, sum, est6, false, true) && ok;
