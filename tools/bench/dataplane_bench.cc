@@ -27,14 +27,13 @@
 // in-process generator: net_null hands out freshly allocated mbufs, and an
 // RX callback on that port and queue writes each one a 64-byte UDP frame of
 // the next flow of the flow set (tools/bench/lab_flows.h; for established6
-// its IPv6 twin, 64 bytes), checksums included, on the worker's core inside
-// rx_burst, as a NIC's DMA writes a new
-// packet. Every rx_burst returns a full burst, so the worker never idles: TSC
-// cycles of the wall clock over the window, divided by the packets, are the
-// worker core's cycles per packet. A TX callback on the WAN port checks the
-// forwarded frames (source the WAN VIP or the LAN host, checksums, TTL or
-// hop limit, MACs) during the
-// warm-up and for a moment after each window, never during one.
+// its IPv6 twin), checksums included, on the worker's core inside rx_burst,
+// as a NIC's DMA writes a new packet. Every rx_burst returns a full burst, so
+// the worker never idles: TSC cycles of the wall clock over the window,
+// divided by the packets, are the worker core's cycles per packet. A TX
+// callback on the WAN port checks the forwarded frames (source the WAN VIP
+// or the LAN host, checksums, TTL or hop limit, MACs) during the warm-up and
+// for a moment after each window, never during one.
 //
 // Prints one JSON object per measurement and a one-line summary; exits
 // non-zero if a case fails its checks (any drop, a state count that is not
