@@ -10,6 +10,11 @@
 //   established  hafwd's real worker loop (DpdkIo::start_workers: rx_burst,
 //                run_burst, TX buffers, tx_burst) forwarding established
 //                flows with outbound NAT, at each --flows count.
+//   established6 the same loop forwarding established IPv6 flows (routed
+//                and filtered, no NAT66), beside established at each --flows
+//                count: the two take turns, --rounds windows each (a fresh
+//                rig and warm-up per window), and report their sums;
+//                ratio_to_ipv4 is its rate over established's.
 //   new          the same loop, every packet the first of a flow never seen:
 //                the rules, NAT's port choice and a state insert per packet.
 //   established_sync (--only ...,sync; not in the default set)
@@ -21,20 +26,22 @@
 // WAN port (no-rx=1) frees what it transmits. The LAN port's RX is an
 // in-process generator: net_null hands out freshly allocated mbufs, and an
 // RX callback on that port and queue writes each one a 64-byte UDP frame of
-// the next flow of the flow set (tools/bench/lab_flows.h), checksums
-// included, on the worker's core inside rx_burst, as a NIC's DMA writes a new
-// packet. Every rx_burst returns a full burst, so the worker never idles: TSC
-// cycles of the wall clock over the window, divided by the packets, are the
-// worker core's cycles per packet. A TX callback on the WAN port checks the
-// forwarded frames (source the WAN VIP, checksums, TTL, MACs) during the
-// warm-up and for a moment after each window, never during one.
+// the next flow of the flow set (tools/bench/lab_flows.h; for established6
+// its IPv6 twin), checksums included, on the worker's core inside rx_burst,
+// as a NIC's DMA writes a new packet. Every rx_burst returns a full burst, so
+// the worker never idles: TSC cycles of the wall clock over the window,
+// divided by the packets, are the worker core's cycles per packet. A TX
+// callback on the WAN port checks the forwarded frames (source the WAN VIP
+// or the LAN host, checksums, TTL or hop limit, MACs) during the warm-up and
+// for a moment after each window, never during one.
 //
 // Prints one JSON object per measurement and a one-line summary; exits
 // non-zero if a case fails its checks (any drop, a state count that is not
-// the flow count, a bad frame, an idle poll). Method: docs/benchmarks.md.
+// the flow count, a bad frame, an idle poll, a packet generated and not
+// forwarded). Method: docs/benchmarks.md.
 //
-//   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000]
-//                        [--only ceiling,established,new,sync] [--new-capacity N]
+//   hafw-bench-dataplane [--seconds S] [--flows 1000,1000000] [--rounds 3]
+//                        [--only ceiling,established,established6,new,sync] [--new-capacity N]
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -100,6 +107,7 @@ double tsc_hz() { return double(rte_get_tsc_hz()); }
 // sit on a line of their own, written only by the core that polls the port.
 struct Generator {
   bench::FrameWriter writer;
+  bench::FrameWriter6 writer6{net::Mac{}};  // established6: remade with the LAN port's MAC
   uint64_t wrap = 1;  // set before the port is polled
   alignas(64) std::atomic<uint64_t> next{0};
   std::atomic<uint64_t> emitted{0};
@@ -108,13 +116,19 @@ struct Generator {
   std::atomic<uint64_t> short_polls{0};  // polls that returned less than a full burst (empty ones too)
 };
 
+template <bool V6>
 uint16_t generate(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, uint16_t max, void* arg) {
   Generator& g = *static_cast<Generator*>(arg);
   uint64_t f = g.next.load(std::memory_order_relaxed);
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    g.writer.write(rte_pktmbuf_mtod(m, uint8_t*), f);
-    m->data_len = m->pkt_len = bench::kFrameLen;
+    if constexpr (V6) {
+      g.writer6.write(rte_pktmbuf_mtod(m, uint8_t*), f);
+      m->data_len = m->pkt_len = bench::kFrameLen6;
+    } else {
+      g.writer.write(rte_pktmbuf_mtod(m, uint8_t*), f);
+      m->data_len = m->pkt_len = bench::kFrameLen;
+    }
     if (++f == g.wrap) f = 0;
   }
   g.next.store(f, std::memory_order_relaxed);
@@ -137,6 +151,8 @@ enum : uint32_t {
   kBadIpCsum = 16,
   kBadUdpCsum = 32,
   kBadNatPort = 64,
+  kBadSource6 = 128,  // IPv6: not a LAN host of the flow set (there is no NAT66)
+  kBadDest6 = 256,    // IPv6: not a server of the flow set
 };
 
 struct Checker {
@@ -189,10 +205,35 @@ uint32_t check_frame(const Checker& c, const rte_mbuf* m) {
   return why;
 }
 
+// An IPv6 frame of the flow set as routed out of the WAN port: addresses
+// and ports as generated, the hop limit one less, the UDP checksum (which
+// forwarding leaves alone) still right.
+uint32_t check_frame6(const Checker& c, const rte_mbuf* m) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (m->data_len != bench::kFrameLen6 || m->pkt_len != m->data_len) return kBadLength;
+  uint32_t why = 0;
+  net::EthHdr eth;
+  std::memcpy(&eth, p, sizeof eth);
+  if (!(eth.dst == c.gateway) || !(eth.src == c.wan) || eth.type != net::be16(net::kEtherTypeIpv6)) why |= kBadMac;
+  const uint8_t* ip = p + 14;
+  static const net::Addr6 lan = net::IpAddr::parse("2001:db8:1::")->b, far = net::IpAddr::parse("2001:db8:ff::")->b;
+  if (ip[0] >> 4 != 6 || ip[6] != net::kProtoUdp || ip[4] != 0 || ip[5] != 8) return why | kBadLength;
+  if (std::memcmp(ip + 8, lan.data(), 14) != 0) why |= kBadSource6;
+  if (std::memcmp(ip + 24, far.data(), 14) != 0) why |= kBadDest6;
+  if (ip[7] != 63) why |= kBadTtl;
+  const uint8_t* udp = ip + 40;
+  uint16_t csum;
+  std::memcpy(&csum, udp + 6, 2);
+  const uint32_t pseudo = sum16(ip + 8, 32) + net::be16(net::kProtoUdp) + net::be16(8);
+  if (csum == 0 || fold(pseudo + sum16(udp, 8)) != 0xffff) why |= kBadUdpCsum;
+  return why;
+}
+
+template <bool V6>
 uint16_t check_tx(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, void* arg) {
   Checker& c = *static_cast<Checker*>(arg);
   for (uint16_t i = 0; i < n; ++i) {
-    const uint32_t why = check_frame(c, pkts[i]);
+    const uint32_t why = V6 ? check_frame6(c, pkts[i]) : check_frame(c, pkts[i]);
     if (why) {
       bump(c.bad);
       c.why.store(c.why.load(std::memory_order_relaxed) | why, std::memory_order_relaxed);
@@ -205,7 +246,8 @@ uint16_t check_tx(uint16_t, uint16_t, rte_mbuf* pkts[], uint16_t n, void* arg) {
 std::string why_text(uint32_t why) {
   static const std::pair<uint32_t, const char*> names[] = {
       {kBadLength, "length"}, {kBadMac, "mac"}, {kBadSource, "source_not_vip"}, {kBadTtl, "ttl"},
-      {kBadIpCsum, "ip_checksum"}, {kBadUdpCsum, "udp_checksum"}, {kBadNatPort, "nat_port"}};
+      {kBadIpCsum, "ip_checksum"}, {kBadUdpCsum, "udp_checksum"}, {kBadNatPort, "nat_port"},
+      {kBadSource6, "source_not_lan_host"}, {kBadDest6, "destination_not_server"}};
   std::string s;
   for (auto [bit, name] : names)
     if (why & bit) join(s, ",", name);
@@ -329,18 +371,18 @@ class Rig {
   dp::DpdkIo& io() { return *io_; }
   dp::StateTable& states() { return *states_; }
 
-  bool add_generator(Generator& g) {
-    const auto* cb = rte_eth_add_rx_callback(lan, 0, generate, &g);
+  bool add_generator(Generator& g, bool v6 = false) {
+    const auto* cb = rte_eth_add_rx_callback(lan, 0, v6 ? generate<true> : generate<false>, &g);
     if (cb) cbs_.push_back({true, lan, cb, true});
     return cb != nullptr;
   }
   // Returns a handle for remove(). The generator and the checkers must
   // outlive the rig (or at least every poll of its ports).
-  std::optional<size_t> add_checker(Checker& c) {
+  std::optional<size_t> add_checker(Checker& c, bool v6 = false) {
     c.vip = net::be32(bench::kWanVip.v4());
     c.gateway = bench::kGatewayMac;
     c.wan = io_->mac(bench::kWan);
-    const auto* cb = rte_eth_add_tx_callback(wan, 0, check_tx, &c);
+    const auto* cb = rte_eth_add_tx_callback(wan, 0, v6 ? check_tx<true> : check_tx<false>, &c);
     if (!cb) return std::nullopt;
     cbs_.push_back({false, wan, cb, true});
     return cbs_.size() - 1;
@@ -375,19 +417,49 @@ class Rig {
 
 unsigned worker_lcore() { return rte_get_next_lcore(-1, 1, 0); }
 
+// Nanoseconds the worker lcore's thread has run on a CPU (the first field of
+// its /proc schedstat), or nothing where the kernel does not say. On a shared
+// machine the window's wall clock also holds the time the thread waited for
+// its CPU; this does not.
+std::optional<uint64_t> worker_cpu_ns() {
+  static const std::string path = [] {
+    const std::string name = "rte-worker-" + std::to_string(worker_lcore());
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      char comm[64] = {};
+      if (FILE* f = std::fopen((t.path() / "comm").c_str(), "r")) {
+        if (!std::fgets(comm, sizeof comm, f)) comm[0] = 0;
+        std::fclose(f);
+      }
+      if (std::string(comm).substr(0, name.size() + 1) == name + "\n") return (t.path() / "schedstat").string();
+    }
+    return std::string();
+  }();
+  if (path.empty()) return std::nullopt;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return std::nullopt;
+  unsigned long long ns = 0;
+  const bool ok = std::fscanf(f, "%llu", &ns) == 1;
+  std::fclose(f);
+  return ok ? std::optional<uint64_t>(ns) : std::nullopt;
+}
+
 // ---------------------------------------------------------------- cases
 
 struct Options {
   double seconds = 3;
+  unsigned rounds = 3;  // established and established6 take turns this many times
   std::vector<uint64_t> flows = {1000, 1000000};
-  bool ceiling = true, established = true, fresh = true, sync = false;
+  bool ceiling = true, established = true, established6 = true, fresh = true, sync = false;
   uint32_t new_capacity = 1u << 22;
 };
 
 // What the later cases compare with, and the summary line's parts.
 struct Summary {
   std::optional<double> ceiling_mpps, ceiling_tsc;
-  std::map<uint64_t, double> established_tsc;  // by flow count, without sync events
+  std::map<uint64_t, double> established_tsc;   // by flow count, without sync events
+  std::map<uint64_t, double> established_mpps;  // by flow count, IPv4 without sync events
+  std::map<uint64_t, double> established_on_cpu_mpps;  // the same per second on a CPU
   std::vector<std::string> parts;
   std::optional<double> bytes_per_state;
 };
@@ -541,12 +613,46 @@ bool case_ceiling(const Options& o, Summary& sum) {
   return ok;
 }
 
-// Established flows with outbound NAT through hafwd's worker loop; with
-// `events`, state sync's event rings on and drained.
-// Appends "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
-bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vector<std::string>& parts,
-                      bool events = false) {
-  const std::string label = flows_label(flows);
+// One rig's worth of an established case: its warm-up and one window.
+// Rounds of the same case add up (operator+=); the per-rig checks are made
+// in each round, and the table's figures are the last round's.
+struct EstRound {
+  uint64_t packets = 0, cycles = 0, polls = 0, empty = 0, short_polls = 0;
+  uint64_t checked = 0, bad = 0, generated = 0, warm_packets = 0;
+  uint32_t why = 0;
+  double warm_secs = 0;
+  dp::Counters cf{};  // each rig's counters at its end
+  uint64_t created = 0, in_use = 0, capacity = 0, table_bytes = 0;
+  uint64_t sync_events = 0, sync_updates = 0, sync_inserts = 0;
+  std::optional<uint64_t> cpu_ns = 0;  // the worker thread's time on a CPU in the windows; nothing if unknown
+  std::vector<std::string> fail;
+
+  EstRound& operator+=(const EstRound& o) {
+    packets += o.packets, cycles += o.cycles, polls += o.polls, empty += o.empty, short_polls += o.short_polls;
+    checked += o.checked, bad += o.bad, generated += o.generated, warm_packets += o.warm_packets;
+    why |= o.why;
+    warm_secs += o.warm_secs;
+    cf += o.cf;
+    created = o.created, in_use = o.in_use, capacity = o.capacity, table_bytes = o.table_bytes;
+    sync_events += o.sync_events, sync_updates += o.sync_updates, sync_inserts += o.sync_inserts;
+    cpu_ns = cpu_ns && o.cpu_ns ? std::optional<uint64_t>(*cpu_ns + *o.cpu_ns) : std::nullopt;
+    for (const auto& f : o.fail)
+      if (std::find(fail.begin(), fail.end(), f) == fail.end()) fail.push_back(f);
+    return *this;
+  }
+};
+
+const char* established_name(bool events, bool v6) {
+  return v6 ? "established6" : events ? "established_sync" : "established";
+}
+
+// Established flows with outbound NAT through hafwd's worker loop, a window
+// of `seconds` after the warm-up, in a rig of its own; with `events`, state
+// sync's event rings on and drained; with `v6`, the IPv6 flow set instead
+// (the lab's rule for the LAN's /64, routed out of the WAN to the IPv6
+// default gateway, no NAT).
+EstRound run_established(uint64_t flows, double seconds, bool events, bool v6) {
+  EstRound r;
   uint32_t capacity = 1024;  // every flow at half the table's capacity
   while (capacity < 2 * flows) capacity *= 2;
   Generator gen;  // these outlive the rig, whose ports call them
@@ -557,13 +663,14 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
   std::string error;
   auto rig = Rig::create(capacity, error, events);
   if (!rig) {
-    std::fprintf(stderr, "hafw-bench-dataplane: established: %s\n", error.c_str());
-    parts.push_back(label + " FAILED (setup)");
-    return false;
+    std::fprintf(stderr, "hafw-bench-dataplane: %s: %s\n", established_name(events, v6), error.c_str());
+    r.fail.push_back("setup");
+    return r;
   }
-  std::vector<std::string> fail;
-  if (!rig->add_generator(gen)) fail.push_back("rx callback");
-  const auto first_cb = rig->add_checker(first);
+  std::vector<std::string>& fail = r.fail;
+  if (v6) gen.writer6 = bench::FrameWriter6(rig->io().mac(bench::kLan));  // before the port is polled
+  if (!rig->add_generator(gen, v6)) fail.push_back("rx callback");
+  const auto first_cb = rig->add_checker(first, v6);
   if (!first_cb) fail.push_back("tx callback");
 
   // Warm-up: every flow's first packet creates its state (the rule, outbound
@@ -582,100 +689,157 @@ bool case_established(const Options& o, uint64_t flows, Summary& sum, std::vecto
     }
   }
   rig->remove(first_cb);
-  const double warm_secs = std::chrono::duration<double>(Clock::now() - w0).count();
+  r.warm_secs = std::chrono::duration<double>(Clock::now() - w0).count();
   if (!warmed) fail.push_back("warm-up did not finish in 120 s");
 
   const dp::Counters c0 = io.counters();
   const EventDrain d0 = drain;
+  const std::optional<uint64_t> cpu0 = worker_cpu_ns();
   const uint64_t p0 = get(gen.polls), e0 = get(gen.empty), s0 = get(gen.short_polls), t0 = rte_get_tsc_cycles();
-  wait_s(io, o.seconds, drains);
+  wait_s(io, seconds, drains);
   const dp::Counters c1 = io.counters();
   const uint64_t p1 = get(gen.polls), e1 = get(gen.empty), s1 = get(gen.short_polls), t1 = rte_get_tsc_cycles();
+  const std::optional<uint64_t> cpu1 = worker_cpu_ns();
   const EventDrain d1 = drain;
+  r.cpu_ns = cpu0 && cpu1 ? std::optional<uint64_t>(*cpu1 - *cpu0) : std::nullopt;
 
   // A sample of established frames as they leave.
-  const auto later_cb = rig->add_checker(later);
+  const auto later_cb = rig->add_checker(later, v6);
   sleep_s(0.05);
   rig->remove(later_cb);
   io.stop_workers();
-  const dp::Counters cf = io.counters();
+  const dp::Counters& cf = r.cf = io.counters();
+  r.generated = get(gen.emitted);  // the workers have stopped: every frame is accounted for
 
-  const uint64_t packets = c1[dp::IoCounter::Tx] - c0[dp::IoCounter::Tx];
-  const double secs = double(t1 - t0) / tsc_hz();
-  const double mpps = double(packets) / secs / 1e6;
-  const double tsc = packets ? double(t1 - t0) / double(packets) : 0;
+  r.packets = c1[dp::IoCounter::Tx] - c0[dp::IoCounter::Tx];
+  r.cycles = t1 - t0;
+  r.polls = p1 - p0, r.empty = e1 - e0, r.short_polls = s1 - s0;
+  r.warm_packets = c0[dp::IoCounter::Rx];
+  r.created = created_of(cf);
+  r.checked = get(first.checked) + get(later.checked), r.bad = get(first.bad) + get(later.bad);
+  r.why = first.why.load() | later.why.load();
   uint64_t drops = 0;
   const std::string by_reason = drops_json(cf, drops);
-  const uint64_t created = created_of(cf), polls = p1 - p0, empty = e1 - e0, short_polls = s1 - s0;
-  const uint64_t checked = get(first.checked) + get(later.checked), bad = get(first.bad) + get(later.bad);
-  const uint32_t why = first.why.load() | later.why.load();
 
-  if (drops) fail.push_back("drops");
-  if (created != flows) fail.push_back("states_created " + std::to_string(created) + " != flows");
+  if (drops) {  // loudly: no drop is expected, and the reasons say where the path broke
+    fail.push_back("drops");
+    std::fprintf(stderr, "hafw-bench-dataplane: %s %s: %lu packets dropped: %s\n", established_name(events, v6),
+                 flows_label(flows).c_str(), (unsigned long)drops, by_reason.c_str());
+  }
+  if (r.created != flows) fail.push_back("states_created " + std::to_string(r.created) + " != flows");
   if (created_of(c1) != created_of(c0)) fail.push_back("states created during the window");
-  if (cf.nat[size_t(dp::NatCounter::Outbound)] != flows) fail.push_back("nat outbound != flows");
+  const uint64_t nat = cf.nat[size_t(dp::NatCounter::Outbound)], nat_expected = v6 ? 0 : flows;  // no NAT66
+  if (nat != nat_expected) fail.push_back("nat outbound " + std::to_string(nat) + " != " + std::to_string(nat_expected));
+  if (cf[dp::IoCounter::Rx] != r.generated || cf[dp::IoCounter::Tx] != r.generated)
+    fail.push_back("forwarded " + std::to_string(cf[dp::IoCounter::Tx]) + " of " + std::to_string(r.generated) +
+                   " generated (worker_rx " + std::to_string(cf[dp::IoCounter::Rx]) + ")");
   if (cf[dp::IoCounter::TxFull] || cf[dp::IoCounter::ToControl]) fail.push_back("tx_full or to_control");
   if (get(later.checked) == 0 || get(first.checked) == 0) fail.push_back("no frame checked");
-  if (bad) fail.push_back("bad frames: " + why_text(why));
-  if (short_polls) fail.push_back("the worker's RX came back short of a full burst");
-  if (packets == 0) fail.push_back("nothing forwarded");
-  const uint64_t event_drops = cf.states[size_t(dp::StateCounter::SyncEventDropped)];
+  if (r.bad) fail.push_back("bad frames: " + why_text(r.why));
+  if (r.short_polls) fail.push_back("the worker's RX came back short of a full burst");
+  if (r.packets == 0) fail.push_back("nothing forwarded");
   if (events) {
     drain.poll(io);  // what the workers pushed before they stopped
     if (drain.inserts != flows) fail.push_back("sync inserts " + std::to_string(drain.inserts) + " != flows");
-    if (event_drops) fail.push_back("sync events dropped");
+    if (cf.states[size_t(dp::StateCounter::SyncEventDropped)]) fail.push_back("sync events dropped");
     if (d1.updates == d0.updates) fail.push_back("no sync update in the window");
+    r.sync_events = d1.events - d0.events, r.sync_updates = d1.updates - d0.updates;
+    r.sync_inserts = drain.inserts;
   }
-  const bool ok = fail.empty();
-
   const dp::StateTable& st = rig->states();
-  const double bps = double(st.memory_bytes()) / double(st.capacity());
+  r.in_use = st.in_use(), r.capacity = st.capacity(), r.table_bytes = st.memory_bytes();
+  return r;
+}
+
+// Prints an established case's JSON (its rounds summed) and appends
+// "1K 20.3 Mpps (128 cyc)" or "1K FAILED (why)" to `parts`.
+bool report_established(uint64_t flows, const EstRound& r, unsigned rounds, Summary& sum,
+                        std::vector<std::string>& parts, bool events, bool v6) {
+  const std::string label = flows_label(flows);
+  const uint64_t packets = r.packets;
+  const double secs = double(r.cycles) / tsc_hz();
+  const double mpps = r.cycles ? double(packets) / secs / 1e6 : 0.0;
+  const double tsc = packets ? double(r.cycles) / double(packets) : 0;
+  uint64_t drops = 0;
+  const dp::Counters& cf = r.cf;
+  const std::string by_reason = drops_json(cf, drops);
+  const bool ok = r.fail.empty();
+  const double bps = r.capacity ? double(r.table_bytes) / double(r.capacity) : 0.0;
+
   Json j;
-  j.str("bench", "dataplane").str("case", events ? "established_sync" : "established").num("flows", flows);
-  j.str("proto", "udp");
-  j.str("nat", "outbound to the WAN VIP").str("ports", "net_null").num("workers", uint64_t(1));
+  j.str("bench", "dataplane").str("case", established_name(events, v6)).num("flows", flows);
+  j.num("family", uint64_t(v6 ? 6 : 4)).str("proto", "udp");
+  j.str("nat", v6 ? "none (no NAT66): routed to the IPv6 default gateway" : "outbound to the WAN VIP");
+  j.str("ports", "net_null").num("workers", uint64_t(1)).num("rounds", uint64_t(rounds));
   j.num("seconds", secs).num("packets", packets).num("mpps", mpps).num("tsc_per_packet", tsc, 1);
   if (sum.ceiling_mpps && packets) {  // the ceiling was measured in this run
     j.num("vs_io_ceiling", mpps / *sum.ceiling_mpps, 3);
     j.num("over_io_ceiling_tsc_per_packet", tsc - *sum.ceiling_tsc, 1);
   }
   const auto plain = sum.established_tsc.find(flows);
-  if (events && plain != sum.established_tsc.end() && packets)  // established without events, this run
+  if ((events || v6) && plain != sum.established_tsc.end() && packets)  // IPv4 established, this run
     j.num("over_established_tsc_per_packet", tsc - plain->second, 1);
+  const auto v4 = sum.established_mpps.find(flows);
+  std::optional<double> ratio;
+  if (v6 && v4 != sum.established_mpps.end() && packets) ratio = mpps / v4->second;
+  if (ratio) j.num("ratio_to_ipv4", *ratio, 3);
+  // The same per second of the worker's time on a CPU, for a shared machine.
+  std::optional<double> on_cpu_mpps, ratio_cpu;
+  if (r.cpu_ns && *r.cpu_ns && packets) {
+    on_cpu_mpps = double(packets) / (double(*r.cpu_ns) / 1e9) / 1e6;
+    j.num("worker_on_cpu_pct", 100.0 * double(*r.cpu_ns) / 1e9 / secs, 1);
+    j.num("mpps_on_cpu", *on_cpu_mpps);
+    j.num("tsc_per_packet_on_cpu", double(*r.cpu_ns) / 1e9 * tsc_hz() / double(packets), 1);
+    const auto v4c = sum.established_on_cpu_mpps.find(flows);
+    if (v6 && v4c != sum.established_on_cpu_mpps.end()) ratio_cpu = *on_cpu_mpps / v4c->second;
+    if (ratio_cpu) j.num("ratio_to_ipv4_on_cpu", *ratio_cpu, 3);
+  }
   if (events) {
-    j.num("sync_events", d1.events - d0.events).num("sync_updates", d1.updates - d0.updates);
-    j.num("sync_events_per_second", double(d1.events - d0.events) / secs, 0);
-    j.num("sync_inserts", drain.inserts).num("sync_event_dropped", event_drops);
+    j.num("sync_events", r.sync_events).num("sync_updates", r.sync_updates);
+    j.num("sync_events_per_second", secs > 0 ? double(r.sync_events) / secs : 0.0, 0);
+    j.num("sync_inserts", r.sync_inserts);
+    j.num("sync_event_dropped", cf.states[size_t(dp::StateCounter::SyncEventDropped)]);
   }
   j.num("tsc_ghz", tsc_hz() / 1e9);
-  j.num("capacity", uint64_t(st.capacity())).num("table_bytes", uint64_t(st.memory_bytes()));
-  j.num("bytes_per_state", bps, 1);
-  j.num("states_created", created).num("states_in_use", uint64_t(st.in_use()));
+  j.num("capacity", r.capacity).num("table_bytes", r.table_bytes).num("bytes_per_state", bps, 1);
+  j.num("states_created", r.created).num("states_in_use", r.in_use);
   j.num("nat_outbound", cf.nat[size_t(dp::NatCounter::Outbound)]);
   j.num("nat_port_retries", cf.nat[size_t(dp::NatCounter::PortRetries)]);
-  j.num("warmup_seconds", warm_secs).num("warmup_packets", c0[dp::IoCounter::Rx]);
+  j.num("warmup_seconds", r.warm_secs).num("warmup_packets", r.warm_packets);
   j.num("worker_rx", cf[dp::IoCounter::Rx]).num("worker_tx", cf[dp::IoCounter::Tx]);
   j.num("tx_full", cf[dp::IoCounter::TxFull]).num("to_control", cf[dp::IoCounter::ToControl]);
   j.num("drops", drops).raw("drops_by_reason", by_reason);
-  j.num("rx_polls", polls).num("rx_empty_pct", polls ? 100.0 * double(empty) / double(polls) : 0.0, 3);
-  j.num("rx_short_pct", polls ? 100.0 * double(short_polls) / double(polls) : 0.0, 3);
-  j.num("frames_checked", checked).num("frames_bad", bad);
+  j.num("rx_polls", r.polls).num("rx_empty_pct", r.polls ? 100.0 * double(r.empty) / double(r.polls) : 0.0, 3);
+  j.num("rx_short_pct", r.polls ? 100.0 * double(r.short_polls) / double(r.polls) : 0.0, 3);
+  j.num("generated", r.generated).num("frames_checked", r.checked).num("frames_bad", r.bad);
   j.str("includes",
-        events ? "established plus state sync's event hook: the rate-limit check per packet, an update per state "
+        v6 ? "io_ceiling plus hafwd's worker loop over IPv6: run_burst (ipv6_input's validation and flow key, state "
+             "lookup, UDP tracking, refresh, counters, the IPv6 route, hop limit, output), TX buffers, the WAN poll "
+             "(no-rx), counters"
+        : events ? "established plus state sync's event hook: the rate-limit check per packet, an update per state "
                  "per second into the worker's ring, drained by the main lcore every millisecond"
                : "io_ceiling plus hafwd's worker loop: run_burst (state lookup, NAT rewrite, route, output), TX "
                  "buffers, the WAN poll (no-rx), counters");
-  j.boolean("ok", ok).raw("failures", failures_json(fail)).print();
+  j.boolean("ok", ok).raw("failures", failures_json(r.fail)).print();
 
-  sum.bytes_per_state = bps;
-  if (!events && ok) sum.established_tsc[flows] = tsc;
+  if (r.capacity) sum.bytes_per_state = bps;
+  if (!events && !v6 && ok) {
+    sum.established_tsc[flows] = tsc;
+    sum.established_mpps[flows] = mpps;
+    if (on_cpu_mpps) sum.established_on_cpu_mpps[flows] = *on_cpu_mpps;
+  }
   char b[160];
-  if (ok && events && plain != sum.established_tsc.end())
+  if (ok && ratio && ratio_cpu)
+    std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %.0f%% of IPv4; on CPU %.0f%%)", label.c_str(), mpps, tsc,
+                  100 * *ratio, 100 * *ratio_cpu);
+  else if (ok && ratio)
+    std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %.0f%% of IPv4)", label.c_str(), mpps, tsc, 100 * *ratio);
+  else if (ok && events && plain != sum.established_tsc.end())
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc, %+.0f)", label.c_str(), mpps, tsc, tsc - plain->second);
   else if (ok)
     std::snprintf(b, sizeof b, "%s %.1f Mpps (%.0f cyc)", label.c_str(), mpps, tsc);
   else
-    std::snprintf(b, sizeof b, "%s FAILED (%s)", label.c_str(), fail.front().c_str());
+    std::snprintf(b, sizeof b, "%s FAILED (%s)", label.c_str(), r.fail.front().c_str());
   parts.push_back(b);
   return ok;
 }
@@ -773,7 +937,8 @@ bool case_new(const Options& o, Summary& sum) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--only ceiling,established,new,sync] "
+               "usage: hafw-bench-dataplane [--seconds S] [--flows N,N...] [--rounds R] "
+               "[--only ceiling,established,established6,new,sync] "
                "[--new-capacity N]\n");
   std::exit(2);
 }
@@ -808,14 +973,19 @@ Options parse(int argc, char** argv) {
         }
         if (o.flows.empty()) usage();
       } else if (a == "--only") {
-        o.ceiling = o.established = o.fresh = o.sync = false;
+        o.ceiling = o.established = o.established6 = o.fresh = o.sync = false;
         for (const auto& x : split(v)) {
           if (x == "ceiling") o.ceiling = true;
           else if (x == "established") o.established = true;
+          else if (x == "established6") o.established6 = true;
           else if (x == "new") o.fresh = true;
           else if (x == "sync") o.sync = true;
           else usage();
         }
+      } else if (a == "--rounds") {
+        const unsigned long n = std::stoul(v);
+        if (n == 0 || n > 100) usage();
+        o.rounds = unsigned(n);
       } else if (a == "--new-capacity") {
         const uint64_t n = std::stoull(v);
         if (n < 1024 || n > (1u << 30) || n > bench::kMaxFlows) usage();
@@ -849,16 +1019,35 @@ int main(int argc, char** argv) {
   Summary sum;
   bool ok = true;
   if (o.ceiling) ok = case_ceiling(o, sum) && ok;
-  if (o.established) {
-    std::vector<std::string> est;
-    for (uint64_t n : o.flows) ok = case_established(o, n, sum, est) && ok;
-    std::string s;
+  if (o.established || o.established6) {
+    // At each flow count IPv4 and IPv6 take turns (ABBA...), --rounds
+    // windows of seconds / rounds each, every window in a fresh rig after its own
+    // warm-up, and report their sums: noise from the machine's other work
+    // falls on both alike, and ratio_to_ipv4 stays meaningful.
+    std::vector<std::string> est, est6;
+    const double window = o.seconds / o.rounds;
+    for (uint64_t n : o.flows) {
+      EstRound v4, v6;
+      for (unsigned round = 0; round < o.rounds; ++round) {
+        // Each goes first every other round: neither always follows the other's rig.
+        const bool v6_first = round % 2 == 1;
+        if (o.established6 && v6_first) v6 += run_established(n, window, false, true);
+        if (o.established) v4 += run_established(n, window, false, false);
+        if (o.established6 && !v6_first) v6 += run_established(n, window, false, true);
+      }
+      if (o.established) ok = report_established(n, v4, o.rounds, sum, est, false, false) && ok;
+      if (o.established6) ok = report_established(n, v6, o.rounds, sum, est6, false, true) && ok;
+    }
+    std::string s, s6;
     for (const auto& p : est) join(s, ", ", p);
-    sum.parts.push_back("NAT established " + s);
+    for (const auto& p : est6) join(s6, ", ", p);
+    if (o.established) sum.parts.push_back("NAT established " + s);
+    if (o.established6) sum.parts.push_back("IPv6 established " + s6);
   }
   if (o.sync) {
     std::vector<std::string> est;
-    for (uint64_t n : o.flows) ok = case_established(o, n, sum, est, true) && ok;
+    for (uint64_t n : o.flows)
+      ok = report_established(n, run_established(n, o.seconds, true, false), 1, sum, est, true, false) && ok;
     std::string s;
     for (const auto& p : est) join(s, ", ", p);
     sum.parts.push_back("with sync events " + s);
