@@ -135,6 +135,45 @@ Controller::Controller(config::Config cfg, json running, dp::PacketIo& io, const
         log_event(Event{.unix_ms = 0, .message = std::move(m), .subsys = "sync", .kind = kind, .fields = {},
                         .warning = false});
       });
+      sync_->set_new_state_hook([this](const net::FlowKey& k) { warm_neighbors(k, clock_.now()); });
+    }
+  }
+}
+
+bool Controller::is_own_address(const net::IpAddr& a) const {
+  for (const auto& i : cfg_.interfaces)
+    if (i.address.addr == a || (i.address6 && i.address6->addr == a)) return true;
+  for (const auto& v : cfg_.carp.vips)
+    for (const auto& x : v.addresses)
+      if (x == a) return true;
+  return false;
+}
+
+void Controller::warm_neighbors(const net::FlowKey& key, Time now) {
+  const dp::Topology* topo = io_.snapshots().load().topo;
+  if (!topo) return;
+  for (const auto* bytes : {&key.src, &key.dst}) {
+    net::IpAddr host{key.af, {}};
+    std::memcpy(host.b.data(), bytes->data(), key.af == net::Family::V4 ? 4 : 16);
+    if (is_own_address(host)) continue;
+    net::IpAddr hop = host;
+    uint8_t iface = 0;
+    if (host.is_v4()) {
+      const dp::RouteView* r = topo->route(host.v4());
+      if (!r) continue;
+      iface = r->iface;
+      if (r->gateway) hop = net::IpAddr::v4(r->gateway);
+    } else {
+      if (net::is_multicast6(host.b.data()) || net::is_link_local6(host.b.data())) continue;
+      const dp::RouteView6* r = topo->route6(host.b.data());
+      if (!r) continue;
+      iface = r->iface;
+      if (!net::is_unspecified6(r->gateway.data())) std::memcpy(hop.b.data(), r->gateway.data(), 16);
+    }
+    if (neighbors_.find(iface, hop)) continue;
+    for (auto& frame : neighbors_.want(iface, hop, now)) {
+      ++neighbors_warmed_;
+      io_.send(iface, frame);
     }
   }
 }
@@ -794,6 +833,7 @@ void Controller::stats_json(json& out) const {
   out["rules"] = rules_json();
   out["carp"] = {{"drops", named_json(carp::kDrops, carp_.stats().drops)}};
   out["control"]["unusable_punts"] = control_drops_;
+  out["control"]["neighbors_warmed"] = neighbors_warmed_;
   if (sync_) out["sync"] = sync_->stats_json();
 }
 

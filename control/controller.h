@@ -138,6 +138,11 @@ class Controller {
   // control thread reads the counts with the link poll and tells CARP.
   void read_vmac_counts(Time now);
   void publish_owned_vips();
+  // The hosts of a state the peer made, which this node forwards to once it
+  // takes over: their next hops resolved now (from the node's own address),
+  // so that a takeover does not wait for ARP or ND.
+  void warm_neighbors(const net::FlowKey& key, Time now);
+  bool is_own_address(const net::IpAddr& a) const;
   void publish_neighbors();
   // The state table's reaper: a share of the index per step (kSweepPeriod).
   void reap(Time now);
@@ -189,6 +194,7 @@ class Controller {
   std::vector<bool> link_up_;     // as last polled, per interface
   Time next_link_poll_{};
   uint64_t control_drops_ = 0;    // punts the control thread could not use
+  uint64_t neighbors_warmed_ = 0; // ARP requests and NS sent for next hops of synced states
   Time last_sweep_{};             // when reap() last swept
   uint64_t states_reaped_ = 0;    // states the reaper removed (expired or killed)
   std::unique_ptr<Sync> sync_;    // null without a sync section

@@ -69,6 +69,10 @@ class Sync::Applier final : public pfsync::FrameVisitor {
     switch (res.result) {
       case dp::StateTable::Inserted::New:
         s_.remember(res.hit.state);
+        if (s_.new_state_hook_ && s_.bulk_in_ != BulkIn::Receiving) {
+          s_.new_state_hook_(r.key[0]);
+          if (!(r.key[1] == r.key[0])) s_.new_state_hook_(r.key[1]);
+        }
         return s_.count(SyncRecord::Inserted);
       case dp::StateTable::Inserted::Full:
         return s_.count(SyncRecord::TableFull);

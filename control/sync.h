@@ -148,6 +148,10 @@ class Sync {
 
   Sync(SyncSettings s, dp::PacketIo& io, NeighborManager& neighbors, Log log);
   Sync(const Sync&) = delete;
+  // Called with both keys of each state the peer inserted live (not in a
+  // bulk update): the controller resolves their hosts' next hops ahead of a
+  // takeover.
+  void set_new_state_hook(std::function<void(const net::FlowKey&)> hook) { new_state_hook_ = std::move(hook); }
   Sync& operator=(const Sync&) = delete;
 
   // Ask the peer for its table.
@@ -237,6 +241,7 @@ class Sync {
   dp::PacketIo& io_;
   NeighborManager& neighbors_;
   Log log_;
+  std::function<void(const net::FlowKey&)> new_state_hook_;
   pfsync::SyncCrypto crypto_;
   std::vector<uint8_t> frame_buf_;   // the pfsync frame being built
   pfsync::FrameWriter writer_;

@@ -131,6 +131,33 @@ TEST_CASE("the backup holds the master's states with the same translation and ca
   CHECK(after["created"] == 0);  // n2 made no state of its own: it carried n1's
 }
 
+TEST_CASE("the backup resolves the hosts of the master's states ahead of a takeover, and forwards at once",
+          "[node][sync]") {
+  Lab lab;
+  up(lab);
+  auto resolve_punts = [&] { return lab.n2->handle("stats", json::object())["dataplane"]["punts"]["resolve"].get<int>(); };
+  Tcp tcp{.lab = lab, .cport = 40001};
+  tcp.open();
+  lab.run_for(20ms);
+  // One request each, from n2's own addresses: the server on the WAN (the
+  // state's wire side, whose other end is our VIP) and the client on the LAN.
+  CHECK(lab.n2->handle("stats", json::object())["control"]["neighbors_warmed"] == 2);
+  lab.run_for(1s);  // answered, and again nothing to ask
+  tcp.client_sends(kAck | kPsh, 10);
+  lab.run_for(20ms);
+  CHECK(lab.n2->handle("stats", json::object())["control"]["neighbors_warmed"] == 2);
+
+  lab.kill_n1();
+  lab.run_for(4s);
+  REQUIRE(Lab::state(*lab.n2, "lan") == "MASTER");
+  REQUIRE(Lab::state(*lab.n2, "wan") == "MASTER");
+  const int before = resolve_punts();
+  tcp.cseq += 200000;
+  REQUIRE(tcp.client_sends(kAck | kPsh, 100).size() == 1);
+  REQUIRE(tcp.server_sends(kAck | kPsh, 50).size() == 1);
+  CHECK(resolve_punts() == before);  // neither direction waited for ARP
+}
+
 TEST_CASE("a node that starts asks for the peer's table and stays demoted until the bulk ends", "[node][sync]") {
   Lab lab;
   lab.start_n1();
