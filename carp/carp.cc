@@ -68,6 +68,7 @@ Output Carp::receive(std::span<const uint8_t> frame, std::string_view iface, Tim
   ++stats_.adverts_received;
   const bool was_master = it->vhid.state() == State::Master;
   Output out = run(it->vhid, [&](Vhid& v) { return v.input(a, now); });
+  settle_hold(*it);
   if (was_master && it->vhid.state() == State::Master && !a.bow_out()) {
     ++it->masters_heard;
     it->last_master_heard_from = who;
@@ -98,17 +99,53 @@ bool Carp::due(Time& last, Time now) {
   return true;
 }
 
-Output Carp::poll(Time now) {
+Output Carp::poll(Time now, Time heard_through) {
   Output out;
-  for (auto& e : entries_)
-    if (e.vhid.deadline() <= now) out.append(run(e.vhid, [&](Vhid& v) { return v.timeout(now); }));
+  for (auto& e : entries_) {
+    settle_hold(e);
+    const Time due = e.vhid.deadline();
+    if (due > now) continue;
+    if (e.vhid.state() == State::Backup && heard_through < due && now < due + e.vhid.master_down()) {
+      if (e.held_deadline != due) {
+        e.held_deadline = due;
+        ++e.takeovers_held;
+      }
+      e.recheck = now + kHoldRecheck;
+      continue;
+    }
+    e.held_deadline = kNever;
+    out.append(run(e.vhid, [&](Vhid& v) { return v.timeout(now); }));
+  }
   track_split(now, out);
   return out;
 }
 
+void Carp::discount_stall(Time stalled) {
+  for (auto& e : entries_) {
+    if (e.vhid.state() != State::Backup || e.vhid.deadline() == kNever) continue;
+    if (e.vhid.deadline() != e.pushed_deadline) e.pushed_total = Time::zero();  // restarted since
+    const Time d = std::min(stalled, e.vhid.master_down() - e.pushed_total);
+    if (d <= Time::zero()) continue;
+    const bool held = holding(e);
+    e.vhid.postpone(d);
+    if (held) e.held_deadline = e.vhid.deadline();
+    e.pushed_deadline = e.vhid.deadline();
+    e.pushed_total += d;
+    ++e.stalls_discounted;
+  }
+}
+
+void Carp::settle_hold(Entry& e) {
+  if (e.held_deadline == kNever || holding(e)) return;
+  // The master's advert came while the timeout waited: the takeover it
+  // would have been was not a failure.
+  if (e.vhid.state() == State::Backup) ++e.takeovers_averted;
+  e.held_deadline = kNever;
+}
+
 Time Carp::next_deadline() const {
   Time t = kNever;
-  for (const auto& e : entries_) t = std::min(t, e.vhid.deadline());
+  for (const auto& e : entries_) t = std::min(t, holding(e) ? e.recheck : e.vhid.deadline());
   if (split_.active && !split_.reported) t = std::min(t, split_.since + split_grace());
   return t;
 }
@@ -288,6 +325,9 @@ std::vector<Carp::VhidStatus> Carp::status() const {
         .masters_heard = e.masters_heard,
         .last_master_heard_from = e.last_master_heard_from,
         .vmac_from_other = e.vmac_from_other,
+        .takeovers_held = e.takeovers_held,
+        .takeovers_averted = e.takeovers_averted,
+        .stalls_discounted = e.stalls_discounted,
     });
   }
   return s;

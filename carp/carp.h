@@ -51,6 +51,13 @@ class Carp {
     // Frames from our virtual MAC that another station sent, counted by the
     // workers while this VHID was MASTER (note_vmac_from_other).
     uint64_t vmac_from_other = 0;
+    // Master-down timeouts that waited for the receive path (poll's
+    // heard_through) and how many of those the master's advert then
+    // cancelled: each of those would have been a spurious takeover.
+    uint64_t takeovers_held = 0;
+    uint64_t takeovers_averted = 0;
+    // Master-down timers run longer for a stall of this node (discount_stall).
+    uint64_t stalls_discounted = 0;
   };
 
   // A split master: this node is MASTER of a VHID on one interface while a
@@ -71,8 +78,25 @@ class Carp {
 
   Output start(Time now);
   Output receive(std::span<const uint8_t> frame, std::string_view iface, Time now);
-  Output poll(Time now);  // runs every timer due at or before now
+  // Runs every timer due at or before now. `heard_through`: every advert
+  // that reached this node before that time has been given to receive()
+  // (PacketIo::received_through, read before the punts were drained). A
+  // BACKUP whose master-down timer expired at a time the receive path has
+  // not yet looked past waits for it, up to one more master-down interval:
+  // an advert still in a worker's queue is not a silent master. Without the
+  // wait a worker asleep or preempted for a millisecond, or a control thread
+  // that woke late, turns the master's own advert into a takeover with
+  // advbase 0 (docs/carp.md "Fast timers").
+  Output poll(Time now, Time heard_through = kNever);
   Time next_deadline() const;  // kNever when no timer is armed
+  // This node did not run for `stalled` (its control thread woke that much
+  // late: the hypervisor, or a machine without a CPU for it). Each BACKUP's
+  // master-down timer runs that much longer, at most one master-down
+  // interval more per advert heard: a backup cannot have heard an advert
+  // while it was not running, and where the master shares its host (two
+  // VMs, or this project's lab) the master was not running either. Adverts
+  // that reached the port meanwhile are waited for by poll's heard_through.
+  void discount_stall(Time stalled);
 
   // Node-wide demotion (OpenBSD's "carp" group demote counter), e.g. raised
   // while the pfsync bulk update is unfinished.
@@ -133,7 +157,26 @@ class Carp {
     uint64_t vmac_baseline = 0;       // vmac_from_other when the VHID last changed state
     uint64_t vmac_transitions = 0;    // the VHID's transitions() at that baseline
     Time vmac_noticed = kNever;
+    // A master-down timeout waiting for the receive path: the deadline it
+    // was for (the hold ends when an advert moves the deadline) and when to
+    // look again.
+    Time held_deadline = kNever;
+    Time recheck = kNever;
+    uint64_t takeovers_held = 0;
+    uint64_t takeovers_averted = 0;
+    // discount_stall: the deadline it last moved the timer to, and by how
+    // much in all since the timer was last started by an advert.
+    Time pushed_deadline = kNever;
+    Time pushed_total{};
+    uint64_t stalls_discounted = 0;
   };
+  // How often a held master-down timeout looks again at the receive path:
+  // an idle worker sleeps at most 0.5 ms between polls.
+  static constexpr Time kHoldRecheck = std::chrono::microseconds(50);
+  void settle_hold(Entry& e);  // ends a hold that an advert (or a change of state) overtook
+  bool holding(const Entry& e) const {
+    return e.held_deadline != kNever && e.vhid.deadline() == e.held_deadline && e.vhid.state() == State::Backup;
+  }
   // At most one notice per cause per VHID per this long: a misconfigured peer
   // advertising every second must not flood the event log.
   static constexpr Time kNoticeEvery = std::chrono::seconds(60);

@@ -162,8 +162,11 @@ Output Vhid::input(const Advert& a, Time now) {
         break;
       }
       // A demoted master (failed link, unfinished bulk sync) gives way to us
-      // regardless of preempt.
-      if (a.demote > demotion_) {
+      // regardless of preempt, after the same start-up hold: two nodes
+      // starting together finish their bulk syncs a few milliseconds apart,
+      // and the one done first must not take the VIPs for those
+      // milliseconds.
+      if (a.demote > demotion_ && now >= preempt_hold_) {
         take_over("master is demoted", now, out);
         break;
       }

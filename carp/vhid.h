@@ -49,6 +49,10 @@ class Vhid {
   // Leave for good (daemon exit; `reason` names it in the transition): a
   // MASTER bows out.
   Output shutdown(Time now, const char* reason = "shutdown");
+  // BACKUP: the master-down timer runs `d` longer (Carp::discount_stall).
+  void postpone(Time d) {
+    if (state_ == State::Backup && deadline_ != kNever) deadline_ += d;
+  }
   // carp.preempt changed (config reload): applies from the next advert.
   void set_preempt(bool on) { cfg_.preempt = on; }
 

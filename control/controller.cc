@@ -237,10 +237,13 @@ void Controller::persist_maintenance() {
 }
 
 bool Controller::step() {
+  // Before the drain: the punts poll() hands over include every advert that
+  // reached a port before `heard` (a master-down timeout waits for it).
+  const Time heard = io_.received_through();
   bool worked = io_.poll([this](const dp::Punt& p) { on_punt(p); }) > 0;
   Time now = clock_.now();
   if (carp_.next_deadline() <= now) {
-    apply(carp_.poll(now));
+    apply(carp_.poll(now, heard));
     worked = true;
   }
   if (now >= next_link_poll_) {
@@ -788,6 +791,9 @@ json Controller::carp_json() const {
                      {"masters_heard", s.masters_heard},
                      {"last_master_heard_from", s.last_master_heard_from},
                      {"vmac_from_other", s.vmac_from_other},
+                     {"takeovers_held", s.takeovers_held},
+                     {"takeovers_averted", s.takeovers_averted},
+                     {"stalls_discounted", s.stalls_discounted},
                      {"last_transition", s.last_transition_reason},
                      {"transitions", s.transitions}});
   }

@@ -73,6 +73,10 @@ class Controller {
   // reclamation of the old ones. Returns true when it did any work (the
   // caller backs off if not).
   bool step();
+  // The control thread did not run for `stalled` (a nap that ended that
+  // much late): the backup's master-down timers do not count it
+  // (carp::Carp::discount_stall).
+  void discount_stall(Time stalled) { carp_.discount_stall(stalled); }
   // Leave the cluster politely: a MASTER sends its bow-out advert.
   void shutdown();
 

@@ -231,7 +231,8 @@ int main(int argc, char** argv) {
       if (until > hafw::Time::zero()) {
         std::this_thread::sleep_for(until);
         const hafw::Time woke = clock.now();
-        sched.napped(until, woke - pass_end);
+        if (const hafw::Time stalled = sched.napped(until, woke - pass_end); stalled > hafw::Time::zero())
+          controller.discount_stall(stalled);
         if (std::string m = sched.take_stall_report(woke); !m.empty())
           controller.note({.unix_ms = 0, .message = std::move(m), .subsys = "node", .kind = "control_stall",
                            .fields = {}, .warning = true});

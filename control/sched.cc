@@ -40,15 +40,16 @@ void ControlScheduling::apply(int priority) {
   error_ = std::move(err);
 }
 
-void ControlScheduling::napped(Time asked, Time slept) {
+Time ControlScheduling::napped(Time asked, Time slept) {
   const Time late = slept - asked;
-  if (late <= kLateWakeup) return;
+  if (late <= kLateWakeup) return Time::zero();
   ++late_wakeups_;
   longest_late_ = std::max(longest_late_, late);
   if (late > kStallWarn) {
     ++stalls_;
     stall_longest_ = std::max(stall_longest_, late);
   }
+  return late;
 }
 
 std::string ControlScheduling::take_stall_report(Time now) {

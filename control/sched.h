@@ -57,8 +57,11 @@ class ControlScheduling {
   // real-time again.
   void pass(bool worked, Time start, Time now);
   // After each nap: asked for `asked`, slept `slept`. A nap that ends more
-  // than kLateWakeup late is a scheduling delay CARP's timers suffer too.
-  void napped(Time asked, Time slept);
+  // than kLateWakeup late is a scheduling delay CARP's timers suffer too;
+  // returns how late it ended then (zero otherwise): a time this node did
+  // not run, which a backup's master-down timer must not count as
+  // listening (carp::Carp::discount_stall).
+  Time napped(Time asked, Time slept);
   static constexpr Time kLateWakeup = std::chrono::milliseconds(1);
 
   // Naps that ended more than kStallWarn late since the last report, at

@@ -12,6 +12,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/net/net.h"
+#include "dataplane/net/time.h"
 #include "dataplane/rcu.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/state_table.h"
@@ -41,6 +42,13 @@ class PacketIo {
   virtual IfaceStatus iface_status(unsigned iface) const = 0;
   // Hand every punted frame to `fn`; the span is valid during the call only.
   virtual size_t poll(const std::function<void(const Punt&)>& fn) = 0;
+  // Every frame that reached a port before this time has been taken off it
+  // by a worker, and any punt of it is in the rings poll() drains. Read it
+  // before poll(): then poll() delivers every advert that arrived before it
+  // (CARP's master-down timer waits for it, carp::Carp::poll). Steady clock.
+  // The default: frames reach poll() as they are sent (the tests' in-memory
+  // network).
+  virtual Time received_through() const { return kNever; }
   // Queue a frame for transmission on `iface`; false when the queue is full.
   virtual bool send(unsigned iface, std::span<const uint8_t> frame) = 0;
   // What the workers read; the control thread publishes into it and calls

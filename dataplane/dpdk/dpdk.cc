@@ -37,6 +37,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -182,6 +183,11 @@ class Impl final : public DpdkIo {
   int control_tx_queue(unsigned i) const { return i < control_queue_.size() ? control_queue_[i] : -1; }
   Counters counters() const override;
   size_t poll_events(std::span<StateEvent> out) override { return events_ ? events_->poll(out) : 0; }
+  Time received_through() const override {
+    int64_t t = std::numeric_limits<int64_t>::max();
+    for (unsigned w = 0; w < workers_; ++w) t = std::min(t, heard_[w].ns.load(std::memory_order_acquire));
+    return Time(t);
+  }
 
   void run_worker(unsigned id);
   uint64_t fragments_held() const {
@@ -235,6 +241,13 @@ class Impl final : public DpdkIo {
   // the port has no queue to spare and its frames go through control_tx_.
   std::vector<int> control_queue_;
   std::unique_ptr<WorkerCounters[]> stats_;
+  // Per worker: the start of its last pass whose every RX burst came back
+  // short of a full burst, so that each of its queues was empty then;
+  // stored after that pass's punts were in their rings (received_through).
+  struct alignas(RTE_CACHE_LINE_SIZE) Heard {
+    std::atomic<int64_t> ns{0};
+  };
+  std::unique_ptr<Heard[]> heard_;
   std::unique_ptr<EventRings> events_;   // worker -> control, state sync only
   unsigned workers_ = 0;
   rte_mempool* pool_ = nullptr;
@@ -463,6 +476,7 @@ bool Impl::init(const DpdkSetup& setup, std::string& error) {
   }
   rcu_.attach(qsv_);
   stats_ = std::make_unique<WorkerCounters[]>(workers_);
+  heard_ = std::make_unique<Heard[]>(workers_);
   return true;
 }
 
@@ -708,8 +722,10 @@ void Impl::run_worker(unsigned id) {
     }
     ctx.set_time(now());
     unsigned work = 0;
+    bool emptied = true;  // every queue of this pass came back short of a burst
     for (unsigned in = 0; in < n_if; ++in) {
       const uint16_t n = rte_eth_rx_burst(ports_[in], q, rx, kBurstMax);
+      if (n == kBurstMax) emptied = false;
       if (n == 0) continue;
       work += n;
       st.add(IoCounter::Rx, n);
@@ -734,6 +750,9 @@ void Impl::run_worker(unsigned id) {
       // pipeline as if they had arrived so (at most one per fragment).
       run_whole();
     }
+    // What arrived before this pass began has been taken, and its punts
+    // are in the rings (their enqueue came first: release).
+    if (emptied) heard_[id].ns.store(int64_t(ctx.now.count()), std::memory_order_release);
     // Fragments other workers received for packets this one reassembles.
     if (!frag_rings_.empty()) {
       const unsigned n = rte_ring_dequeue_burst(frag_rings_[id], reinterpret_cast<void**>(rx), kBurstMax, nullptr);

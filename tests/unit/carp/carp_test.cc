@@ -531,3 +531,117 @@ TEST_CASE("node: a dual-stack master that does not yield is reported after three
   }
   CHECK(n.status()[0].masters_heard == 6);  // every frame is counted
 }
+
+// ------------------------------------------------------------ receive path
+//
+// Carp::poll's heard_through: a master-down timeout waits until the receive
+// path has looked past it (PacketIo::received_through), so that an advert
+// still in a worker's queue is not taken for a silent master.
+
+namespace {
+
+constexpr Time kMasterDown = 3s + 100 * kSkew;  // the secondary's, advbase 1 skew 100
+
+// The primary's advert for wan/200 (advskew 0, from its own address).
+Frame primary_advert() {
+  const net::IpAddr vip = ip("198.51.100.200");
+  return encode_advert({.vhid = 200, .advbase = 1, .advskew = 0, .demote = 0, .counter = 9},
+                       Auth("wanpass", 200, {&vip, 1}),
+                       {.src = ip("198.51.100.201"), .dst = ip("224.0.0.18"), .eth_dst = kCarpGroupMac});
+}
+
+}  // namespace
+
+TEST_CASE("node: a master-down timeout waits for the receive path; an advert still in it cancels the takeover",
+          "[carp][node][hold]") {
+  Carp n = secondary();
+  n.start(t0);
+  const Time down = t0 + kMasterDown;
+  REQUIRE(n.next_deadline() == down);
+
+  // The timer is due, but the workers last emptied their queues 1 ms before.
+  Output o = n.poll(down, down - 1ms);
+  CHECK(o.frames.empty());
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Backup});
+  CHECK(n.next_deadline() == down + 50us);  // look again soon, not spin
+  for (const auto& v : n.status()) CHECK(v.takeovers_held == 1);
+
+  // The master's wan advert was in the queue: it comes out now.
+  n.receive(primary_advert(), "wan", down + 30us);
+  // The receive path is past the deadline: lan heard nothing and takes
+  // over; wan heard its master and stays.
+  n.poll(down + 50us, down + 40us);
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Master});
+  const auto st = n.status();
+  CHECK(st[0].takeovers_held == 1);
+  CHECK(st[0].takeovers_averted == 1);
+  CHECK(st[0].transitions == 1);  // INIT -> BACKUP only
+  CHECK(st[1].takeovers_averted == 0);
+  CHECK(st[1].last_transition_reason == "master down timer expired");
+}
+
+TEST_CASE("node: a receive path that stays behind holds a takeover one master-down interval at most",
+          "[carp][node][hold]") {
+  Carp n = secondary();
+  n.start(t0);
+  const Time down = t0 + kMasterDown;
+  n.poll(down, t0);
+  n.poll(down + kMasterDown - 1us, t0);
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Backup});
+  n.poll(down + kMasterDown, t0);  // a worker stuck that long: the node takes over anyway
+  CHECK(states(n) == std::vector<State>{State::Master, State::Master});
+  for (const auto& v : n.status()) {
+    CHECK(v.takeovers_held == 1);
+    CHECK(v.takeovers_averted == 0);
+  }
+}
+
+TEST_CASE("node: a receive path already past the deadline takes over at once", "[carp][node][hold]") {
+  Carp n = secondary();
+  n.start(t0);
+  const Time down = t0 + kMasterDown;
+  n.poll(down, down);
+  CHECK(states(n) == std::vector<State>{State::Master, State::Master});
+  for (const auto& v : n.status()) CHECK(v.takeovers_held == 0);
+}
+
+TEST_CASE("node: a stall of the backup itself does not count as listening to a silent master",
+          "[carp][node][hold]") {
+  Carp n = secondary();
+  n.start(t0);
+  const Time down = t0 + kMasterDown;
+  // 20 ms before its timer would run out, the node stops running for 30 ms.
+  n.discount_stall(30ms);
+  CHECK(n.next_deadline() == down + 30ms);
+  n.poll(down + 1ms, kNever);
+  CHECK(states(n) == std::vector<State>{State::Backup, State::Backup});
+  for (const auto& v : n.status()) CHECK(v.stalls_discounted == 1);
+
+  // The master's advert restarts the wan timer; the lan one keeps running.
+  n.receive(primary_advert(), "wan", down + 2ms);
+  // Stalls add up to one master-down interval per advert heard, no more:
+  // a node that keeps stalling still takes over from a dead master.
+  n.discount_stall(10s);
+  CHECK(n.status()[0].state == State::Backup);
+  const Time lan_deadline = down + kMasterDown;  // 30 ms + the rest of the interval
+  n.poll(lan_deadline - 1us, kNever);
+  CHECK(n.status()[1].state == State::Backup);
+  n.poll(lan_deadline, kNever);
+  CHECK(n.status()[1].state == State::Master);
+  // wan: restarted at down + 2 ms, pushed one whole interval.
+  n.poll(down + 2ms + 2 * kMasterDown - 1us, kNever);
+  CHECK(n.status()[0].state == State::Backup);
+  n.poll(down + 2ms + 2 * kMasterDown, kNever);
+  CHECK(n.status()[0].state == State::Master);
+}
+
+TEST_CASE("node: a master's timers are not moved by a stall", "[carp][node][hold]") {
+  Carp n = primary();
+  n.start(t0);
+  n.poll(t0 + 3s, kNever);  // master down: MASTER, adverts every second
+  REQUIRE(states(n) == std::vector<State>{State::Master, State::Master});
+  const Time next = n.next_deadline();
+  n.discount_stall(500ms);
+  CHECK(n.next_deadline() == next);
+  for (const auto& v : n.status()) CHECK(v.stalls_discounted == 0);
+}

@@ -189,6 +189,17 @@ TEST_CASE("demotion outweighs timing", "[carp][vhid]") {
     CHECK(v.state() == State::Master);
     CHECK(o.transitions.at(0).reason == "master is demoted");
   }
+  SECTION("a BACKUP that has just started waits its master-down interval before it takes over from a demoted master") {
+    // The peer's bulk sync (its demotion) ends a few ms after ours when both
+    // start together: taking the VIPs for those ms would be a flap.
+    Vhid v(config(100, false), 1);
+    (void)v.start(t0);
+    CHECK(v.input(from_peer(1, 0, 1), t0 + 2ms).empty());
+    CHECK(v.state() == State::Backup);
+    Output o = v.input(from_peer(1, 0, 1), t0 + 3s + 100 * kSkew);  // the hold is over
+    CHECK(v.state() == State::Master);
+    CHECK(o.transitions.at(0).reason == "master is demoted");
+  }
   SECTION("BACKUP with preempt does not preempt a less demoted master") {
     Vhid v(config(0, true), 1);
     (void)v.start(t0);

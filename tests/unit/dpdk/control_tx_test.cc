@@ -15,6 +15,8 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -27,6 +29,7 @@
 #include "carp/wire.h"
 #include "dataplane/dpdk/dpdk.h"
 #include "tests/unit/dataplane/frames.h"
+#include "tests/unit/dpdk/io_fixture.h"
 
 using namespace hafw;
 
@@ -73,6 +76,20 @@ uint64_t port_sent(uint16_t port) {
   rte_eth_stats s{};
   REQUIRE(rte_eth_stats_get(port, &s) == 0);
   return s.opackets;
+}
+
+// A state sync frame of the peer, and its CARP advert (the workers punt it
+// by protocol; the HMAC is the control thread's business).
+test::Bytes sync_frame() {
+  const net::Mac peer{{0x02, 0, 0, 0, 2, 0}};
+  return test::ipv4_frame(net::Mac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xf0}}, peer, test::ip4("198.51.100.202"),
+                          test::ip4("224.0.0.240"), net::kProtoPfsync, test::Bytes(200, 0), 255);
+}
+test::Bytes peer_advert() {
+  test::Bytes carp(36, 0);
+  carp[0] = 0x21;
+  return test::ipv4_frame(carp::kCarpGroupMac, net::Mac::virtual_for(200), test::ip4("198.51.100.202"),
+                          test::ip4("224.0.0.18"), net::kProtoCarp, carp, 255);
 }
 
 }  // namespace
@@ -134,22 +151,7 @@ TEST_CASE("with the punt ring full of state sync frames, an advert that came aft
   REQUIRE(port >= 0);
 
   dp::StateTable states(1024);
-  dp::DpdkSetup setup;
-  setup.eal_initialized = true;
-  setup.workers = 1;
-  setup.ports = {{.device = std::to_string(port), .key = "interfaces[0].port"}};
-  setup.states = &states;
-  std::string error;
-  auto io = dp::DpdkIo::create(setup, error);
-  INFO(error);
-  REQUIRE(io);
-  // The example plan's views, interface 0 = WAN; this node is BACKUP.
-  io->snapshots().publish(std::make_unique<const dp::Topology>(test::example_topology()));
-  io->snapshots().publish(std::make_unique<const dp::VipSet>());
-  io->snapshots().publish(std::make_unique<const dp::NeighborTable>());
-  auto policy = std::make_unique<dp::Policy>();
-  policy->allocate_counters(1);
-  io->snapshots().publish(std::unique_ptr<const dp::Policy>(std::move(policy)));
+  auto io = test::ring_port_io(port, 1, states);
 
   // 6000 state sync frames (more than the 4096-frame punt ring holds), then
   // one advert of the master, all waiting in the port's RX ring.
@@ -159,15 +161,8 @@ TEST_CASE("with the punt ring full of state sync frames, an advert that came aft
     std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
     return m;
   };
-  const net::Mac peer{{0x02, 0, 0, 0, 2, 0}};
-  const test::Bytes pfsync = test::ipv4_frame(net::Mac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xf0}}, peer,
-                                              test::ip4("198.51.100.202"), test::ip4("224.0.0.240"),
-                                              net::kProtoPfsync, test::Bytes(200, 0), 255);
-  test::Bytes carp(36, 0);
-  carp[0] = 0x21;
-  const test::Bytes advert = test::ipv4_frame(carp::kCarpGroupMac, net::Mac::virtual_for(200),
-                                              test::ip4("198.51.100.202"), test::ip4("224.0.0.18"),
-                                              net::kProtoCarp, carp, 255);
+  const test::Bytes pfsync = sync_frame();
+  const test::Bytes advert = peer_advert();
   constexpr unsigned kSync = 6000;
   for (unsigned i = 0; i < kSync; ++i) {
     rte_mbuf* m = mbuf_of(pfsync);
@@ -191,6 +186,58 @@ TEST_CASE("with the punt ring full of state sync frames, an advert that came aft
   CHECK(order.front() == dp::PuntReason::Carp);
   CHECK(std::count(order.begin(), order.end(), dp::PuntReason::Carp) == 1);
   CHECK(std::count(order.begin(), order.end(), dp::PuntReason::Pfsync) + c[dp::IoCounter::ControlRingFull] == kSync);
+  io->stop_workers();
+  io.reset();
+}
+
+TEST_CASE("received_through: once it is past a time, every advert that arrived before it is in the punt rings",
+          "[dpdk][carp]") {
+  Eal::once();
+  rte_mempool* pool = rte_pktmbuf_pool_create("heard_rx", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+  REQUIRE(pool);
+  rte_ring* rx = rte_ring_create("heard_rx", 1024, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* tx = rte_ring_create("heard_tx", 1024, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  REQUIRE(rx);
+  REQUIRE(tx);
+  const int port = rte_eth_from_rings("heard_wan", &rx, 1, &tx, 1, rte_socket_id());
+  REQUIRE(port >= 0);
+
+  // The workers' clock, stepped by hand.
+  std::atomic<int64_t> clock_ns{std::chrono::nanoseconds(std::chrono::hours(1)).count()};
+  dp::StateTable states(1024);
+  auto io = test::ring_port_io(port, 1, states, &clock_ns);
+
+  // No worker has looked at the port yet: nothing is known to have arrived.
+  CHECK(io->received_through() < Time(clock_ns.load()));
+  io->start_workers();
+  const auto wait_heard = [&](Time t) {
+    for (int i = 0; i < 5000 && io->received_through() < t; ++i) usleep(1000);
+    return io->received_through() >= t;
+  };
+  const Time t1(clock_ns.load());
+  REQUIRE(wait_heard(t1));
+
+  // 200 state sync frames and then the master's advert arrive before t2:
+  // the worker needs several full bursts for them, and received_through
+  // reaches t2 only with the advert already handed over.
+  const test::Bytes pfsync = sync_frame();
+  const test::Bytes advert = peer_advert();
+  std::vector<rte_mbuf*> frames;
+  for (unsigned i = 0; i < 201; ++i) {
+    const test::Bytes& f = i < 200 ? pfsync : advert;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    REQUIRE(m);
+    std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
+    frames.push_back(m);
+  }
+  REQUIRE(rte_ring_enqueue_bulk(rx, reinterpret_cast<void**>(frames.data()), unsigned(frames.size()), nullptr) ==
+          frames.size());
+  clock_ns += 1'000'000;  // after they are in the port's queue
+  const Time t2(clock_ns.load());
+  REQUIRE(wait_heard(t2));
+  unsigned adverts = 0;
+  io->poll([&](const dp::Punt& p) { adverts += p.reason == dp::PuntReason::Carp; });
+  CHECK(adverts == 1);
   io->stop_workers();
   io.reset();
 }

@@ -20,6 +20,7 @@
 
 #include "dataplane/dpdk/dpdk.h"
 #include "tests/unit/dataplane/frames.h"
+#include "tests/unit/dpdk/io_fixture.h"
 
 using namespace hafw;
 
@@ -78,21 +79,7 @@ TEST_CASE("fragments of one packet on two workers' queues meet in one worker and
   REQUIRE(port >= 0);
 
   dp::StateTable states(1024);
-  dp::DpdkSetup setup;
-  setup.eal_initialized = true;
-  setup.workers = 2;
-  setup.ports = {{.device = std::to_string(port), .key = "interfaces[0].port"}};
-  setup.states = &states;
-  std::string error;
-  auto io = dp::DpdkIo::create(setup, error);
-  INFO(error);
-  REQUIRE(io);
-  io->snapshots().publish(std::make_unique<const dp::Topology>(test::example_topology()));
-  io->snapshots().publish(std::make_unique<const dp::VipSet>());
-  io->snapshots().publish(std::make_unique<const dp::NeighborTable>());
-  auto policy = std::make_unique<dp::Policy>();
-  policy->allocate_counters(1);
-  io->snapshots().publish(std::unique_ptr<const dp::Policy>(std::move(policy)));
+  auto io = test::ring_port_io(port, 2, states);
 
   // 64 datagrams of 1,200 bytes from 64 sources, each cut in two: the first
   // fragment on queue 0 (worker 0), the second on queue 1 (worker 1); every
