@@ -19,9 +19,9 @@
 # after the crash the IPv6 VIP answers from n2.
 #
 # Needs root, iproute2, iputils-ping, iputils-arping and tcpdump, and
-# hafwd/hafwctl under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
+# hafwd, hafwctl and hafw-ping under $HAFW_BUILD (default <repo>/build). Prints PASS/FAIL
 # per step, gap_ms=<n> for the failover and the failback, fast_gap_ms=<n>
-# for the sub-second failover, and ends with
+# for the sub-second failover (measured with hafw-ping), and ends with
 # "failover: N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail  # no -e: every step is checked and reported
 
@@ -420,6 +420,12 @@ if lab up >"$WORK/fast-up.log" 2>&1; then
   ip netns exec "$P-cli" ping -D -i 0.001 -W 1 -w 6 "$SERVER" >"$WORK/fast-ping.log" 2>&1 &
   ping_pid=$!
   BG_PIDS+=("$ping_pid")
+  # The gap itself from a client that keeps sending every 1 ms (iputils
+  # ping sends one request per 10 ms while replies are missing, so its gap
+  # is the outage rounded up; docs/benchmarks.md).
+  ip netns exec "$P-cli" "$BUILD/hafw-ping" -i 1 -w 5 "$SERVER" >"$WORK/fast-hafw-ping.log" 2>&1 &
+  hping_pid=$!
+  BG_PIDS+=("$hping_pid")
   sleep 1.5
   kill -KILL "$(<"$RUN/n1.pid")"
   t0=$(now_ms)
@@ -430,9 +436,14 @@ if lab up >"$WORK/fast-up.log" 2>&1; then
   fi
   sleep 1
   stop_ping fast
-  echo "fast traffic (ping every 1 ms): $summary"
+  wait "$hping_pid" 2>/dev/null
+  hsummary=$(cat "$WORK/fast-hafw-ping.log")
+  echo "fast traffic (iputils ping -i 0.001): $summary"
+  echo "fast traffic (hafw-ping, every 1 ms): $hsummary"
+  gap=$(field gap_ms "$hsummary")
+  gap=${gap%%.*}
   echo "fast_gap_ms=${gap:-0}"
-  check "fast: traffic gap ${gap} ms within ${FAST_LIMIT_MS} ms" eval "((${gap:-999999} <= FAST_LIMIT_MS))"
+  check "fast: traffic gap ${gap} ms within ${FAST_LIMIT_MS} ms (hafw-ping)" eval "((${gap:-999999} <= FAST_LIMIT_MS))"
   check "fast: traffic resumes through n2 ($(replies_after "$WORK/fast-ping.log" "$t0") replies after the kill)" \
     eval "(($(replies_after "$WORK/fast-ping.log" "$t0") >= 200))"
 else
