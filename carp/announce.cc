@@ -17,10 +17,6 @@ Frame gratuitous_arp(const net::IpAddr& vip, const net::Mac& vmac) {
                                       .tpa = vip.v4()});
 }
 
-}  // namespace hafw::carp
-
-namespace hafw::carp {
-
 Frame unsolicited_na(const net::IpAddr& vip, const net::Mac& vmac) {
   return net::nd_frame(net::NdFrame{.eth_dst = net::multicast_mac(net::kAllNodes.data()),
                                     .eth_src = vmac,

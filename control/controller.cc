@@ -89,6 +89,25 @@ std::array<uint8_t, 16> ruleset_checksum(const json& running) {
   return out;
 }
 
+// Where traffic to `dst` leaves, and the neighbour it is handed to there:
+// the route's gateway, or dst itself on a connected net. nullopt: no route.
+struct NextHop {
+  uint8_t iface;
+  net::IpAddr addr;
+};
+std::optional<NextHop> next_hop(const dp::Topology& t, const net::IpAddr& dst) {
+  if (dst.is_v4()) {
+    const dp::RouteView* r = t.route(dst.v4());
+    if (!r) return std::nullopt;
+    return NextHop{r->iface, r->gateway ? net::IpAddr::v4(r->gateway) : dst};
+  }
+  const dp::RouteView6* r = t.route6(dst.b.data());
+  if (!r) return std::nullopt;
+  NextHop h{r->iface, dst};
+  if (!net::is_unspecified6(r->gateway.data())) std::memcpy(h.addr.b.data(), r->gateway.data(), 16);
+  return h;
+}
+
 }  // namespace
 
 // The running config with its secrets (CARP passwords, the sync key)
@@ -156,24 +175,12 @@ void Controller::warm_neighbors(const net::FlowKey& key, Time now) {
     net::IpAddr host{key.af, {}};
     std::memcpy(host.b.data(), bytes->data(), key.af == net::Family::V4 ? 4 : 16);
     if (is_own_address(host)) continue;
-    net::IpAddr hop = host;
-    uint8_t iface = 0;
-    if (host.is_v4()) {
-      const dp::RouteView* r = topo->route(host.v4());
-      if (!r) continue;
-      iface = r->iface;
-      if (r->gateway) hop = net::IpAddr::v4(r->gateway);
-    } else {
-      if (net::is_multicast6(host.b.data()) || net::is_link_local6(host.b.data())) continue;
-      const dp::RouteView6* r = topo->route6(host.b.data());
-      if (!r) continue;
-      iface = r->iface;
-      if (!net::is_unspecified6(r->gateway.data())) std::memcpy(hop.b.data(), r->gateway.data(), 16);
-    }
-    if (neighbors_.find(iface, hop)) continue;
-    for (auto& frame : neighbors_.want(iface, hop, now)) {
+    if (!host.is_v4() && (net::is_multicast6(host.b.data()) || net::is_link_local6(host.b.data()))) continue;
+    const std::optional<NextHop> hop = next_hop(*topo, host);
+    if (!hop || neighbors_.find(hop->iface, hop->addr)) continue;
+    for (auto& frame : neighbors_.want(hop->iface, hop->addr, now)) {
       ++neighbors_warmed_;
-      io_.send(iface, frame);
+      io_.send(hop->iface, frame);
     }
   }
 }
@@ -564,14 +571,14 @@ void Controller::on_punt(const dp::Punt& p) {
         // again on the topology we published (it may be newer than the
         // worker's, and an index would then name another route).
         const dp::Topology* topo = io_.snapshots().load().topo;
-        const uint8_t* dst = p.frame.data() + sizeof(net::EthHdr) + 24;
-        const dp::RouteView6* r = topo ? topo->route6(dst) : nullptr;
-        if (!r) {
+        net::IpAddr dst{net::Family::V6, {}};
+        std::memcpy(dst.b.data(), p.frame.data() + sizeof(net::EthHdr) + 24, 16);
+        const std::optional<NextHop> h = topo ? next_hop(*topo, dst) : std::nullopt;
+        if (!h) {
           ++control_drops_;
           return;
         }
-        hop = net::IpAddr{net::Family::V6, {}};
-        std::memcpy(hop.b.data(), net::is_unspecified6(r->gateway.data()) ? dst : r->gateway.data(), 16);
+        hop = h->addr;
       }
       for (auto& frame :
            neighbors_.resolve(p.out_iface, hop, std::vector<uint8_t>(p.frame.begin(), p.frame.end()), now))

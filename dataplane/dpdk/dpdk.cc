@@ -37,10 +37,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <limits>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <deque>
 #include <vector>
 
@@ -600,9 +600,19 @@ void Impl::run_worker(unsigned id) {
   ctx.events = events_ ? events_->of(id) : nullptr;
   unsigned idle = 0, sleep_us = kMinSleepUs;
 
+  // A fragment into this worker's table; a packet it completes joins
+  // `whole` (n_whole) with the port its fragment came in on.
+  uint16_t n_whole = 0;
+  const auto reassemble = [&](rte_mbuf* m, uint8_t in, uint64_t now_ms) {
+    if (rte_mbuf* w = reasm.add(m, now_ms, st)) {
+      whole_in[n_whole] = in;
+      whole_size[n_whole] = reasm.largest_fragment();
+      whole[n_whole++] = w;
+    }
+  };
+
   // Acts on the exits of a burst run over mbufs ms; a fragment completing
   // a packet adds it to `whole` (n_whole).
-  uint16_t n_whole = 0;
   const auto exits = [&](rte_mbuf** ms) {
     uint16_t n_punt = 0, n_carp = 0, n_drop = 0;
     const uint64_t now_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now).count());
@@ -679,11 +689,7 @@ void Impl::run_worker(unsigned id) {
               break;
             }
           }
-          if (rte_mbuf* w = reasm.add(m, now_ms, st)) {
-            whole_in[n_whole] = p.in;
-            whole_size[n_whole] = reasm.largest_fragment();
-            whole[n_whole++] = w;
-          }
+          reassemble(m, p.in, now_ms);
           break;
         default:  // Drop (counted by the pipeline)
           dropped[n_drop++] = m;
@@ -759,14 +765,7 @@ void Impl::run_worker(unsigned id) {
       work += n;
       n_whole = 0;
       const uint64_t now_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now).count());
-      for (unsigned i = 0; i < n; ++i) {
-        const uint8_t in = meta(rx[i]).iface;
-        if (rte_mbuf* w = reasm.add(rx[i], now_ms, st)) {
-          whole_in[n_whole] = in;
-          whole_size[n_whole] = reasm.largest_fragment();
-          whole[n_whole++] = w;
-        }
-      }
+      for (unsigned i = 0; i < n; ++i) reassemble(rx[i], meta(rx[i]).iface, now_ms);
       if (n_whole) run_whole();
     }
     // Packets whose fragments stopped coming: dropped and counted (a walk
